@@ -1,0 +1,47 @@
+"""``manage.py seed_demo``: a demo org with one member of each role. Safe to run again."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.models import User
+from accounts.services import user_create
+from audit.actors import Actor
+from orgs.models import Organization
+from orgs.roles import Role
+from orgs.services import membership_add, org_create
+
+DEMO_PASSWORD = "tenantry-demo-password"  # noqa: S105 - printed for the local demo on purpose
+DEMO_SLUG = "acme"
+
+
+class Command(BaseCommand):
+    help = "Create the demo organization 'acme' and its users (local development only)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        actor = Actor.system("manage.py seed_demo")
+        with transaction.atomic():
+            org = Organization.objects.filter(slug=DEMO_SLUG).first()
+            if org is None:
+                owner = self._user(actor, "owner@acme.test", "Olivia Owner")
+                org = org_create(actor=actor, slug=DEMO_SLUG, name="Acme Corp", owner=owner)
+                for role in (Role.ADMIN, Role.DEVELOPER, Role.MEMBER, Role.VIEWER):
+                    user = self._user(actor, f"{role.value}@acme.test", role.value.title())
+                    membership_add(org=org, actor=actor, user=user, role=role, by=None)
+        self.stdout.write(
+            "\nDemo organization 'acme' is ready. Sign in with any of\n"
+            "  owner@acme.test, admin@acme.test, developer@acme.test, member@acme.test,"
+            " viewer@acme.test\n"
+            f"  password: {DEMO_PASSWORD}\n\n"
+            "  curl http://127.0.0.1:8000/api/health\n"
+            "  curl -X POST http://127.0.0.1:8000/api/auth/login -H 'Content-Type: application/json' \\\n"
+            f"       -d '{{\"email\":\"admin@acme.test\",\"password\":\"{DEMO_PASSWORD}\","
+            f"\"org_slug\":\"{DEMO_SLUG}\"}}'\n"
+            "  API reference: http://127.0.0.1:8000/developers/api\n"
+        )
+
+    @staticmethod
+    def _user(actor: Actor, email: str, name: str) -> User:
+        existing = User.objects.filter(email=email).first()
+        return existing or user_create(actor=actor, email=email, password=DEMO_PASSWORD, name=name)

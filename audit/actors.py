@@ -1,0 +1,45 @@
+"""Who did it, and from where: carried into every service call and every audit row."""
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class _HasEmail(Protocol):
+    pk: Any
+    email: str
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    ip: str | None = None
+    user_agent: str = ""
+    request_id: str = ""
+
+    @classmethod
+    def from_request(cls, request: Any) -> "RequestContext":
+        meta = getattr(request, "META", {})
+        return cls(
+            ip=meta.get("REMOTE_ADDR") or None,
+            user_agent=(meta.get("HTTP_USER_AGENT") or "")[:512],
+            request_id=getattr(request, "request_id", "") or "",
+        )
+
+
+@dataclass(frozen=True)
+class Actor:
+    """``type`` is ``user``, ``api_key`` or ``system``; ``user_id`` is whoever is accountable."""
+
+    type: str
+    id: str
+    label: str
+    user_id: int | None = None
+    context: RequestContext = field(default_factory=RequestContext)
+
+    @classmethod
+    def system(cls, label: str = "system") -> "Actor":
+        return cls(type="system", id="", label=label)
+
+    @classmethod
+    def for_user(cls, user: _HasEmail, request: Any = None) -> "Actor":
+        context = RequestContext.from_request(request) if request is not None else RequestContext()
+        return cls(type="user", id=str(user.pk), label=user.email, user_id=user.pk, context=context)

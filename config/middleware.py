@@ -1,0 +1,40 @@
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from config.request_id import accept_or_generate, current_request_id
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+
+class RequestIdMiddleware:
+    """Accepts the caller's X-Request-ID (or makes a `req_...` one) and echoes it back."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = accept_or_generate(request.headers.get("X-Request-ID"))
+        request.request_id = request_id  # type: ignore[attr-defined]
+        token = current_request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            current_request_id.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class SecurityHeadersMiddleware:
+    """Headers Django's SecurityMiddleware does not set. API answers are never cached."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        response.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if request.path.startswith("/api/") and not request.path.startswith("/api/docs"):
+            response.setdefault("Cache-Control", "no-store")
+        return response

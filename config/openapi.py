@@ -1,0 +1,58 @@
+"""drf-spectacular post-processing: the error shape on every operation."""
+
+from typing import Any
+
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error", "code", "details", "request_id"],
+    "properties": {
+        "error": {"type": "string", "description": "Human-readable message"},
+        "code": {
+            "type": "string",
+            "enum": [
+                "invalid_request",
+                "unauthorized",
+                "expired",
+                "forbidden",
+                "jwt_disabled",
+                "not_found",
+                "method_not_allowed",
+                "validation_error",
+                "rate_limited",
+                "internal_error",
+            ],
+        },
+        "details": {"nullable": True, "description": "fieldErrors/formErrors on a 422"},
+        "request_id": {"type": "string", "example": "req_3f2a9c0d1e2b4a5c6d7e8f90"},
+    },
+}
+_AUTH_ERRORS = {"401": "Missing, invalid or expired credentials", "403": "Role lacks the action"}
+_COMMON_ERRORS = {
+    "400": "Malformed request body",
+    "404": "Resource not found (another organization's resources are never disclosed)",
+    "422": "Validation failed",
+    "429": "Rate limited",
+    "500": "Internal error",
+}
+
+
+def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = _ERROR_SCHEMA
+    ref = {"$ref": "#/components/schemas/Error"}
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            # Security comes from each view's authentication classes; none means public.
+            public = not [s for s in operation.get("security", []) if s]
+            if public:
+                operation["security"] = []
+            errors = dict(_COMMON_ERRORS)
+            if not public:
+                errors.update(_AUTH_ERRORS)
+            for status_code, description in errors.items():
+                responses.setdefault(
+                    status_code,
+                    {"description": description, "content": {"application/json": {"schema": ref}}},
+                )
+    return result

@@ -1,0 +1,31 @@
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path, re_path
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+
+from config import views
+
+api_patterns: list[URLPattern | URLResolver] = [
+    path("health", views.health, name="health"),
+    path("docs.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
+    path("", include("accounts.urls")),
+    path("", include("orgs.urls")),
+    path("", include("apikeys.urls")),
+    path("", include("audit.urls")),
+]
+
+urlpatterns = [
+    path("api/", include(api_patterns)),
+    # Unknown /api/ paths answer in the error shape even with DEBUG on.
+    re_path(r"^api/(?P<path>.*)$", views.api_not_found),
+    path(
+        "developers/api",
+        SpectacularSwaggerView.as_view(url_name="openapi-schema"),
+        name="api-reference",
+    ),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "config.views.handler400"
+handler403 = "config.views.handler403"
+handler404 = "config.views.handler404"
+handler500 = "config.views.handler500"

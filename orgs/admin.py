@@ -1,0 +1,36 @@
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from orgs.models import Membership, Organization
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Staff can inspect tenants here; changes go through the API/portal services (audited)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Organization)
+class OrganizationAdmin(ReadOnlyAdmin):
+    list_display = ("slug", "name", "created_at", "jwt_enabled")
+    search_fields = ("slug", "name")
+
+
+@admin.register(Membership)
+class MembershipAdmin(ReadOnlyAdmin):
+    list_display = ("org", "user", "role", "status", "created_at")
+    list_filter = ("role", "status")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
+        # Staff console spans orgs on purpose.
+        return Membership.unscoped.select_related("org", "user")

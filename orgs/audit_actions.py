@@ -1,0 +1,7 @@
+from audit.registry import register
+
+ORG_CREATED = register("org.created", "An organization was created")
+ORG_UPDATED = register("org.updated", "An organization's name or settings changed")
+MEMBER_ADDED = register("member.added", "A user joined the organization")
+MEMBER_ROLE_CHANGED = register("member.role_changed", "A member's role changed")
+MEMBER_REMOVED = register("member.removed", "A member was removed from the organization")

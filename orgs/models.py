@@ -1,0 +1,63 @@
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+
+from orgs.managers import TenantManager
+from orgs.roles import Role
+
+
+class Organization(models.Model):
+    """The tenant. Every tenant row elsewhere carries its ``org_id``."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    jwt_enabled = models.BooleanField(default=True)
+    settings = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("slug"), name="org_slug_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class TenantModel(models.Model):
+    """Base for rows that belong to one org: fail-closed default manager, unscoped escape."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+
+    objects = TenantManager()
+    unscoped = models.Manager()  # noqa: DJ012 - ruff reads this manager as a field
+
+    class Meta:
+        abstract = True
+        base_manager_name = "unscoped"
+
+
+class Membership(TenantModel):
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        SUSPENDED = "suspended"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=[(r.value, r.value) for r in Role])
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["org", "user"], name="membership_org_user_unique"),
+        ]
+        indexes = [models.Index(fields=["org", "role"], name="membership_org_role")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.org_id} ({self.role})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE

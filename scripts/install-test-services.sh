@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what the test suite runs against, when this machine lacks it: PostgreSQL
+# (the database of record). The suite itself starts a throwaway server per run.
+set -euo pipefail
+
+missing=()
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null || missing+=(postgresql)
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "missing: ${missing[*]}; install them (apt-get install ${missing[*]}) or run as root" >&2
+    exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

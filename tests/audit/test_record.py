@@ -1,0 +1,54 @@
+import pytest
+from django.db import transaction
+
+from audit.actors import Actor
+from audit.models import AuditEvent
+from audit.redaction import REDACTED
+from audit.registry import AuditAction, DuplicateAuditAction, register
+from audit.services import AuditOutsideTransaction, record
+from orgs.audit_actions import ORG_UPDATED
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_record_refuses_to_run_outside_a_transaction():
+    with pytest.raises(AuditOutsideTransaction):
+        record(org_id=1, action=ORG_UPDATED, actor=Actor.system())
+    assert AuditEvent.objects.count() == 0
+
+
+def test_record_refuses_unregistered_action():
+    with transaction.atomic(), pytest.raises(ValueError, match="unregistered"):
+        record(org_id=1, action=AuditAction("made.up", "x"), actor=Actor.system())
+
+
+def test_registering_an_action_twice_is_refused():
+    with pytest.raises(DuplicateAuditAction):
+        register("org.updated", "again")
+
+
+def test_action_names_must_be_resource_dot_verb():
+    with pytest.raises(ValueError, match=r"resource\.verb"):
+        register("OrgUpdated", "bad name")
+
+
+def test_secrets_in_metadata_are_redacted():
+    with transaction.atomic():
+        event = record(
+            org_id=1,
+            action=ORG_UPDATED,
+            actor=Actor.system(),
+            metadata={
+                "password": "hunter2",
+                "nested": {"refresh_token": "abc", "ok": 1},
+                "api_key_id": 7,
+                "items": [{"secret": "s"}],
+            },
+        )
+    event.refresh_from_db()
+    assert event.metadata == {
+        "password": REDACTED,
+        "nested": {"refresh_token": REDACTED, "ok": 1},
+        "api_key_id": 7,
+        "items": [{"secret": REDACTED}],
+    }

@@ -1,0 +1,42 @@
+import pytest
+from openapi_spec_validator import validate
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def spec(api):
+    response = api.get("/api/docs.json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_docs_json_is_a_valid_openapi_3_document(spec):
+    assert spec["openapi"].startswith("3.")
+    validate(spec)
+
+
+def test_both_security_schemes_are_declared(spec):
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["jwtAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schemes["apiKeyAuth"]["in"] == "header"
+
+
+def test_health_is_public_and_documented(spec):
+    operation = spec["paths"]["/api/health"]["get"]
+    assert operation["security"] == []
+    assert "401" not in operation["responses"]
+
+
+def test_every_operation_documents_the_error_shape(spec):
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            for status in ("400", "404", "422", "429", "500"):
+                content = operation["responses"][status]["content"]["application/json"]
+                assert content["schema"] == {"$ref": "#/components/schemas/Error"}, (path, method)
+
+
+def test_interactive_reference_is_served(client):
+    response = client.get("/developers/api")
+    assert response.status_code == 200
+    assert b"swagger-ui" in response.content.lower()
