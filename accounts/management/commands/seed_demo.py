@@ -12,7 +12,8 @@ from orgs.models import Organization
 from orgs.roles import Role
 from orgs.services import membership_add, org_create
 
-DEMO_PASSWORD = "tenantry-demo-password"  # noqa: S105 - printed for the local demo on purpose
+# Printed for the local demo on purpose; the demo runs on the embedded SQLite database only.
+DEMO_PASSWORD = "tenantry-demo-password"
 DEMO_SLUG = "acme"
 
 
@@ -35,9 +36,10 @@ class Command(BaseCommand):
             " viewer@acme.test\n"
             f"  password: {DEMO_PASSWORD}\n\n"
             "  curl http://127.0.0.1:8000/api/health\n"
-            "  curl -X POST http://127.0.0.1:8000/api/auth/login -H 'Content-Type: application/json' \\\n"
-            f"       -d '{{\"email\":\"admin@acme.test\",\"password\":\"{DEMO_PASSWORD}\","
-            f"\"org_slug\":\"{DEMO_SLUG}\"}}'\n"
+            "  curl -X POST http://127.0.0.1:8000/api/auth/login \\\n"
+            "       -H 'Content-Type: application/json' \\\n"
+            f'       -d \'{{"email":"admin@acme.test","password":"{DEMO_PASSWORD}",'
+            f'"org_slug":"{DEMO_SLUG}"}}\'\n'
             "  API reference: http://127.0.0.1:8000/developers/api\n"
         )
 
