@@ -4,6 +4,8 @@
 trusted system code (management commands, sign-up), which is not bound by role rules.
 """
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
@@ -15,8 +17,8 @@ from orgs.models import Membership, Organization
 from orgs.roles import Role, role_allows
 
 
-def org_create(*, actor: Actor, slug: str, name: str, owner: object) -> Organization:
-    """Create an org with ``owner`` as its first owner. Atomic, audited (two events)."""
+def org_create(*, actor: Actor, slug: str, name: str, owner: Any) -> Organization:
+    """Create an org with ``owner`` as its first owner. Atomic, audited as one event."""
     slug = slug.strip().lower()
     name = name.strip()
     _validate_org_fields(slug=slug, name=name)
@@ -30,14 +32,15 @@ def org_create(*, actor: Actor, slug: str, name: str, owner: object) -> Organiza
             raise ValidationError(
                 {"slug": ["An organization with this slug already exists"]}
             ) from exc
+        # The owner's membership is part of this one write: one event, naming the owner.
+        Membership.objects.create(org=org, user=owner, role=Role.OWNER)
         record(
             org_id=org.pk,
             action=audit_actions.ORG_CREATED,
             actor=actor,
             target=org,
-            metadata={"slug": org.slug, "name": org.name},
+            metadata={"slug": org.slug, "name": org.name, "owner_id": owner.pk},
         )
-        membership_add(org=org, actor=actor, user=owner, role=Role.OWNER, by=None)
     return org
 
 

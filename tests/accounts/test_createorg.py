@@ -25,7 +25,7 @@ def test_creates_org_owner_and_audit_rows(owner_password, capsys):
     assert user.check_password(owner_password)
     assert Membership.objects.for_org(org).get().user == user
     actions = set(AuditEvent.objects.values_list("action", flat=True))
-    assert actions == {"user.created", "org.created", "member.added"}
+    assert actions == {"user.created", "org.created"}
     assert owner_password not in str(list(AuditEvent.objects.values_list("metadata", flat=True)))
     assert "Created organization 'acme'" in capsys.readouterr().out
 

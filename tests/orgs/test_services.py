@@ -1,6 +1,6 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 
 from audit.actors import Actor, RequestContext
 from audit.models import AuditEvent
@@ -29,12 +29,12 @@ def test_org_create_makes_owner_and_audits_both_writes(user):
     membership = Membership.objects.for_org(org).get()
     assert (membership.user, membership.role) == (user, "owner")
     events = list(AuditEvent.objects.filter(org_id=org.pk).order_by("id"))
-    assert [e.action for e in events] == ["org.created", "member.added"]
+    assert [e.action for e in events] == ["org.created"]
     assert events[0].actor_label == user.email
     assert (events[0].ip, events[0].user_agent, events[0].request_id) == (
         "203.0.113.9", "pytest", "req_1",
     )  # fmt: skip
-    assert events[1].metadata == {"role": "owner"}
+    assert events[0].metadata == {"slug": "acme", "name": "Acme Corp", "owner_id": user.pk}
 
 
 def test_audit_failure_rolls_the_write_back(user, monkeypatch):
@@ -48,18 +48,27 @@ def test_audit_failure_rolls_the_write_back(user, monkeypatch):
     assert Membership.unscoped.count() == 0
 
 
-def test_audit_failure_on_second_event_rolls_back_everything(user, monkeypatch):
+def test_audit_failure_on_a_later_event_rolls_back_earlier_ones(org, monkeypatch):
     real_create = AuditEvent.objects.create
+    calls = []
 
-    def fail_on_member(**kwargs):
-        if kwargs["action"] == "member.added":
+    def fail_second(**kwargs):
+        calls.append(kwargs["action"])
+        if len(calls) == 2:
             raise IntegrityError("boom")
         return real_create(**kwargs)
 
-    monkeypatch.setattr(AuditEvent.objects, "create", fail_on_member)
+    monkeypatch.setattr(AuditEvent.objects, "create", fail_second)
+    first, second = UserFactory.create(), UserFactory.create()
+
+    def two_writes_in_one_transaction():
+        with transaction.atomic():
+            membership_add(org=org, actor=SYSTEM, user=first, role="member", by=None)
+            membership_add(org=org, actor=SYSTEM, user=second, role="member", by=None)
+
     with pytest.raises(IntegrityError):
-        org_create(actor=SYSTEM, slug="acme", name="Acme", owner=user)
-    assert not Organization.objects.exists()
+        two_writes_in_one_transaction()
+    assert Membership.objects.for_org(org).count() == 0
     assert not AuditEvent.objects.exists()
 
 
