@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from accounts import audit_actions  # noqa: F401 - registers the actions
+        from accounts import audit_actions, schema  # noqa: F401 - registers actions, schema

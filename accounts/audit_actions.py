@@ -3,3 +3,11 @@ from audit.registry import register
 USER_CREATED = register("user.created", "A user account was created")
 USER_UPDATED = register("user.updated", "A user account was changed")
 USER_DELETED = register("user.deleted", "A user account was deleted")
+USER_PASSWORD_CHANGED = register("user.password_changed", "A user changed their password")
+AUTH_LOGIN = register("auth.login", "A user signed in and received a token pair")
+AUTH_TOKEN_REFRESHED = register("auth.token_refreshed", "A refresh token was exchanged")
+AUTH_REFRESH_REUSE_DETECTED = register(
+    "auth.refresh_reuse_detected", "A spent refresh token was replayed; its family was revoked"
+)
+AUTH_LOGOUT = register("auth.logout", "A sign-in (token family) was ended")
+AUTH_LOGOUT_ALL = register("auth.logout_all", "Every sign-in of a user was ended")

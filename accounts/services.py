@@ -4,10 +4,14 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from accounts import audit_actions
+from accounts.errors import InvalidCredentials
 from accounts.managers import UserManager
 from accounts.models import User
-from audit.actors import Actor
+from accounts.signin import revoke_all_families
+from audit.actors import Actor, RequestContext
 from audit.services import record
+from orgs.invitations import invitation_claim, invitation_find
+from orgs.models import Membership
 
 
 def user_create(
@@ -34,3 +38,55 @@ def user_create(
         user = User.objects.create_user(email=email, password=password, name=name)
         record(org_id=org_id, action=audit_actions.USER_CREATED, actor=actor, target=user)
     return user
+
+
+def password_change(
+    *, user: User, current_password: str, new_password: str, actor: Actor, org_id: int | None
+) -> int:
+    """Set a new password and end every sign-in of the user, everywhere. Atomic, audited
+    once (never with either password). Returns how many sign-ins were ended."""
+    if not user.check_password(current_password):
+        raise ValidationError({"current_password": ["Incorrect password"]})
+    try:
+        validate_password(new_password, user)
+    except ValidationError as exc:
+        raise ValidationError({"new_password": exc.messages}) from exc
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        ended = revoke_all_families(user, reason="password_changed")
+        record(
+            org_id=org_id,
+            action=audit_actions.USER_PASSWORD_CHANGED,
+            actor=actor,
+            target=user,
+            metadata={"families_revoked": ended},
+        )
+    return ended
+
+
+def invitation_accept(
+    *, raw_token: str, password: str, name: str, context: RequestContext
+) -> Membership:
+    """Accept an invitation as its email's user, creating the account if there is none.
+
+    The token proves control of the mailbox; an existing account must also prove itself
+    with its password. Atomic; audited as invitation.accepted (plus user.created when the
+    account is new).
+    """
+    invitation = invitation_find(raw_token)
+    with transaction.atomic():
+        user = User.objects.filter(email__iexact=invitation.email).first()
+        if user is None:
+            user = user_create(
+                actor=Actor.system("invitation"),
+                email=invitation.email,
+                password=password,
+                name=name,
+                org_id=invitation.org_id,
+            )
+        elif not user.is_active or not user.check_password(password):
+            raise InvalidCredentials
+        return invitation_claim(
+            raw_token=raw_token, user=user, actor=Actor.for_user(user, context=context)
+        )

@@ -40,6 +40,15 @@ class Actor:
         return cls(type="system", id="", label=label)
 
     @classmethod
-    def for_user(cls, user: _HasEmail, request: Any = None) -> "Actor":
-        context = RequestContext.from_request(request) if request is not None else RequestContext()
-        return cls(type="user", id=str(user.pk), label=user.email, user_id=user.pk, context=context)
+    def for_user(
+        cls, user: _HasEmail, request: Any = None, *, context: RequestContext | None = None
+    ) -> "Actor":
+        if context is None:
+            context = RequestContext.from_request(request) if request is not None else None
+        return cls(
+            type="user",
+            id=str(user.pk),
+            label=user.email,
+            user_id=user.pk,
+            context=context or RequestContext(),
+        )

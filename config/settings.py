@@ -155,11 +155,14 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tenantry <no-reply@l
 
 # --- REST API --------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.JWTAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "config.pagination.PagePagination",
+    "DEFAULT_FILTER_BACKENDS": ["config.pagination.SortFilter"],
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -211,8 +214,20 @@ LOGGING = {
     },
 }
 
-# --- Tenantry --------------------------------------------------------------------------
-TENANTRY = {
-    "JWT_ISSUER": env.str("JWT_ISSUER", default="tenantry"),
+# --- Tokens ----------------------------------------------------------------------------
+# Access tokens are JWTs (simplejwt encodes and verifies them); refresh tokens are opaque,
+# one-time, stored hashed, and grouped in families for reuse detection (accounts/tokens.py).
+SIMPLE_JWT = {
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
+    "ISSUER": env.str("JWT_ISSUER", default="tenantry"),
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("ACCESS_TOKEN_SECONDS", default=900)),
+    "USER_ID_CLAIM": "user_id",
+    "LEEWAY": 0,
 }
+REFRESH_TOKEN_IDLE_LIFETIME = timedelta(days=env.int("REFRESH_TOKEN_IDLE_DAYS", default=14))
+REFRESH_TOKEN_ABSOLUTE_LIFETIME = timedelta(days=env.int("REFRESH_TOKEN_ABSOLUTE_DAYS", default=30))
+LOGIN_RATE = env.str("LOGIN_RATE", default="10/m")  # per IP and per email, each
+REFRESH_RATE = env.str("REFRESH_RATE", default="60/m")  # per IP
+INVITATION_LIFETIME = timedelta(days=env.int("INVITATION_DAYS", default=7))
+PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000")

@@ -5,3 +5,6 @@ ORG_UPDATED = register("org.updated", "An organization's name or settings change
 MEMBER_ADDED = register("member.added", "A user joined the organization")
 MEMBER_ROLE_CHANGED = register("member.role_changed", "A member's role changed")
 MEMBER_REMOVED = register("member.removed", "A member was removed from the organization")
+INVITATION_CREATED = register("invitation.created", "A person was invited to the organization")
+INVITATION_REVOKED = register("invitation.revoked", "A pending invitation was revoked")
+INVITATION_ACCEPTED = register("invitation.accepted", "An invitation was accepted")

@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
@@ -61,3 +63,39 @@ class Membership(TenantModel):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+
+class Invitation(TenantModel):
+    """An invitation to join an org, accepted once by whoever holds the emailed token.
+
+    Only the SHA-256 of the token is stored; the raw token exists in the email alone.
+    """
+
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=16, choices=[(r.value, r.value) for r in Role])
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        indexes = [models.Index(fields=["org", "email"], name="invitation_org_email")]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.email} to {self.org_id}"
+
+    def status_at(self, now: datetime) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= now:
+            return "expired"
+        return "pending"

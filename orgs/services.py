@@ -77,7 +77,7 @@ def membership_add(
 ) -> Membership:
     """Add ``user`` to ``org`` with ``role``. Atomic, audited; refuses duplicates."""
     role = Role(role)
-    _check_may_grant(by=by, role=role)
+    check_may_grant(by=by, role=role)
     with transaction.atomic():
         if Membership.objects.for_org(org).filter(user=user).exists():
             raise ValidationError({"user": ["Already a member of this organization"]})
@@ -102,7 +102,7 @@ def membership_set_role(
     with transaction.atomic():
         membership = _lock(org, membership)
         _check_may_manage(by=by, target=membership)
-        _check_may_grant(by=by, role=role)
+        check_may_grant(by=by, role=role)
         before = membership.role
         if before == role:
             return membership
@@ -164,7 +164,7 @@ def _lock(org: Organization, membership: Membership) -> Membership:
     )
 
 
-def _check_may_grant(*, by: Membership | None, role: Role) -> None:
+def check_may_grant(*, by: Membership | None, role: Role) -> None:
     if by is None:
         return
     if role == Role.OWNER and not role_allows(by.role, "owner:write"):

@@ -1,0 +1,211 @@
+"""Sign-in API: login, refresh, logout, /users/me, password change, invitation acceptance."""
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import serializers as s
+from accounts.errors import InvalidCredentials, JwtDisabled
+from accounts.services import invitation_accept, password_change
+from accounts.signin import logout, logout_everywhere, password_login, refresh
+from audit.actors import Actor, RequestContext
+from orgs.context import OrgContext
+from orgs.invitations import InvitationInvalid
+from orgs.permissions import IsActiveMember
+from orgs.ratelimits import enforce
+from orgs.serializers import MembershipSerializer
+
+INVALID_CREDENTIALS = "Invalid credentials"
+
+
+class PublicView(APIView):
+    """On the public allow-list: no credential is read. Still answers 401 with a challenge."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+def _jwt_disabled() -> exceptions.PermissionDenied:
+    return exceptions.PermissionDenied(
+        "JWT authentication is disabled for this organization", code="jwt_disabled"
+    )
+
+
+class LoginView(PublicView):
+    @extend_schema(
+        operation_id="auth_login",
+        request=s.LoginSerializer,
+        responses={200: s.TokenPairSerializer},
+        tags=["auth"],
+        summary="Exchange email, password and org slug for a token pair",
+    )
+    def post(self, request: Request) -> Response:
+        enforce(request, group="login-ip", key="ip", rate=settings.LOGIN_RATE)
+        data = _valid(s.LoginSerializer, request)
+        enforce(
+            request, group="login-email", key=lambda *_: data["email"].lower(),
+            rate=settings.LOGIN_RATE,
+        )  # fmt: skip
+        try:
+            pair = password_login(
+                email=data["email"],
+                password=data["password"],
+                org_slug=data["org_slug"],
+                context=RequestContext.from_request(request),
+            )
+        except InvalidCredentials:
+            raise exceptions.AuthenticationFailed(INVALID_CREDENTIALS) from None
+        except JwtDisabled:
+            raise _jwt_disabled() from None
+        return Response(s.TokenPairSerializer.shape(pair))
+
+
+class RefreshView(PublicView):
+    @extend_schema(
+        operation_id="auth_refresh",
+        request=s.RefreshSerializer,
+        responses={200: s.TokenPairSerializer},
+        tags=["auth"],
+        summary="Exchange a refresh token (one-time) for a new pair",
+        description="Replaying a spent refresh token revokes every token of that sign-in.",
+    )
+    def post(self, request: Request) -> Response:
+        enforce(request, group="refresh-ip", key="ip", rate=settings.REFRESH_RATE)
+        data = _valid(s.RefreshSerializer, request)
+        try:
+            pair = refresh(
+                raw_token=data["refresh_token"], context=RequestContext.from_request(request)
+            )
+        except InvalidCredentials:
+            raise exceptions.AuthenticationFailed("Invalid refresh token") from None
+        except JwtDisabled:
+            raise _jwt_disabled() from None
+        return Response(s.TokenPairSerializer.shape(pair))
+
+
+class LogoutView(APIView):
+    permission_classes = [IsActiveMember]
+
+    @extend_schema(
+        operation_id="auth_logout",
+        request=None,
+        responses={204: None},
+        tags=["auth"],
+        summary="End this sign-in: its refresh and access tokens stop working",
+    )
+    def post(self, request: Request) -> Response:
+        context = _context(request)
+        if context.credential != "jwt":
+            raise exceptions.PermissionDenied("Only a JWT sign-in can be logged out")
+        logout(
+            membership=context.membership,
+            family_id=context.credential_id,
+            actor=Actor.for_user(context.membership.user, request),
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(APIView):
+    permission_classes = [IsActiveMember]
+
+    @extend_schema(
+        operation_id="auth_logout_all",
+        request=None,
+        responses={204: None},
+        tags=["auth"],
+        summary="End every sign-in of the current user, in every organization",
+    )
+    def post(self, request: Request) -> Response:
+        context = _context(request)
+        logout_everywhere(
+            user=context.membership.user,
+            org_id=context.org.pk,
+            actor=Actor.for_user(context.membership.user, request),
+            reason="logout_all",
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    permission_classes = [IsActiveMember]
+
+    @extend_schema(
+        operation_id="users_me",
+        responses={200: s.MeSerializer},
+        tags=["users"],
+        summary="The current user, organization, role and the actions it allows",
+    )
+    def get(self, request: Request) -> Response:
+        return Response(s.MeSerializer.shape(_context(request)))
+
+
+class PasswordView(APIView):
+    permission_classes = [IsActiveMember]
+
+    @extend_schema(
+        operation_id="users_me_password",
+        request=s.PasswordChangeSerializer,
+        responses={204: None},
+        tags=["users"],
+        summary="Change the password; every sign-in of the user ends",
+    )
+    def post(self, request: Request) -> Response:
+        context = _context(request)
+        if context.credential == "api_key":
+            raise exceptions.PermissionDenied("An API key cannot change a password")
+        data = _valid(s.PasswordChangeSerializer, request)
+        password_change(
+            user=context.membership.user,
+            current_password=data["current_password"],
+            new_password=data["new_password"],
+            actor=Actor.for_user(context.membership.user, request),
+            org_id=context.org.pk,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationAcceptView(PublicView):
+    @extend_schema(
+        operation_id="invitations_accept",
+        request=s.InvitationAcceptSerializer,
+        responses={200: MembershipSerializer},
+        tags=["invitations"],
+        summary="Accept an invitation with its emailed token",
+        description=(
+            "Creates the account when the invited email has none (the password is then set); "
+            "an existing account must give its current password."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        enforce(request, group="accept-ip", key="ip", rate=settings.LOGIN_RATE)
+        data = _valid(s.InvitationAcceptSerializer, request)
+        try:
+            membership = invitation_accept(
+                raw_token=data["token"],
+                password=data["password"],
+                name=data["name"],
+                context=RequestContext.from_request(request),
+            )
+        except (InvitationInvalid, InvalidCredentials):
+            raise exceptions.AuthenticationFailed("Invalid or expired invitation") from None
+        return Response(MembershipSerializer(membership).data)
+
+
+def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _context(request: Request) -> OrgContext:
+    assert isinstance(request.auth, OrgContext)
+    return request.auth

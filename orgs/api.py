@@ -1,0 +1,203 @@
+"""Organizations, members and invitations over the API. Thin: parse, call one service."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from audit.actors import Actor
+from orgs import serializers as s
+from orgs.context import OrgContext
+from orgs.invitations import invitation_create, invitation_revoke
+from orgs.models import Invitation, Membership, Organization
+from orgs.permissions import HasOrgAction, IsActiveMember
+from orgs.services import membership_remove, membership_set_role, org_create, org_update
+from orgs.viewsets import OrgScopedViewSet
+
+
+def _context(request: Request) -> OrgContext:
+    assert isinstance(request.auth, OrgContext)
+    return request.auth
+
+
+def _actor(request: Request) -> Actor:
+    context = _context(request)
+    return Actor.for_user(context.membership.user, request)
+
+
+class MyOrganizationsView(GenericAPIView):
+    """The caller's organizations (GET) and creating a new one (POST)."""
+
+    permission_classes = [IsActiveMember]
+    serializer_class = s.MyOrganizationSerializer
+    ordering_fields = ["created_at"]
+    ordering = ["created_at"]
+
+    def get_queryset(self) -> QuerySet[Membership]:
+        # Spans orgs on purpose: a user's own memberships, keyed by the user.
+        return Membership.unscoped.filter(
+            user=_context(self.request).membership.user, status=Membership.Status.ACTIVE
+        ).select_related("org")
+
+    @extend_schema(operation_id="orgs_list", tags=["orgs"], summary="Organizations I belong to")
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(s.MyOrganizationSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="orgs_create",
+        request=s.OrganizationCreateSerializer,
+        responses={201: s.OrganizationSerializer},
+        tags=["orgs"],
+        summary="Create an organization; the caller becomes its owner",
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(s.OrganizationCreateSerializer, request)
+        org = org_create(
+            actor=_actor(request),
+            slug=data["slug"],
+            name=data["name"],
+            owner=_context(request).membership.user,
+        )
+        return Response(s.OrganizationSerializer(org).data, status=status.HTTP_201_CREATED)
+
+
+class CurrentOrganizationView(GenericAPIView):
+    """The organization of the credential."""
+
+    permission_classes = [HasOrgAction]
+    required_actions = {"get": "org:read", "patch": "org:write"}
+    serializer_class = s.OrganizationSerializer
+    pagination_class = None
+
+    @extend_schema(operation_id="org_get", tags=["orgs"], summary="The current organization")
+    def get(self, request: Request) -> Response:
+        return Response(s.OrganizationSerializer(_context(request).org).data)
+
+    @extend_schema(
+        operation_id="org_update",
+        request=s.OrganizationUpdateSerializer,
+        responses={200: s.OrganizationSerializer},
+        tags=["orgs"],
+        summary="Rename the organization or switch JWT sign-in on or off",
+    )
+    def patch(self, request: Request) -> Response:
+        data = _valid(s.OrganizationUpdateSerializer, request)
+        org: Organization = org_update(org=_context(request).org, actor=_actor(request), **data)
+        return Response(s.OrganizationSerializer(org).data)
+
+
+@extend_schema(tags=["members"])
+class MemberViewSet(OrgScopedViewSet[Membership]):
+    serializer_class = s.MembershipSerializer
+    required_actions = {
+        "list": "member:read",
+        "retrieve": "member:read",
+        "partial_update": "member:write",
+        "destroy": "member:write",
+    }
+    ordering_fields = ["created_at", "role"]
+    ordering = ["created_at"]
+
+    def scoped_queryset(self, org: Organization) -> QuerySet[Membership]:
+        queryset = Membership.objects.for_org(org).select_related("user")
+        role = self.request.query_params.get("role")
+        return queryset.filter(role=role) if role else queryset
+
+    @extend_schema(
+        operation_id="members_list",
+        parameters=[OpenApiParameter("role", str, description="Only members with this role")],
+    )
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(operation_id="members_get")
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(
+        operation_id="members_update",
+        request=s.MembershipUpdateSerializer,
+        responses={200: s.MembershipSerializer},
+        summary="Change a member's role (never above your own; the last owner stays)",
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        membership = self.get_object()
+        data = _valid(s.MembershipUpdateSerializer, request)
+        membership = membership_set_role(
+            org=self.org,
+            actor=_actor(request),
+            membership=membership,
+            role=data["role"],
+            by=self.org_context.membership,
+        )
+        return Response(self.get_serializer(membership).data)
+
+    @extend_schema(operation_id="members_remove", responses={204: None})
+    def destroy(self, request: Request, pk: str) -> Response:
+        membership_remove(
+            org=self.org,
+            actor=_actor(request),
+            membership=self.get_object(),
+            by=self.org_context.membership,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["invitations"])
+class InvitationViewSet(OrgScopedViewSet[Invitation]):
+    serializer_class = s.InvitationSerializer
+    required_actions = {
+        "list": "member:read",
+        "retrieve": "member:read",
+        "create": "member:write",
+        "destroy": "member:write",
+    }
+    ordering_fields = ["created_at", "expires_at"]
+    ordering = ["-created_at"]
+
+    def scoped_queryset(self, org: Organization) -> QuerySet[Invitation]:
+        return Invitation.objects.for_org(org)
+
+    @extend_schema(operation_id="invitations_list")
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(operation_id="invitations_get")
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(
+        operation_id="invitations_create",
+        request=s.InvitationCreateSerializer,
+        responses={201: s.InvitationCreatedSerializer},
+        summary="Invite someone by email; the token is returned once and emailed",
+    )
+    def create(self, request: Request) -> Response:
+        data = _valid(s.InvitationCreateSerializer, request)
+        invitation, raw = invitation_create(
+            org=self.org,
+            actor=_actor(request),
+            by=self.org_context.membership,
+            email=data["email"],
+            role=data["role"],
+        )
+        body = {**s.InvitationSerializer(invitation).data, "token": raw}
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+
+    @extend_schema(operation_id="invitations_revoke", responses={204: None})
+    def destroy(self, request: Request, pk: str) -> Response:
+        invitation_revoke(org=self.org, actor=_actor(request), invitation=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

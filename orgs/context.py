@@ -1,0 +1,35 @@
+"""What an authenticated API request acts as: one org, one membership, maybe a key's scopes.
+
+Authentication classes (JWT, API key, session) return ``(user, OrgContext)``; everything
+after them asks this object, never the URL or the body, which org is in play.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from orgs.models import Membership, Organization
+from orgs.roles import actions_for
+
+
+@dataclass(frozen=True)
+class OrgContext:
+    membership: Membership
+    credential: str  # "jwt", "api_key" or "session"
+    scopes: frozenset[str] | None = None  # None: everything the role allows
+    credential_id: Any = None  # the token family or key the request came with
+
+    @property
+    def org(self) -> Organization:
+        return self.membership.org
+
+    @property
+    def role(self) -> str:
+        return self.membership.role
+
+    @property
+    def actions(self) -> frozenset[str]:
+        allowed = actions_for(self.membership.role)
+        return allowed if self.scopes is None else allowed & self.scopes
+
+    def allows(self, action: str) -> bool:
+        return action in self.actions

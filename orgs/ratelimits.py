@@ -1,0 +1,15 @@
+"""Rate limits on top of django-ratelimit's counters (Redis-backed when REDIS_URL is set)."""
+
+from collections.abc import Callable
+from typing import Any
+
+from django_ratelimit import ALL
+from django_ratelimit.core import get_usage
+from rest_framework.exceptions import Throttled
+
+
+def enforce(request: Any, *, group: str, key: str | Callable[..., str], rate: str) -> None:
+    """Count this request against ``rate`` for ``key``; past the limit, raise 429."""
+    usage = get_usage(request, group=group, key=key, rate=rate, method=ALL, increment=True)
+    if usage is not None and usage["should_limit"]:
+        raise Throttled(wait=usage["time_left"])

@@ -1,0 +1,77 @@
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from orgs.models import Invitation, Membership, Organization
+from orgs.roles import Role
+
+ROLE_CHOICES = [r.value for r in Role]
+
+
+class OrganizationSerializer(serializers.ModelSerializer[Organization]):
+    class Meta:
+        model = Organization
+        fields = ["id", "slug", "name", "created_at", "jwt_enabled"]
+        read_only_fields = fields
+
+
+class MyOrganizationSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(source="org.id")
+    slug = serializers.CharField(source="org.slug")
+    name = serializers.CharField(source="org.name")
+    role = serializers.CharField()
+
+
+class OrganizationCreateSerializer(serializers.Serializer[Any]):
+    slug = serializers.SlugField(min_length=2, max_length=64)
+    name = serializers.CharField(max_length=200)
+
+
+class OrganizationUpdateSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=200, required=False)
+    jwt_enabled = serializers.BooleanField(required=False)
+
+
+class MemberUserSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    name = serializers.CharField()
+
+
+class MembershipSerializer(serializers.ModelSerializer[Membership]):
+    user = MemberUserSerializer(read_only=True)
+    org_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "org_id", "user", "role", "status", "created_at"]
+        read_only_fields = fields
+
+
+class MembershipUpdateSerializer(serializers.Serializer[Any]):
+    role = serializers.ChoiceField(choices=ROLE_CHOICES)
+
+
+class InvitationSerializer(serializers.ModelSerializer[Invitation]):
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "email", "role", "status", "created_at", "expires_at", "accepted_at"]
+        read_only_fields = fields
+
+    def get_status(self, obj: Invitation) -> str:
+        return obj.status_at(timezone.now())
+
+
+class InvitationCreateSerializer(serializers.Serializer[Any]):
+    email = serializers.EmailField(max_length=254, error_messages={"invalid": "Invalid email"})
+    role = serializers.ChoiceField(choices=ROLE_CHOICES)
+
+
+class InvitationCreatedSerializer(InvitationSerializer):
+    token = serializers.CharField(help_text="Shown once; also emailed to the invitee")
+
+    class Meta(InvitationSerializer.Meta):
+        fields = [*InvitationSerializer.Meta.fields, "token"]
