@@ -83,8 +83,10 @@ def refresh(*, raw_token: str, context: RequestContext) -> TokenPair:
     now = timezone.now()
     replayed = False
     with transaction.atomic():
+        # Lock the token and its family: waiters then re-read both at their latest, so of
+        # many replays only the first revokes (and audits) the family.
         token = (
-            RefreshToken.unscoped.select_for_update(of=("self",))
+            RefreshToken.unscoped.select_for_update(of=("self", "family"))
             .select_related("family__membership__user", "family__membership__org")
             .filter(token_hash=hash_opaque_token(raw_token))
             .first()

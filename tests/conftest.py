@@ -4,7 +4,16 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from accounts.signin import TokenPair
+from orgs.models import Membership
 from tests.factories import MembershipFactory, OrgFactory, UserFactory
+
+
+class MemberClient(APIClient):
+    """An APIClient that remembers whose JWT it carries."""
+
+    membership: Membership
+    pair: TokenPair
 
 
 @pytest.fixture(autouse=True)
@@ -44,3 +53,59 @@ def subprocess_env(db):
     params = connection.settings_dict
     url = f"postgres://{params['USER']}@{params['HOST']}:{params['PORT']}/{params['NAME']}"
     return {**os.environ, "DATABASE_URL": url}
+
+
+@pytest.fixture
+def sign_in():
+    """Open a real sign-in for a membership; returns the TokenPair (as login would)."""
+    from accounts.signin import open_session
+    from audit.actors import RequestContext
+
+    def _sign_in(membership):
+        return open_session(membership=membership, context=RequestContext(), via="test")
+
+    return _sign_in
+
+
+@pytest.fixture
+def as_member(sign_in):
+    """An APIClient authenticated with a fresh JWT of a new member with ``role`` in ``org``."""
+
+    def _as_member(org, role="member", **user_fields):
+        membership = MembershipFactory.create(
+            org=org, role=role, user=UserFactory.create(**user_fields)
+        )
+        client = MemberClient()
+        pair = sign_in(membership)
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {pair.access_token}")
+        client.membership = membership
+        client.pair = pair
+        return client
+
+    return _as_member
+
+
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+
+
+@pytest.fixture
+def max_data_queries():
+    """Like django_assert_max_num_queries, but BEGIN/COMMIT/SAVEPOINT are not counted:
+    a budget is about the statements that read or write rows."""
+    from contextlib import contextmanager
+
+    from django.test.utils import CaptureQueriesContext
+
+    @contextmanager
+    def _budget(limit):
+        with CaptureQueriesContext(connection) as captured:
+            yield captured
+        statements = [
+            q["sql"] for q in captured.captured_queries
+            if not q["sql"].upper().startswith(_TRANSACTION_CONTROL)
+        ]  # fmt: skip
+        assert len(statements) <= limit, "\n".join(
+            [f"{len(statements)} queries, budget {limit}:", *statements]
+        )
+
+    return _budget

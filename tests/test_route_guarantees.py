@@ -1,0 +1,107 @@
+"""Guarantees over EVERY API route, found by walking the URLconf: a new route is covered
+or this file fails."""
+
+import pytest
+from openapi_spec_validator import validate
+from rest_framework.test import APIClient
+
+from tests.factories import MembershipFactory
+from tests.routes import api_routes
+
+pytestmark = pytest.mark.django_db
+
+# The public allow-list of DESIGN.md. Anything else must refuse a request without credentials.
+PUBLIC = {
+    "GET /api/health",
+    "GET /api/docs.json",
+    "POST /api/auth/login",
+    "POST /api/auth/refresh",
+    "POST /api/invitations/accept",
+}
+
+
+def test_the_walk_finds_the_routes():
+    found = {str(r) for r in api_routes()}
+    assert {"GET /api/users/me", "PATCH /api/members/{pk}", "DELETE /api/members/{pk}"} <= found
+    assert found >= PUBLIC
+
+
+@pytest.mark.parametrize("route", [r for r in api_routes() if str(r) not in PUBLIC], ids=str)
+def test_every_non_public_route_refuses_anonymous_requests(route):
+    response = APIClient().generic(
+        route.method, route.path(), data="{}", content_type="application/json"
+    )
+    assert response.status_code == 401, f"{route} answered {response.status_code}"
+    body = response.json()
+    assert body["code"] == "unauthorized"
+    assert response["WWW-Authenticate"]
+
+
+@pytest.mark.parametrize("route", [r for r in api_routes() if str(r) not in PUBLIC], ids=str)
+def test_every_non_public_route_refuses_a_garbage_bearer_token(route):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Bearer eyJhbGciOiJIUzI1NiJ9.e30.garbage")
+    response = client.generic(
+        route.method, route.path(), data="{}", content_type="application/json"
+    )
+    assert response.status_code == 401, f"{route} answered {response.status_code}"
+
+
+def test_public_routes_are_exactly_the_allow_list():
+    anonymous = APIClient()
+    public = set()
+    for route in api_routes():
+        response = anonymous.generic(
+            route.method, route.path(), data="{}", content_type="application/json"
+        )
+        if response.status_code != 401:
+            public.add(str(route))
+    assert public == PUBLIC
+
+
+def test_every_route_is_in_the_openapi_document_with_its_errors():
+    spec = APIClient().get("/api/docs.json").json()
+    validate(spec)
+    for route in api_routes():
+        if route.template == "/api/docs.json":
+            continue  # the document does not describe itself
+        template = route.template.replace("{pk}", "{id}")  # drf-spectacular names pk "id"
+        operation = spec["paths"].get(template, {}).get(route.method.lower())
+        assert operation is not None, f"{route} is missing from /api/docs.json"
+        responses = operation["responses"]
+        assert {"400", "404", "422", "429", "500"} <= set(responses), route
+        if str(route) not in PUBLIC:
+            assert {"401", "403"} <= set(responses), route
+            assert operation.get("security"), f"{route} declares no security scheme"
+        success = [code for code in responses if code.startswith("2")]
+        assert success, f"{route} documents no success response"
+
+
+def _other_org_object(name, other_org):
+    """An object of another org for each route that takes an id. A new such route must
+    be added here, or the isolation test below fails for it."""
+    from audit.actors import Actor
+    from orgs.invitations import invitation_create
+
+    factories = {
+        "members-detail": lambda: MembershipFactory.create(org=other_org),
+        "invitations-detail": lambda: invitation_create(
+            org=other_org, actor=Actor.system(), by=None, email="x@example.test", role="member"
+        )[0],
+    }
+    assert name in factories, f"route {name!r} takes an id but has no isolation factory"
+    return factories[name]()
+
+
+@pytest.mark.parametrize("route", [r for r in api_routes() if r.has_id], ids=str)
+def test_another_orgs_id_is_404_on_every_route_that_takes_one(route, org, other_org, as_member):
+    owner = as_member(org, role="owner")
+    theirs = _other_org_object(route.name, other_org)
+    response = owner.generic(
+        route.method,
+        route.path(pk=theirs.pk, id=theirs.pk),
+        data="{}",
+        content_type="application/json",
+    )
+    assert response.status_code == 404, f"{route} answered {response.status_code}"
+    assert response.json()["code"] == "not_found"
