@@ -1,19 +1,12 @@
 from typing import Any
 
-from django.db.models import Exists, OuterRef
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from accounts.models import TokenFamily
-from accounts.tokens import (
-    AccessTokenExpired,
-    AccessTokenInvalid,
-    looks_like_jwt,
-    read_access_token,
-)
+from accounts.selectors import membership_for_access_token
+from accounts.tokens import AccessTokenExpired, AccessTokenInvalid, looks_like_jwt
 from orgs.context import OrgContext
-from orgs.models import Membership
 
 
 def bearer_token(request: Request) -> str | None:
@@ -39,31 +32,19 @@ class JWTAuthentication(BaseAuthentication):
         if raw is None or not looks_like_jwt(raw):
             return None
         try:
-            claims = read_access_token(raw)
+            found = membership_for_access_token(raw)
         except AccessTokenExpired:
             raise exceptions.AuthenticationFailed("Token has expired", code="expired") from None
         except AccessTokenInvalid:
             raise exceptions.AuthenticationFailed("Invalid token") from None
-
-        live_family = TokenFamily.objects.for_org(claims.org_id).filter(
-            pk=claims.family_id, user_id=OuterRef("user_id"), revoked_at__isnull=True
-        )
-        membership = (
-            Membership.objects.for_org(claims.org_id)
-            .select_related("user", "org")
-            .annotate(session_live=Exists(live_family))
-            .filter(user_id=claims.user_id, status=Membership.Status.ACTIVE)
-            .first()
-        )
-        if membership is None or not membership.session_live or not membership.user.is_active:
+        if found is None:
             raise exceptions.AuthenticationFailed("Invalid token")
+        membership, family_id = found
         if not membership.org.jwt_enabled:
             raise exceptions.PermissionDenied(
                 "JWT authentication is disabled for this organization", code="jwt_disabled"
             )
-        context = OrgContext(
-            membership=membership, credential="jwt", credential_id=claims.family_id
-        )
+        context = OrgContext(membership=membership, credential="jwt", credential_id=family_id)
         return membership.user, context
 
     def authenticate_header(self, request: Request) -> str:

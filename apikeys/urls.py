@@ -1,3 +1,15 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from apikeys import api, public_api
+
+router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router.register("api-keys", api.APIKeyViewSet, basename="api-keys")
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    *router.urls,
+    path("public/verify", public_api.VerifyView.as_view(), name="public-verify"),
+    path("public/org", public_api.OrgView.as_view(), name="public-org"),
+    path("public/users/<int:user_id>", public_api.UserView.as_view(), name="public-user"),
+    path("public/leaked-keys", public_api.LeakedKeysView.as_view(), name="public-leaked-keys"),
+]

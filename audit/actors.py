@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from django.conf import settings
+
 
 class _HasEmail(Protocol):
     pk: Any
@@ -19,7 +21,7 @@ class RequestContext:
     def from_request(cls, request: Any) -> "RequestContext":
         meta = getattr(request, "META", {})
         return cls(
-            ip=meta.get("REMOTE_ADDR") or None,
+            ip=client_ip(request),
             user_agent=(meta.get("HTTP_USER_AGENT") or "")[:512],
             request_id=getattr(request, "request_id", "") or "",
         )
@@ -52,3 +54,18 @@ class Actor:
             user_id=user.pk,
             context=context or RequestContext(),
         )
+
+
+def client_ip(request: Any) -> str | None:
+    """The caller's address. Behind TRUSTED_PROXY_COUNT proxies, each appending to
+    X-Forwarded-For, it is that many entries from the right; anything further left was
+    written by the client and proves nothing."""
+    meta = getattr(request, "META", {})
+    hops = settings.TRUSTED_PROXY_COUNT
+    if hops:
+        forwarded = [
+            p.strip() for p in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()
+        ]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
+    return meta.get("REMOTE_ADDR") or None

@@ -5,6 +5,7 @@ local-memory cache. Production sets ``DEBUG=false`` and must then provide ``SECR
 ``DATABASE_URL`` (PostgreSQL) and ``ALLOWED_HOSTS``; see README.md.
 """
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -54,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "apikeys.middleware.KeyUsageMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -157,6 +159,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tenantry <no-reply@l
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.JWTAuthentication",
+        "apikeys.authentication.APIKeyAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -227,6 +230,27 @@ SIMPLE_JWT = {
 }
 REFRESH_TOKEN_IDLE_LIFETIME = timedelta(days=env.int("REFRESH_TOKEN_IDLE_DAYS", default=14))
 REFRESH_TOKEN_ABSOLUTE_LIFETIME = timedelta(days=env.int("REFRESH_TOKEN_ABSOLUTE_DAYS", default=30))
+# --- API keys ---------------------------------------------------------------------------
+API_KEY_PREFIX = env.str("API_KEY_PREFIX", default="tnt")
+# Peppers as "id:secret,id:secret"; new keys use API_KEY_PEPPER_ID, old ones keep theirs.
+# Without configuration one pepper is derived from SECRET_KEY (fine for the local run).
+API_KEY_PEPPERS = dict(
+    item.split(":", 1)
+    for item in env.list(
+        "API_KEY_PEPPERS",
+        default=[f"k1:{hashlib.sha256(('api-key-pepper:' + SECRET_KEY).encode()).hexdigest()}"],
+    )
+)
+API_KEY_PEPPER_ID = env.str("API_KEY_PEPPER_ID", default=next(iter(API_KEY_PEPPERS)))
+if API_KEY_PEPPER_ID not in API_KEY_PEPPERS:
+    raise ImproperlyConfigured("API_KEY_PEPPER_ID names no pepper in API_KEY_PEPPERS")
+API_KEY_LAST_USED_INTERVAL = 60  # seconds: last_used_at is written at most this often
+PUBLIC_API_RATE = env.str("PUBLIC_API_RATE", default="300/15m")  # per key, /api/public/*
+LEAK_REPORT_RATE = env.str("LEAK_REPORT_RATE", default="60/m")  # per IP
+# Clients sit behind this many trusted proxies that append to X-Forwarded-For (0: none).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+RATELIMIT_IP_META_KEY = "audit.actors.client_ip"
+
 LOGIN_RATE = env.str("LOGIN_RATE", default="10/m")  # per IP and per email, each
 REFRESH_RATE = env.str("REFRESH_RATE", default="60/m")  # per IP
 INVITATION_LIFETIME = timedelta(days=env.int("INVITATION_DAYS", default=7))

@@ -17,6 +17,7 @@ PUBLIC = {
     "POST /api/auth/login",
     "POST /api/auth/refresh",
     "POST /api/invitations/accept",
+    "POST /api/public/leaked-keys",
 }
 
 
@@ -77,17 +78,27 @@ def test_every_route_is_in_the_openapi_document_with_its_errors():
         assert success, f"{route} documents no success response"
 
 
-def _other_org_object(name, other_org):
-    """An object of another org for each route that takes an id. A new such route must
-    be added here, or the isolation test below fails for it."""
+def _other_org_id(name, other_org):
+    """The id of another org's object for each route that takes one. A new such route
+    must be added here, or the isolation test below fails for it."""
+    from apikeys.services import api_key_create
     from audit.actors import Actor
     from orgs.invitations import invitation_create
 
+    def other_key():
+        creator = MembershipFactory.create(org=other_org, role="owner")
+        return api_key_create(org=other_org, actor=Actor.system(), creator=creator, name="k")[0]
+
     factories = {
-        "members-detail": lambda: MembershipFactory.create(org=other_org),
-        "invitations-detail": lambda: invitation_create(
-            org=other_org, actor=Actor.system(), by=None, email="x@example.test", role="member"
-        )[0],
+        "members-detail": lambda: MembershipFactory.create(org=other_org).pk,
+        "invitations-detail": lambda: (
+            invitation_create(
+                org=other_org, actor=Actor.system(), by=None, email="x@example.test", role="member"
+            )[0].pk
+        ),
+        "api-keys-detail": lambda: other_key().pk,
+        "api-keys-roll": lambda: other_key().pk,
+        "public-user": lambda: MembershipFactory.create(org=other_org).user_id,
     }
     assert name in factories, f"route {name!r} takes an id but has no isolation factory"
     return factories[name]()
@@ -95,11 +106,20 @@ def _other_org_object(name, other_org):
 
 @pytest.mark.parametrize("route", [r for r in api_routes() if r.has_id], ids=str)
 def test_another_orgs_id_is_404_on_every_route_that_takes_one(route, org, other_org, as_member):
+    from apikeys.services import api_key_create
+    from audit.actors import Actor
+
     owner = as_member(org, role="owner")
-    theirs = _other_org_object(route.name, other_org)
+    _, raw_key = api_key_create(
+        org=org, actor=Actor.system(), creator=owner.membership, name="isolation"
+    )
+    owner.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {owner.pair.access_token}", HTTP_X_API_KEY=raw_key
+    )
+    theirs = _other_org_id(route.name, other_org)
     response = owner.generic(
         route.method,
-        route.path(pk=theirs.pk, id=theirs.pk),
+        route.path(pk=theirs, user_id=theirs),
         data="{}",
         content_type="application/json",
     )

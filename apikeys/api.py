@@ -1,0 +1,132 @@
+"""Settings > API Keys, over the API. Thin: parse, call one service, shape."""
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apikeys import serializers as s
+from apikeys.models import APIKey
+from apikeys.services import api_key_create, api_key_revoke, api_key_roll, api_key_update
+from audit.actors import Actor
+from orgs.models import Organization
+from orgs.viewsets import OrgScopedViewSet
+
+NO_STORE = {"Cache-Control": "no-store"}
+STATUSES = ("active", "revoked", "expired")
+
+
+@extend_schema(tags=["api-keys"])
+class APIKeyViewSet(OrgScopedViewSet[APIKey]):
+    serializer_class = s.APIKeySerializer
+    required_actions = {
+        "list": "api_key:read",
+        "retrieve": "api_key:read",
+        "create": "api_key:write",
+        "partial_update": "api_key:write",
+        "destroy": "api_key:write",
+        "roll": "api_key:write",
+    }
+    ordering_fields = ["created_at", "name", "last_used_at", "expires_at"]
+    ordering = ["-created_at"]
+
+    def scoped_queryset(self, org: Organization) -> QuerySet[APIKey]:
+        keys = APIKey.objects.for_org(org).select_related("created_by")
+        if not self.org_context.allows("api_key:manage"):
+            keys = keys.filter(created_by=self.org_context.membership.user)  # only one's own
+        wanted = self.request.query_params.get("status")
+        if wanted is None or self.action != "list":
+            return keys
+        if wanted not in STATUSES:
+            raise ValidationError({"status": [f"Must be one of {', '.join(STATUSES)}"]})
+        now = timezone.now()
+        live = Q(revoked_at__isnull=True)
+        unexpired = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+        return {
+            "active": keys.filter(live & unexpired),
+            "revoked": keys.filter(revoked_at__isnull=False),
+            "expired": keys.filter(live & Q(expires_at__lte=now)),
+        }[wanted]
+
+    def _actor(self) -> Actor:
+        return Actor.for_user(self.org_context.membership.user, self.request)
+
+    @extend_schema(
+        operation_id="api_keys_list",
+        parameters=[OpenApiParameter("status", str, enum=list(STATUSES))],
+        summary="List keys (never their secret); developers see their own",
+    )
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(operation_id="api_keys_get")
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(
+        operation_id="api_keys_create",
+        request=s.APIKeyCreateSerializer,
+        responses={201: s.APIKeyCreatedSerializer},
+        summary="Create a key; the raw key is in this response only",
+    )
+    def create(self, request: Request) -> Response:
+        data = _valid(s.APIKeyCreateSerializer, request)
+        key, raw = api_key_create(
+            org=self.org, actor=self._actor(), creator=self.org_context.membership, **data
+        )
+        body = {**self.get_serializer(key).data, "key": raw}
+        return Response(body, status=status.HTTP_201_CREATED, headers=NO_STORE)
+
+    @extend_schema(
+        operation_id="api_keys_update",
+        request=s.APIKeyUpdateSerializer,
+        responses={200: s.APIKeySerializer},
+        summary="Rename a key or change its origin / IP allow-lists",
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        key = self.get_object()
+        data = _valid(s.APIKeyUpdateSerializer, request)
+        key = api_key_update(org=self.org, actor=self._actor(), key=key, **data)
+        return Response(self.get_serializer(key).data)
+
+    @extend_schema(
+        operation_id="api_keys_revoke",
+        responses={204: None},
+        summary="Revoke a key, irreversibly; it fails from the next request on",
+    )
+    def destroy(self, request: Request, pk: str) -> Response:
+        api_key_revoke(org=self.org, actor=self._actor(), key=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="api_keys_roll",
+        request=s.APIKeyRollSerializer,
+        responses={201: s.APIKeyCreatedSerializer},
+        summary="Replace a key; the old one works until the grace period ends",
+    )
+    @action(detail=True, methods=["post"])
+    def roll(self, request: Request, pk: str) -> Response:
+        key = self.get_object()
+        data = _valid(s.APIKeyRollSerializer, request)
+        new, raw = api_key_roll(
+            org=self.org,
+            actor=self._actor(),
+            key=key,
+            creator=self.org_context.membership,
+            grace_seconds=data["grace_seconds"],
+        )
+        body = {**self.get_serializer(new).data, "key": raw}
+        return Response(body, status=status.HTTP_201_CREATED, headers=NO_STORE)
+
+
+def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

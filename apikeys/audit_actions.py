@@ -1,0 +1,11 @@
+from audit.registry import register
+
+API_KEY_CREATED = register("api_key.created", "An API key was created")
+API_KEY_UPDATED = register("api_key.updated", "An API key's name or allow-lists changed")
+API_KEY_REVOKED = register("api_key.revoked", "An API key was revoked")
+API_KEY_ROLLED = register(
+    "api_key.rolled", "An API key was replaced; the old one ends after a grace period"
+)
+API_KEY_LEAK_REPORTED = register(
+    "api_key.leak_reported", "An API key was reported exposed and was revoked"
+)

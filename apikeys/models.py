@@ -1,0 +1,52 @@
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+
+from orgs.models import Membership, TenantModel
+
+
+class APIKey(TenantModel):
+    """An org's API key. The secret itself is never stored: only its peppered digest.
+
+    A key acts as its creator's CURRENT membership, narrowed by ``scopes``; removing the
+    creator from the org nulls ``membership`` and the key stops working.
+    """
+
+    name = models.CharField(max_length=100)
+    env = models.CharField(max_length=4, default="live")
+    prefix = models.CharField(max_length=32)  # shown in lists, e.g. tnt_live_9f3a
+    last_four = models.CharField(max_length=4)
+    key_hash = models.CharField(max_length=64, unique=True)
+    pepper_id = models.CharField(max_length=16)
+    membership = models.ForeignKey(
+        Membership, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    scopes = models.JSONField(null=True, blank=True)  # None: whatever the role allows
+    allowed_origins = models.JSONField(default=list, blank=True)
+    allowed_ips = models.JSONField(default=list, blank=True)  # CIDR blocks
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=32, blank=True)
+    replaced_by = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta(TenantModel.Meta):
+        indexes = [models.Index(fields=["org", "-created_at"], name="apikey_org_created")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…{self.last_four})"
+
+    def status_at(self, now: datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"

@@ -1,0 +1,176 @@
+"""Server-to-server endpoints, Authworx style: an org's backend, holding one of its API
+keys, verifies its users' tokens and reads org data. Rate-limited per key."""
+
+from typing import Any
+
+from django.conf import settings
+from django_ratelimit import ALL
+from django_ratelimit.core import get_usage
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.generics import get_object_or_404
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.selectors import membership_for_access_token
+from accounts.tokens import AccessTokenExpired, AccessTokenInvalid
+from apikeys import serializers as s
+from apikeys.authentication import APIKeyAuthentication
+from apikeys.services import leaked_keys_report
+from audit.actors import Actor, RequestContext
+from orgs.context import OrgContext
+from orgs.models import Membership
+from orgs.permissions import HasOrgAction
+from orgs.ratelimits import enforce
+
+ORG_SLUG_HEADER = OpenApiParameter(
+    "X-Org-Slug", str, OpenApiParameter.HEADER, description="If sent, must be the key's org"
+)
+
+
+class PublicKeyView(APIView):
+    """API key only (X-API-Key or Authorization); 300 requests per 15 minutes per key."""
+
+    authentication_classes = [APIKeyAuthentication]
+    permission_classes = [HasOrgAction]
+
+    @property
+    def org_context(self) -> OrgContext:
+        assert isinstance(self.request.auth, OrgContext)
+        return self.request.auth
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # authenticated and permitted by now
+        slug = request.headers.get("X-Org-Slug")
+        if slug is not None and slug.strip().lower() != self.org_context.org.slug:
+            raise exceptions.PermissionDenied("X-Org-Slug does not match the API key's org")
+        usage = get_usage(
+            request, group="public-api", key=lambda *_: f"key:{self.org_context.credential_id}",
+            rate=settings.PUBLIC_API_RATE, method=ALL, increment=True,
+        )  # fmt: skip
+        self.rate_usage = usage
+        if usage is not None and usage["should_limit"]:
+            raise exceptions.Throttled(wait=usage["time_left"])
+
+    def finalize_response(
+        self, request: Request, response: Any, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        usage = getattr(self, "rate_usage", None)
+        if usage is not None:
+            response["X-RateLimit-Limit"] = str(usage["limit"])
+            response["X-RateLimit-Remaining"] = str(max(0, usage["limit"] - usage["count"]))
+            response["X-RateLimit-Reset"] = str(int(usage["time_left"]))
+        return response
+
+
+class VerifyView(PublicKeyView):
+    required_actions = {"post": "member:read"}
+
+    @extend_schema(
+        operation_id="public_verify",
+        request=s.VerifySerializer,
+        responses={200: s.VerifyResultSerializer},
+        parameters=[ORG_SLUG_HEADER],
+        tags=["public"],
+        summary="Verify a user's access token for the key's org",
+        description="`valid` is false for a bad, expired or ended token, or another org's.",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = s.VerifySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            found = membership_for_access_token(serializer.validated_data["token"])
+        except (AccessTokenExpired, AccessTokenInvalid):
+            found = None
+        if found is None or found[0].org_id != self.org_context.org.pk:
+            return Response({"valid": False, "user": None, "membership": None})
+        membership = found[0]
+        user = membership.user
+        return Response(
+            {
+                "valid": True,
+                "user": {"id": user.pk, "email": user.email, "name": user.name},
+                "membership": {"role": membership.role, "status": membership.status},
+            }
+        )
+
+
+class OrgView(PublicKeyView):
+    required_actions = {"get": "org:read"}
+
+    @extend_schema(
+        operation_id="public_org",
+        responses={200: s.PublicOrgSerializer},
+        parameters=[ORG_SLUG_HEADER],
+        tags=["public"],
+        summary="The key's organization",
+    )
+    def get(self, request: Request) -> Response:
+        return Response(s.PublicOrgSerializer(self.org_context.org).data)
+
+
+class UserView(PublicKeyView):
+    required_actions = {"get": "member:read"}
+
+    @extend_schema(
+        operation_id="public_user",
+        responses={200: s.PublicMemberSerializer},
+        parameters=[ORG_SLUG_HEADER],
+        tags=["public"],
+        summary="A member of the key's org, by user id (404 for anyone else)",
+    )
+    def get(self, request: Request, user_id: int) -> Response:
+        membership = get_object_or_404(
+            Membership.objects.for_org(self.org_context.org).select_related("user"),
+            user_id=user_id,
+        )
+        user = membership.user
+        return Response(
+            {
+                "id": user.pk,
+                "email": user.email,
+                "name": user.name,
+                "membership": {"role": membership.role, "status": membership.status},
+            }
+        )
+
+
+class LeakedKeysView(APIView):
+    """Secret-scanning partners (GitHub style) report exposed keys here. Unauthenticated by
+    design: only the exact key can be reported, so a report can only hurt a key that is
+    already exposed. The answer is the same whether or not anything matched."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+    @extend_schema(
+        operation_id="public_leaked_keys",
+        request=s.LeakReportSerializer(many=True),
+        responses={202: s.LeakReceiptSerializer},
+        tags=["public"],
+        summary="Report exposed API keys; every live key reported is revoked",
+    )
+    def post(self, request: Request) -> Response:
+        enforce(request, group="leak-report", key="ip", rate=settings.LEAK_REPORT_RATE)
+        payload = request.data if isinstance(request.data, list) else [request.data]
+        serializer = s.LeakReportSerializer(data=payload, many=True)
+        serializer.is_valid(raise_exception=True)
+        reports = list(serializer.validated_data)
+        if len(reports) > 1000:
+            raise exceptions.ValidationError("At most 1000 reports per request")
+        leaked_keys_report(
+            reports=reports,
+            actor=Actor(
+                type="system",
+                id="",
+                label="leak report",
+                context=RequestContext.from_request(request),
+            ),
+        )
+        return Response({"received": len(reports)}, status=status.HTTP_202_ACCEPTED)

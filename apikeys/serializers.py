@@ -1,0 +1,117 @@
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from apikeys.models import APIKey
+from orgs.roles import ACTIONS
+
+
+class CreatorSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+
+
+class APIKeySerializer(serializers.ModelSerializer[APIKey]):
+    """A key as lists show it: never the secret, only its prefix and last four."""
+
+    status = serializers.SerializerMethodField()
+    created_by = CreatorSerializer(read_only=True, allow_null=True)
+    replaced_by_id = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = APIKey
+        fields = [
+            "id", "name", "prefix", "last_four", "env", "status", "scopes",
+            "allowed_origins", "allowed_ips", "created_by", "created_at", "expires_at",
+            "last_used_at", "last_used_ip", "revoked_at", "replaced_by_id",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_status(self, obj: APIKey) -> str:
+        return obj.status_at(timezone.now())
+
+
+class APIKeyCreatedSerializer(APIKeySerializer):
+    key = serializers.CharField(help_text="The secret. Shown in this response only.")
+
+    class Meta(APIKeySerializer.Meta):
+        fields = [*APIKeySerializer.Meta.fields, "key"]
+
+
+class APIKeyCreateSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100)
+    env = serializers.ChoiceField(choices=["live", "test"], default="live")
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(ACTIONS)),
+        required=False,
+        allow_null=True,
+        default=None,
+    )
+    allowed_origins = serializers.ListField(
+        child=serializers.CharField(max_length=255), max_length=50, required=False, default=list
+    )
+    allowed_ips = serializers.ListField(
+        child=serializers.CharField(max_length=64), max_length=50, required=False, default=list
+    )
+
+
+class APIKeyUpdateSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100, required=False)
+    allowed_origins = serializers.ListField(
+        child=serializers.CharField(max_length=255), max_length=50, required=False
+    )
+    allowed_ips = serializers.ListField(
+        child=serializers.CharField(max_length=64), max_length=50, required=False
+    )
+
+
+class APIKeyRollSerializer(serializers.Serializer[Any]):
+    grace_seconds = serializers.IntegerField(min_value=0, max_value=7 * 24 * 3600, default=0)
+
+
+class VerifySerializer(serializers.Serializer[Any]):
+    token = serializers.CharField(max_length=4096)
+
+
+class PublicUserSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    name = serializers.CharField()
+
+
+class PublicMembershipSerializer(serializers.Serializer[Any]):
+    role = serializers.CharField()
+    status = serializers.CharField()
+
+
+class VerifyResultSerializer(serializers.Serializer[Any]):
+    valid = serializers.BooleanField()
+    user = PublicUserSerializer(allow_null=True)
+    membership = PublicMembershipSerializer(allow_null=True)
+
+
+class PublicOrgSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class PublicMemberSerializer(PublicUserSerializer):
+    membership = PublicMembershipSerializer()
+
+
+class LeakReportSerializer(serializers.Serializer[Any]):
+    token = serializers.CharField(max_length=512)
+    type = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    url = serializers.CharField(max_length=2048, required=False, default="", allow_blank=True)
+    # "source" is the partner format's name; DRF pops declared fields, so no clash at runtime.
+    source = serializers.CharField(  # type: ignore[assignment]
+        max_length=100, required=False, default="", allow_blank=True
+    )
+
+
+class LeakReceiptSerializer(serializers.Serializer[Any]):
+    received = serializers.IntegerField()

@@ -1,0 +1,302 @@
+"""Every write to API keys. Atomic and audited; the raw key is returned once, never stored,
+logged or audited."""
+
+import ipaddress
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from apikeys import audit_actions, crypto
+from apikeys.models import APIKey
+from audit.actors import Actor
+from audit.services import record
+from orgs.models import Membership, Organization
+from orgs.roles import ACTIONS, Role
+
+MAX_GRACE = timedelta(days=7)
+
+
+def api_key_create(
+    *,
+    org: Organization,
+    actor: Actor,
+    creator: Membership,
+    name: str,
+    env: str = "live",
+    scopes: list[str] | None = None,
+    allowed_origins: list[str] | None = None,
+    allowed_ips: list[str] | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[APIKey, str]:
+    """Make a key that acts as ``creator`` narrowed by ``scopes``. Atomic, audited."""
+    fields = _validated(
+        name=name,
+        scopes=scopes,
+        allowed_origins=allowed_origins or [],
+        allowed_ips=allowed_ips or [],
+        expires_at=expires_at,
+        env=env,
+    )
+    with transaction.atomic():
+        key, raw = _insert(org=org, creator=creator, **fields)
+        record(
+            org_id=org.pk,
+            action=audit_actions.API_KEY_CREATED,
+            actor=actor,
+            target=key,
+            metadata=_public_fields(key),
+        )
+    return key, raw
+
+
+def api_key_update(
+    *,
+    org: Organization,
+    actor: Actor,
+    key: APIKey,
+    name: str | None = None,
+    allowed_origins: list[str] | None = None,
+    allowed_ips: list[str] | None = None,
+) -> APIKey:
+    """Rename a key or change its allow-lists. Atomic, audited with before/after."""
+    with transaction.atomic():
+        key = APIKey.objects.for_org(org).select_for_update().get(pk=key.pk)
+        before = _public_fields(key)
+        changes = _validated_partial(
+            name=name, allowed_origins=allowed_origins, allowed_ips=allowed_ips
+        )
+        for field, value in changes.items():
+            setattr(key, field, value)
+        changed = sorted(f for f in changes if before.get(f) != changes[f])
+        if changed:
+            key.save(update_fields=changed)
+            record(
+                org_id=org.pk,
+                action=audit_actions.API_KEY_UPDATED,
+                actor=actor,
+                target=key,
+                metadata={
+                    "before": {f: before[f] for f in changed},
+                    "after": {f: changes[f] for f in changed},
+                },
+            )
+    return key
+
+
+def api_key_revoke(*, org: Organization, actor: Actor, key: APIKey) -> None:
+    """Revoke a key, irreversibly, effective on the very next request. Atomic, audited;
+    revoking a revoked key changes nothing."""
+    with transaction.atomic():
+        key = APIKey.objects.for_org(org).select_for_update().get(pk=key.pk)
+        if key.revoked_at is not None:
+            return
+        _revoke(key, reason="revoked")
+        record(org_id=org.pk, action=audit_actions.API_KEY_REVOKED, actor=actor, target=key)
+
+
+def api_key_roll(
+    *, org: Organization, actor: Actor, key: APIKey, creator: Membership, grace_seconds: int
+) -> tuple[APIKey, str]:
+    """Replace a key with a new one of the same settings; the old one keeps working for
+    ``grace_seconds`` (0 ends it now). Atomic, audited as one event; returns the new raw key."""
+    grace = timedelta(seconds=grace_seconds)
+    if not timedelta(0) <= grace <= MAX_GRACE:
+        raise ValidationError({"grace_seconds": [f"Must be 0 to {int(MAX_GRACE.total_seconds())}"]})
+    now = timezone.now()
+    with transaction.atomic():
+        old = APIKey.objects.for_org(org).select_for_update().get(pk=key.pk)
+        if old.status_at(now) != "active" or old.replaced_by_id is not None:
+            raise ValidationError("Only an active key that was not rolled already can be rolled")
+        new, raw = _insert(
+            org=org,
+            creator=creator,
+            name=old.name,
+            env=old.env,
+            scopes=old.scopes,
+            allowed_origins=old.allowed_origins,
+            allowed_ips=old.allowed_ips,
+            expires_at=old.expires_at,
+        )
+        ends = now + grace
+        old.expires_at = min(old.expires_at, ends) if old.expires_at else ends
+        old.replaced_by = new
+        old.save(update_fields=["expires_at", "replaced_by"])
+        record(
+            org_id=org.pk,
+            action=audit_actions.API_KEY_ROLLED,
+            actor=actor,
+            target=old,
+            metadata={"new_key_id": new.pk, "old_key_ends_at": old.expires_at.isoformat()},
+        )
+    return new, raw
+
+
+def leaked_keys_report(*, reports: list[dict[str, str]], actor: Actor) -> int:
+    """Revoke every live key among ``reports`` (GitHub secret-scanning style) and email the
+    owners of each affected org. Audited per key; returns how many were revoked.
+
+    Reports are matched by digest only; the reported token is never stored or logged.
+    """
+    revoked: list[APIKey] = []
+    with transaction.atomic():
+        for report in reports:
+            parsed = crypto.parse(report.get("token", ""))
+            if parsed is None:
+                continue
+            key = (
+                APIKey.unscoped.select_for_update()
+                .filter(key_hash__in=crypto.candidate_digests(parsed.raw), revoked_at__isnull=True)
+                .first()
+            )  # spans orgs on purpose: a leak report names no org; the key does
+            if key is None:
+                continue
+            _revoke(key, reason="leaked")
+            record(
+                org_id=key.org_id,
+                action=audit_actions.API_KEY_LEAK_REPORTED,
+                actor=actor,
+                target=key,
+                metadata={
+                    "url": str(report.get("url", ""))[:500],
+                    "source": str(report.get("source", ""))[:100],
+                    "prefix": key.prefix,
+                },
+            )
+            revoked.append(key)
+        for key in revoked:
+            transaction.on_commit(partial(_notify_owners_of_leak, key))
+    return len(revoked)
+
+
+def api_key_touch(*, key_id: int, ip: str | None) -> None:
+    """Bookkeeping, not a user's write (so not audited): when and where a key was last used.
+    Callers throttle it to once a minute per key."""
+    APIKey.unscoped.filter(pk=key_id).update(last_used_at=timezone.now(), last_used_ip=ip)
+
+
+def _insert(*, org: Organization, creator: Membership, **fields: Any) -> tuple[APIKey, str]:
+    parsed = crypto.generate(fields.pop("env"))
+    pepper_id = crypto.current_pepper_id()
+    key = APIKey.objects.create(
+        org=org,
+        membership=creator,
+        created_by_id=creator.user_id,
+        env=parsed.env,
+        prefix=parsed.display_prefix,
+        last_four=parsed.last_four,
+        key_hash=crypto.digest(parsed.raw, pepper_id),
+        pepper_id=pepper_id,
+        **fields,
+    )
+    return key, parsed.raw
+
+
+def _revoke(key: APIKey, *, reason: str) -> None:
+    key.revoked_at = timezone.now()
+    key.revoked_reason = reason
+    key.save(update_fields=["revoked_at", "revoked_reason"])
+
+
+def _public_fields(key: APIKey) -> dict[str, Any]:
+    return {
+        "name": key.name,
+        "prefix": key.prefix,
+        "env": key.env,
+        "scopes": key.scopes,
+        "allowed_origins": key.allowed_origins,
+        "allowed_ips": key.allowed_ips,
+        "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+    }
+
+
+def _validated(
+    *,
+    name: str,
+    scopes: list[str] | None,
+    allowed_origins: list[str],
+    allowed_ips: list[str],
+    expires_at: datetime | None,
+    env: str,
+) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    fields = _validated_partial(
+        name=name, allowed_origins=allowed_origins, allowed_ips=allowed_ips, errors=errors
+    )
+    if scopes is not None:
+        unknown = sorted(set(scopes) - set(ACTIONS))
+        if unknown:
+            errors["scopes"] = [f"Unknown scope: {', '.join(unknown)}"]
+        scopes = sorted(set(scopes))
+    if expires_at is not None and expires_at <= timezone.now():
+        errors["expires_at"] = ["Must be in the future"]
+    if env not in crypto.ENVIRONMENTS:
+        errors["env"] = ["Must be live or test"]
+    if errors:
+        raise ValidationError(errors)
+    return {**fields, "scopes": scopes, "expires_at": expires_at, "env": env}
+
+
+def _validated_partial(
+    *,
+    name: str | None,
+    allowed_origins: list[str] | None,
+    allowed_ips: list[str] | None,
+    errors: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    collect = errors is not None
+    errors = {} if errors is None else errors
+    fields: dict[str, Any] = {}
+    if name is not None:
+        name = name.strip()
+        if not 1 <= len(name) <= 100:
+            errors["name"] = ["Must be 1 to 100 characters"]
+        fields["name"] = name
+    if allowed_origins is not None:
+        origins = [_origin(o) for o in allowed_origins]
+        bad = [o for o, parsed in zip(allowed_origins, origins, strict=True) if parsed is None]
+        if bad:
+            errors["allowed_origins"] = [f"Not an origin (scheme://host[:port]): {b}" for b in bad]
+        fields["allowed_origins"] = [o for o in origins if o]
+    if allowed_ips is not None:
+        networks = []
+        for block in allowed_ips:
+            try:
+                networks.append(str(ipaddress.ip_network(block.strip(), strict=False)))
+            except ValueError:
+                errors.setdefault("allowed_ips", []).append(f"Not an IP address or CIDR: {block}")
+        fields["allowed_ips"] = networks
+    if errors and not collect:
+        raise ValidationError(errors)
+    return fields
+
+
+def _origin(value: str) -> str | None:
+    parts = urlsplit(value.strip().lower())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        return None
+    if parts.query or parts.fragment or parts.username:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _notify_owners_of_leak(key: APIKey) -> None:
+    owners = Membership.objects.for_org(key.org_id).filter(role=Role.OWNER).select_related("user")
+    recipients = [m.user.email for m in owners]
+    if not recipients:
+        return
+    send_mail(
+        subject=f"Tenantry: API key {key.prefix}…{key.last_four} was exposed and revoked",
+        message=(
+            f"The API key '{key.name}' ({key.prefix}…{key.last_four}) was reported as publicly "
+            "exposed and has been revoked. Create a new key and update the integrations that "
+            f"used it. Reported at {timezone.now():%Y-%m-%d %H:%M} UTC."
+        ),
+        from_email=None,
+        recipient_list=recipients,
+    )
