@@ -1,6 +1,8 @@
-"""drf-spectacular post-processing: the error shape on every operation."""
+"""drf-spectacular post-processing: the error shape on every operation, the roles table."""
 
 from typing import Any
+
+from orgs.roles import roles_table_markdown
 
 _ERROR_SCHEMA = {
     "type": "object",
@@ -37,6 +39,13 @@ _COMMON_ERRORS = {
 
 
 def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    info = result.setdefault("info", {})
+    info["description"] = (
+        info.get("description", "")
+        + "\n\n## Roles and actions\n\nA credential may do what its holder's CURRENT role "
+        "allows (for an API key: intersected with the key's scopes).\n\n"
+        + roles_table_markdown()
+    )
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = _ERROR_SCHEMA
     ref = {"$ref": "#/components/schemas/Error"}

@@ -40,3 +40,9 @@ def test_interactive_reference_is_served(client):
     response = client.get("/developers/api")
     assert response.status_code == 200
     assert b"swagger-ui" in response.content.lower()
+
+
+def test_the_roles_table_is_rendered_into_the_reference(spec):
+    description = spec["info"]["description"]
+    assert "| action | owner | admin | developer | member | viewer |" in description
+    assert "| `api_key:manage` | ✓ | ✓ |  |  |  |" in description
