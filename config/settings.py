@@ -216,3 +216,8 @@ TENANTRY = {
     "JWT_ISSUER": env.str("JWT_ISSUER", default="tenantry"),
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("ACCESS_TOKEN_SECONDS", default=900)),
 }
+
+# --- Lifecycle events and webhooks ---
+# Audit events are kept this many days unless the org's settings["audit_retention_days"] says
+# otherwise; `manage.py purge_audit` (run it daily) deletes older ones.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
