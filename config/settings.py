@@ -218,6 +218,18 @@ TENANTRY = {
 }
 
 # --- Lifecycle events and webhooks ---
+INSTALLED_APPS = [*INSTALLED_APPS, "audit.webhooks"]
 # Audit events are kept this many days unless the org's settings["audit_retention_days"] says
 # otherwise; `manage.py purge_audit` (run it daily) deletes older ones.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+# Webhook targets must be https, and may not resolve to private or reserved addresses
+# (SSRF); both are relaxed in local development only.
+WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=not DEBUG)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=DEBUG)
+# `manage.py deliver_events`: per-request timeout, and retries with exponential backoff
+# (base, doubling, capped, +/- jitter) until the delivery is dead after MAX_ATTEMPTS.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=12)
+WEBHOOK_BACKOFF_BASE_SECONDS = env.int("WEBHOOK_BACKOFF_BASE_SECONDS", default=30)
+WEBHOOK_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_BACKOFF_MAX_SECONDS", default=6 * 3600)
+WEBHOOK_BACKOFF_JITTER = env.float("WEBHOOK_BACKOFF_JITTER", default=0.1)
