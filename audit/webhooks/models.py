@@ -4,6 +4,8 @@ from django.db import models
 
 from orgs.models import TenantModel
 
+MAX_ERROR_LENGTH = 500
+
 
 def display_url(url: str) -> str:
     """The URL without its query string or credentials, for labels, logs and audit metadata:
@@ -66,7 +68,7 @@ class WebhookDelivery(TenantModel):
     locked_until = models.DateTimeField(null=True, blank=True)
     locked_by = models.CharField(max_length=128, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.CharField(max_length=500, blank=True)
+    last_error = models.CharField(max_length=MAX_ERROR_LENGTH, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
