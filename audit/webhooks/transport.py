@@ -3,7 +3,7 @@ private networks.
 
 Endpoint URLs are chosen by tenants, so the worker must not become their proxy into our
 network (SSRF). The host is resolved once, every address is checked, and the connection goes
-to the checked address (TLS still verifies the certificate for the host name), so DNS cannot
+to a checked address (TLS still verifies the certificate for the host name), so DNS cannot
 answer differently between the check and the connect. Redirects are not followed: a 3xx is
 a failed attempt like any other non-2xx.
 """
@@ -33,12 +33,12 @@ def post(
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         raise DeliveryError("invalid port") from exc
-    address = _resolve(parts.hostname, port, allow_private=allow_private)
+    addresses = _resolve(parts.hostname, port, allow_private=allow_private)
     connection: http.client.HTTPConnection
     if parts.scheme == "https":
-        connection = _PinnedHTTPSConnection(parts.hostname, port, address, timeout)
+        connection = _PinnedHTTPSConnection(parts.hostname, port, addresses, timeout)
     else:
-        connection = _PinnedHTTPConnection(parts.hostname, port, address, timeout)
+        connection = _PinnedHTTPConnection(parts.hostname, port, addresses, timeout)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         connection.request(
@@ -55,7 +55,7 @@ def post(
         connection.close()
 
 
-def _resolve(host: str, port: int, *, allow_private: bool) -> str:
+def _resolve(host: str, port: int, *, allow_private: bool) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
@@ -65,7 +65,7 @@ def _resolve(host: str, port: int, *, allow_private: bool) -> str:
         raise DeliveryError(f"cannot resolve {host}")
     if not allow_private and not all(_is_public(address) for address in addresses):
         raise DeliveryError(f"refused: {host} resolves to a private or reserved address")
-    return addresses[0]
+    return addresses
 
 
 def _is_public(address: str) -> bool:
@@ -75,23 +75,34 @@ def _is_public(address: str) -> bool:
     return ip.is_global
 
 
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Sends ``Host: <host>`` but connects to the already checked ``address``."""
+def _connect(addresses: list[str], port: int, timeout: float | None) -> socket.socket:
+    # Each checked address in turn, as socket.create_connection does with a name.
+    error: OSError = OSError("no address")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as exc:
+            error = exc
+    raise error
 
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Sends ``Host: <host>`` but connects only to the already checked ``addresses``."""
+
+    def __init__(self, host: str, port: int, addresses: list[str], timeout: float) -> None:
         super().__init__(host, port, timeout=timeout)
-        self._address = address
+        self._addresses = addresses
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = _connect(self._addresses, self.port, self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+    def __init__(self, host: str, port: int, addresses: list[str], timeout: float) -> None:
         self._tls = ssl.create_default_context()
         super().__init__(host, port, timeout=timeout, context=self._tls)
-        self._address = address
+        self._addresses = addresses
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock = _connect(self._addresses, self.port, self.timeout)
         self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
