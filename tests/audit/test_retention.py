@@ -11,7 +11,7 @@ from django.utils import timezone
 from audit.actors import Actor
 from audit.models import AuditEvent, OutboxEvent
 from audit.retention import audit_purge, retention_days
-from tests.audit.conftest import record_at
+from tests.audit.helpers import record_at
 from tests.factories import OrgFactory
 
 DAY = timedelta(days=1)

@@ -9,7 +9,7 @@ from django.utils import timezone
 from audit.actors import Actor
 from audit.selectors import InvalidCursor, audit_event_list
 from orgs.audit_actions import MEMBER_ADDED, ORG_UPDATED
-from tests.audit.conftest import record_at
+from tests.audit.helpers import record_at
 
 pytestmark = pytest.mark.django_db
 

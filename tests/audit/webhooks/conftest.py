@@ -1,11 +1,5 @@
 import pytest
-from django.db import transaction
 
-from audit.actors import Actor
-from audit.services import record
-from audit.webhooks.models import WebhookEndpoint
-from audit.webhooks.signing import generate_secret
-from orgs.audit_actions import ORG_UPDATED
 from tests.audit.webhooks.receiver import Receiver
 
 
@@ -38,25 +32,3 @@ def make_receiver():
 @pytest.fixture
 def receiver(make_receiver):
     return make_receiver()
-
-
-def make_endpoint(org, url, **fields):
-    """An endpoint row without the create service, so its own webhook.created event does
-    not join the traffic a test counts."""
-    return WebhookEndpoint.objects.create(org=org, url=url, secret=generate_secret(), **fields)
-
-
-def emit(org, action=ORG_UPDATED, **metadata):
-    with transaction.atomic():
-        return record(org_id=getattr(org, "pk", org), action=action, actor=Actor.system(),
-                      metadata=metadata)  # fmt: skip
-
-
-class Clock:
-    """The worker's idea of now, moved by hand so retries need no waiting."""
-
-    def __init__(self, now):
-        self.now = now
-
-    def __call__(self):
-        return self.now

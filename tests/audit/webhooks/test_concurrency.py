@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from audit.webhooks import delivery as delivery_module
 from audit.webhooks.delivery import Worker, claim_due, fan_out
 from audit.webhooks.models import WebhookDelivery
-from tests.audit.webhooks.conftest import emit, make_endpoint
+from tests.audit.helpers import emit, make_endpoint
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("local_targets")]
 

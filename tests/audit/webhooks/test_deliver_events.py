@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from audit.webhooks.models import WebhookDelivery
-from tests.audit.webhooks.conftest import emit, make_endpoint
+from tests.audit.helpers import emit, make_endpoint
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("local_targets")]
 

@@ -23,8 +23,7 @@ from audit.webhooks.delivery import (
 from audit.webhooks.models import WebhookDelivery
 from audit.webhooks.services import webhook_endpoint_create
 from orgs.audit_actions import MEMBER_ADDED, ORG_UPDATED
-from tests.audit.conftest import frozen_now
-from tests.audit.webhooks.conftest import Clock, emit, make_endpoint
+from tests.audit.helpers import Clock, emit, frozen_now, make_endpoint
 from tests.audit.webhooks.receiver import verify_standard_webhook
 from tests.factories import OrgFactory
 
