@@ -1,11 +1,11 @@
-"""The one path by which anything is audited."""
+"""The one path by which anything is audited and emitted as a lifecycle event."""
 
 from typing import Any
 
 from django.db import connection
 
 from audit.actors import Actor
-from audit.models import AuditEvent
+from audit.models import AuditEvent, OutboxEvent
 from audit.redaction import redact
 from audit.registry import AuditAction, is_registered
 
@@ -24,10 +24,11 @@ def record(
     target_label: str = "",
     metadata: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Insert one audit row inside the caller's transaction.
+    """Insert one audit row and its outbox event inside the caller's transaction.
 
-    Refuses to run outside ``transaction.atomic()``: the write and its audit row land
-    together or not at all. Metadata passes through ``redact`` so a secret never lands.
+    Refuses to run outside ``transaction.atomic()``: the write, its audit row and its
+    lifecycle event land together or not at all. Metadata passes through ``redact`` so a
+    secret never lands, neither in the audit row nor in the event built from it.
     """
     if not connection.in_atomic_block:
         raise AuditOutsideTransaction(f"{action} must be recorded inside the write's transaction")
@@ -36,7 +37,7 @@ def record(
     if target is not None:
         target_type = target_type or target._meta.label_lower
         target_label = target_label or str(target)
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         org_id=org_id,
         action=action.name,
         actor_type=actor.type,
@@ -50,3 +51,33 @@ def record(
         request_id=actor.context.request_id,
         metadata=redact(metadata or {}),
     )
+    outbox = OutboxEvent(org_id=org_id, type=event.action, audit_event=event)
+    outbox.payload = event_payload(event, event_id=outbox.public_id)
+    outbox.save(force_insert=True)
+    return event
+
+
+def event_payload(event: AuditEvent, *, event_id: str) -> dict[str, Any]:
+    """The lifecycle event as receivers see it (Standard Webhooks' ``type``/``timestamp``/
+    ``data`` envelope), built only from the stored, already redacted, audit row."""
+    return {
+        "id": event_id,
+        "type": event.action,
+        "timestamp": event.occurred_at.isoformat(),
+        "data": {
+            "org_id": event.org_id,
+            "audit_event_id": event.pk,
+            "actor": {"type": event.actor_type, "id": event.actor_id, "label": event.actor_label},
+            "target": {
+                "type": event.target_type,
+                "id": event.target_id,
+                "label": event.target_label,
+            },
+            "context": {
+                "ip": event.ip,
+                "user_agent": event.user_agent,
+                "request_id": event.request_id,
+            },
+            "metadata": event.metadata,
+        },
+    }

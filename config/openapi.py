@@ -43,8 +43,7 @@ def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]
     info["description"] = (
         info.get("description", "")
         + "\n\n## Roles and actions\n\nA credential may do what its holder's CURRENT role "
-        "allows (for an API key: intersected with the key's scopes).\n\n"
-        + roles_table_markdown()
+        "allows (for an API key: intersected with the key's scopes).\n\n" + roles_table_markdown()
     )
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = _ERROR_SCHEMA

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "social_django",
     "audit",
+    "audit.webhooks",
     "orgs",
     "accounts",
     "apikeys",
@@ -255,3 +256,19 @@ LOGIN_RATE = env.str("LOGIN_RATE", default="10/m")  # per IP and per email, each
 REFRESH_RATE = env.str("REFRESH_RATE", default="60/m")  # per IP
 INVITATION_LIFETIME = timedelta(days=env.int("INVITATION_DAYS", default=7))
 PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000")
+
+# --- Lifecycle events and webhooks ---
+# Audit events are kept this many days unless the org's settings["audit_retention_days"] says
+# otherwise; `manage.py purge_audit` (run it daily) deletes older ones.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+# Webhook targets must be https, and may not resolve to private or reserved addresses
+# (SSRF); both are relaxed in local development only.
+WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=not DEBUG)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=DEBUG)
+# `manage.py deliver_events`: per-request timeout, and retries with exponential backoff
+# (base, doubling, capped, +/- jitter) until the delivery is dead after MAX_ATTEMPTS.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=12)
+WEBHOOK_BACKOFF_BASE_SECONDS = env.int("WEBHOOK_BACKOFF_BASE_SECONDS", default=30)
+WEBHOOK_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_BACKOFF_MAX_SECONDS", default=6 * 3600)
+WEBHOOK_BACKOFF_JITTER = env.float("WEBHOOK_BACKOFF_JITTER", default=0.1)

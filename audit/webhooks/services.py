@@ -1,0 +1,181 @@
+"""Every write to webhook endpoints. Each is atomic, validated and audited.
+
+Like the other apps' services these check no role: the caller (the viewset, via the role
+table) decides who may manage webhooks. The org is explicit and scopes every lookup, so
+another org's endpoint is ``WebhookEndpoint.DoesNotExist`` (a 404 to the API).
+"""
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+
+from audit.actors import Actor
+from audit.registry import all_actions
+from audit.services import record
+from audit.webhooks import audit_actions
+from audit.webhooks.models import WebhookEndpoint, display_url
+from audit.webhooks.signing import generate_secret
+
+MAX_URL_LENGTH = 2048
+MAX_DESCRIPTION_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class CreatedEndpoint:
+    endpoint: WebhookEndpoint
+    # The signing secret, handed out here once, for the create response only.
+    secret: str
+
+
+def webhook_endpoint_create(
+    *,
+    org: Any,
+    actor: Actor,
+    url: str,
+    description: str = "",
+    event_types: Iterable[str] = (),
+    enabled: bool = True,
+) -> CreatedEndpoint:
+    """Add an endpoint with a new signing secret. Atomic, audited (``webhook.created``,
+    without the secret). Returns the secret with the endpoint, once."""
+    fields = _clean(url=url, description=description, event_types=event_types)
+    secret = generate_secret()
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.create(org=org, secret=secret, enabled=enabled, **fields)
+        record(
+            org_id=endpoint.org_id,
+            action=audit_actions.WEBHOOK_CREATED,
+            actor=actor,
+            target=endpoint,
+            metadata=_describe(endpoint),
+        )
+    return CreatedEndpoint(endpoint=endpoint, secret=secret)
+
+
+def webhook_endpoint_update(
+    *,
+    org: Any,
+    actor: Actor,
+    endpoint: WebhookEndpoint,
+    url: str | None = None,
+    description: str | None = None,
+    event_types: Iterable[str] | None = None,
+    enabled: bool | None = None,
+) -> WebhookEndpoint:
+    """Change an endpoint's URL, description, event filter or enabled state. Atomic,
+    audited (``webhook.updated``) with before/after of what changed; a no-op writes
+    nothing."""
+    with transaction.atomic():
+        endpoint = _lock(org, endpoint)
+        before = _describe(endpoint)
+        old_url = endpoint.url
+        fields = _clean(
+            url=endpoint.url if url is None else url,
+            description=endpoint.description if description is None else description,
+            event_types=endpoint.event_types if event_types is None else event_types,
+        )
+        for name, value in fields.items():
+            setattr(endpoint, name, value)
+        if enabled is not None:
+            endpoint.enabled = enabled
+        after = _describe(endpoint)
+        changed = [k for k in after if after[k] != before[k]]
+        if endpoint.url != old_url and "url" not in changed:
+            changed.append("url")  # only the query string changed, which the trail hides
+        if not changed:
+            return endpoint
+        endpoint.save()
+        record(
+            org_id=endpoint.org_id,
+            action=audit_actions.WEBHOOK_UPDATED,
+            actor=actor,
+            target=endpoint,
+            metadata={
+                "before": {k: before[k] for k in changed},
+                "after": {k: after[k] for k in changed},
+            },
+        )
+    return endpoint
+
+
+def webhook_endpoint_delete(*, org: Any, actor: Actor, endpoint: WebhookEndpoint) -> None:
+    """Remove an endpoint and its deliveries (pending ones are never sent). Atomic,
+    audited (``webhook.deleted``)."""
+    with transaction.atomic():
+        endpoint = _lock(org, endpoint)
+        record(
+            org_id=endpoint.org_id,
+            action=audit_actions.WEBHOOK_DELETED,
+            actor=actor,
+            target=endpoint,
+            metadata=_describe(endpoint),
+        )
+        endpoint.delete()
+
+
+def _lock(org: Any, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    return WebhookEndpoint.objects.for_org(org).select_for_update().get(pk=endpoint.pk)
+
+
+def _describe(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    # What the audit trail keeps of an endpoint: never the secret, nor the URL's query.
+    return {
+        "url": display_url(endpoint.url),
+        "description": endpoint.description,
+        "event_types": list(endpoint.event_types),
+        "enabled": endpoint.enabled,
+    }
+
+
+def _clean(*, url: str, description: str, event_types: Iterable[str]) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    url = url.strip()
+    url_error = _url_error(url)
+    if url_error:
+        errors["url"] = [url_error]
+    description = description.strip()
+    if len(description) > MAX_DESCRIPTION_LENGTH:
+        errors["description"] = [f"Must be at most {MAX_DESCRIPTION_LENGTH} characters"]
+    if isinstance(event_types, str):
+        event_types = [event_types]
+    types = sorted(set(event_types))
+    known = {action.name for action in all_actions()}
+    unknown = [t for t in types if t not in known]
+    if unknown:
+        errors["event_types"] = [f"Unknown event type: {t}" for t in unknown]
+    if errors:
+        raise ValidationError(errors)
+    return {"url": url, "description": description, "event_types": types}
+
+
+def _url_error(url: str) -> str | None:
+    schemes = ["https"] if settings.WEBHOOK_REQUIRE_HTTPS else ["http", "https"]
+    if len(url) > MAX_URL_LENGTH:
+        return f"Must be at most {MAX_URL_LENGTH} characters"
+    try:
+        URLValidator(schemes=schemes)(url)
+    except ValidationError:
+        return "Enter a valid " + " or ".join(schemes) + " URL"
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        return "Credentials in the URL are not allowed"
+    if not settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS and _is_private_literal(parts.hostname or ""):
+        return "Private and reserved addresses are not allowed"
+    # Host names are checked where it matters, when each delivery resolves them.
+    return None
+
+
+def _is_private_literal(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return not ipaddress.ip_address(host).is_global
+    except ValueError:
+        return False

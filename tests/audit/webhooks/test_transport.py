@@ -1,0 +1,57 @@
+"""The webhook request itself: no redirects, no private networks, TLS when https."""
+
+import pytest
+
+from audit.webhooks.transport import DeliveryError, _is_public, post
+
+
+def _post(url, allow_private=True):
+    return post(url, body=b"{}", headers={}, timeout=5, allow_private=allow_private)
+
+
+def test_returns_the_status_without_following_a_redirect(make_receiver):
+    receiver = make_receiver(statuses=[302])
+    assert _post(receiver.url) == 302
+    assert len(receiver.requests) == 1
+
+
+def test_host_header_names_the_host_while_the_checked_address_is_dialled(receiver):
+    _post(receiver.url.replace("127.0.0.1", "localhost"))
+    assert receiver.requests[0].headers["host"].startswith("localhost:")
+
+
+def test_https_speaks_tls(receiver):
+    # The receiver only speaks plain HTTP, so a TLS handshake with it must fail.
+    with pytest.raises(DeliveryError, match="SSL"):
+        _post(receiver.url.replace("http://", "https://"))
+    assert receiver.requests == []
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::1]"])
+def test_names_and_addresses_of_private_networks_are_refused(receiver, host):
+    port = receiver.url.split(":")[2].split("/")[0]
+    with pytest.raises(DeliveryError, match="private or reserved"):
+        _post(f"http://{host}:{port}/hook", allow_private=False)
+    assert receiver.requests == []
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("93.184.215.14", True),
+        ("2606:4700::1111", True),
+        ("10.0.0.1", False),
+        ("169.254.169.254", False),
+        ("::ffff:127.0.0.1", False),
+        ("fe80::1%eth0", False),
+        ("100.64.0.1", False),
+    ],
+)
+def test_only_globally_routable_addresses_count_as_public(address, public):
+    assert _is_public(address) is public
+
+
+@pytest.mark.parametrize("url", ["ftp://example.test/x", "http:///nohost", "http://x:99999/"])
+def test_unusable_urls_fail_without_a_request(url):
+    with pytest.raises(DeliveryError):
+        _post(url)
