@@ -7,6 +7,7 @@ after them asks this object, never the URL or the body, which org is in play.
 from dataclasses import dataclass
 from typing import Any
 
+from audit.actors import Actor
 from orgs.models import Membership, Organization
 from orgs.roles import actions_for
 
@@ -33,3 +34,14 @@ class OrgContext:
 
     def allows(self, action: str) -> bool:
         return action in self.actions
+
+
+def org_context(request: Any) -> OrgContext:
+    """The OrgContext an authentication class attached to ``request`` (asserted present)."""
+    assert isinstance(request.auth, OrgContext)
+    return request.auth
+
+
+def acting(request: Any) -> Actor:
+    """The audit actor of an authenticated request: its member, with the request's context."""
+    return Actor.for_user(org_context(request).membership.user, request)
