@@ -42,6 +42,8 @@ class PagePagination(PageNumberPagination):
         self.limit = min(_positive_int(request, "limit", self.page_size), self.max_page_size)
         self.total_items = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
         offset = (self.page_number - 1) * self.limit
+        if offset >= self.total_items:
+            return []  # also keeps an absurd ?page= from reaching the database as an OFFSET
         return list(queryset[offset : offset + self.limit])
 
     def get_paginated_response(self, data: Any) -> Response:

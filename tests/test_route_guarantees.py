@@ -125,3 +125,34 @@ def test_another_orgs_id_is_404_on_every_route_that_takes_one(route, org, other_
     )
     assert response.status_code == 404, f"{route} answered {response.status_code}"
     assert response.json()["code"] == "not_found"
+
+
+JUNK_BODIES = [
+    "{not json",
+    "[1, 2, 3]",
+    '"a string"',
+    '{"name": null, "role": 12, "email": ["x"], "scopes": "all", "expires_at": "tomorrow"}',
+    '{"grace_seconds": 1e400, "token": {"nested": true}, "slug": "\\u0000"}',
+]
+
+
+@pytest.mark.parametrize("route", api_routes(), ids=str)
+def test_bad_input_is_never_a_500_on_any_route(route, org, as_member):
+    from apikeys.services import api_key_create
+    from audit.actors import Actor
+
+    owner = as_member(org, role="owner")
+    _, raw_key = api_key_create(org=org, actor=Actor.system(), creator=owner.membership, name="k")
+    owner.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {owner.pair.access_token}", HTTP_X_API_KEY=raw_key
+    )
+    owner.raise_request_exception = False
+    for body in JUNK_BODIES:
+        path = route.path(pk=owner.membership.pk, user_id=owner.membership.user_id)
+        response = owner.generic(route.method, f"{path}?page=x&limit=-1&sort=;drop", data=body,
+                                 content_type="application/json")  # fmt: skip
+        assert response.status_code < 500, f"{route} with {body!r}: {response.status_code}"
+        if response.status_code >= 400 and response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
+            assert set(response.json()) == {"error", "code", "details", "request_id"}, route

@@ -56,3 +56,9 @@ def test_unknown_sort_field_is_422(api, orgs):
     response = api.get("/api/probe/orgs?sort=password")
     assert response.status_code == 422
     assert "sort" in response.json()["details"]["fieldErrors"]
+
+
+def test_an_absurdly_large_page_is_an_empty_page_not_a_crash(api, orgs):
+    body = api.get("/api/probe/orgs?page=100000000000000000000&limit=99999999999999999999").json()
+    assert body["data"] == []
+    assert body["pagination"]["limit"] == 100
