@@ -74,7 +74,11 @@ class APIKeyViewSet(OrgScopedViewSet[APIKey]):
     def create(self, request: Request) -> Response:
         data = validated(s.APIKeyCreateSerializer, request)
         key, raw = api_key_create(
-            org=self.org, actor=acting(request), creator=self.org_context.membership, **data
+            org=self.org,
+            actor=acting(request),
+            creator=self.org_context.membership,
+            within=self.org_context.scopes,
+            **data,
         )
         body = {**self.get_serializer(key).data, "key": raw}
         return Response(body, status=status.HTTP_201_CREATED, headers=NO_STORE)
@@ -114,8 +118,8 @@ class APIKeyViewSet(OrgScopedViewSet[APIKey]):
             org=self.org,
             actor=acting(request),
             key=key,
-            creator=self.org_context.membership,
             grace_seconds=data["grace_seconds"],
+            within=self.org_context.scopes,
         )
         body = {**self.get_serializer(new).data, "key": raw}
         return Response(body, status=status.HTTP_201_CREATED, headers=NO_STORE)

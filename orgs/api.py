@@ -121,7 +121,7 @@ class MemberViewSet(OrgScopedViewSet[Membership]):
             actor=acting(request),
             membership=membership,
             role=data["role"],
-            by=self.org_context.membership,
+            by=self.org_context,
         )
         return Response(self.get_serializer(membership).data)
 
@@ -131,7 +131,7 @@ class MemberViewSet(OrgScopedViewSet[Membership]):
             org=self.org,
             actor=acting(request),
             membership=self.get_object(),
-            by=self.org_context.membership,
+            by=self.org_context,
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -171,7 +171,7 @@ class InvitationViewSet(OrgScopedViewSet[Invitation]):
         invitation, raw = invitation_create(
             org=self.org,
             actor=acting(request),
-            by=self.org_context.membership,
+            by=self.org_context,
             email=data["email"],
             role=data["role"],
         )
