@@ -17,7 +17,7 @@ from accounts.signin import logout, logout_everywhere, password_login, refresh
 from audit.actors import RequestContext
 from orgs.context import acting, org_context
 from orgs.invitations import InvitationInvalid
-from orgs.permissions import IsActiveMember
+from orgs.permissions import IsActiveMember, IsSignedInMember
 from orgs.ratelimits import enforce
 from orgs.serializers import MembershipSerializer
 from orgs.viewsets import validated
@@ -94,7 +94,7 @@ class RefreshView(PublicView):
 
 
 class LogoutView(APIView):
-    permission_classes = [IsActiveMember]
+    permission_classes = [IsSignedInMember]
 
     @extend_schema(
         operation_id="auth_logout",
@@ -105,8 +105,6 @@ class LogoutView(APIView):
     )
     def post(self, request: Request) -> Response:
         context = org_context(request)
-        if context.credential != "jwt":
-            raise exceptions.PermissionDenied("Only a JWT sign-in can be logged out")
         logout(
             membership=context.membership,
             family_id=context.credential_id,
@@ -116,7 +114,7 @@ class LogoutView(APIView):
 
 
 class LogoutAllView(APIView):
-    permission_classes = [IsActiveMember]
+    permission_classes = [IsSignedInMember]
 
     @extend_schema(
         operation_id="auth_logout_all",
@@ -150,7 +148,7 @@ class MeView(APIView):
 
 
 class PasswordView(APIView):
-    permission_classes = [IsActiveMember]
+    permission_classes = [IsSignedInMember]
 
     @extend_schema(
         operation_id="users_me_password",
@@ -161,8 +159,6 @@ class PasswordView(APIView):
     )
     def post(self, request: Request) -> Response:
         context = org_context(request)
-        if context.credential == "api_key":
-            raise exceptions.PermissionDenied("An API key cannot change a password")
         data = validated(s.PasswordChangeSerializer, request)
         password_change(
             user=context.membership.user,

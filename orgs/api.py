@@ -11,7 +11,7 @@ from orgs import serializers as s
 from orgs.context import acting, org_context
 from orgs.invitations import invitation_create, invitation_revoke
 from orgs.models import Invitation, Membership, Organization
-from orgs.permissions import HasOrgAction, IsActiveMember
+from orgs.permissions import HasOrgAction, IsSignedInMember
 from orgs.services import membership_remove, membership_set_role, org_create, org_update
 from orgs.viewsets import OrgScopedViewSet, validated
 
@@ -19,7 +19,7 @@ from orgs.viewsets import OrgScopedViewSet, validated
 class MyOrganizationsView(GenericAPIView):
     """The caller's organizations (GET) and creating a new one (POST)."""
 
-    permission_classes = [IsActiveMember]
+    permission_classes = [IsSignedInMember]
     serializer_class = s.MyOrganizationSerializer
     ordering_fields = ["created_at"]
     ordering = ["created_at"]

@@ -320,3 +320,24 @@ def test_an_owners_scoped_key_cannot_make_owners(org, make_key):
         "/api/invitations", {"email": "boss@example.test", "role": "owner"}, format="json"
     )
     assert invite.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/orgs"),
+        ("post", "/api/orgs"),
+        ("post", "/api/auth/logout"),
+        ("post", "/api/auth/logout-all"),
+        ("post", "/api/users/me/password"),
+    ],
+)
+def test_a_key_cannot_reach_the_users_own_cross_org_endpoints(
+    org, other_org, make_key, method, path
+):
+    creator = MembershipFactory.create(org=org, role="owner")
+    MembershipFactory.create(org=other_org, user=creator.user, role="owner")
+    _, raw = make_key(org, membership=creator)
+    response = getattr(with_key(raw), method)(path, {"slug": "x-co", "name": "X"}, format="json")
+    assert (response.status_code, response.json()["code"]) == (403, "forbidden")
+    assert other_org.slug not in response.content.decode()
