@@ -163,20 +163,23 @@ class InvitationViewSet(OrgScopedViewSet[Invitation]):
     @extend_schema(
         operation_id="invitations_create",
         request=s.InvitationCreateSerializer,
-        responses={201: s.InvitationCreatedSerializer},
-        summary="Invite someone by email; the token is returned once and emailed",
+        responses={201: s.InvitationSerializer},
+        summary="Invite someone by email; the token is emailed to them, and only to them",
+        description=(
+            "The token is never returned to the inviter: holding it is the invitee's proof "
+            "that they control the mailbox."
+        ),
     )
     def create(self, request: Request) -> Response:
         data = validated(s.InvitationCreateSerializer, request)
-        invitation, raw = invitation_create(
+        invitation, _token = invitation_create(
             org=self.org,
             actor=acting(request),
             by=self.org_context,
             email=data["email"],
             role=data["role"],
         )
-        body = {**s.InvitationSerializer(invitation).data, "token": raw}
-        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+        return Response(s.InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(operation_id="invitations_revoke", responses={204: None})
     def destroy(self, request: Request, pk: str) -> Response:

@@ -29,7 +29,8 @@ def invitation_create(
     *, org: Organization, actor: Actor, by: OrgContext | None, email: str, role: str
 ) -> tuple[Invitation, str]:
     """Invite ``email`` with ``role`` (no higher than the inviter's). Atomic, audited; the
-    raw token is returned once and emailed after commit, never stored or logged."""
+    raw token is emailed to the invitee after commit, never stored or logged. It is also
+    returned for trusted callers (commands, tests); the API does not pass it on."""
     email = email.strip().lower()
     try:
         validate_email(email)
