@@ -23,8 +23,9 @@ def invite(django_capture_on_commit_callbacks):
             )
         assert response.status_code == 201, response.content
         assert len(mail.outbox) == sent + 1
-        token = re.search(r"inv_[A-Za-z0-9_-]+", mail.outbox[-1].body).group(0)
-        return response.json(), token
+        found = re.search(r"inv_[A-Za-z0-9_-]+", str(mail.outbox[-1].body))
+        assert found is not None, "the invitation email carries no token"
+        return response.json(), found.group(0)
 
     return _invite
 
