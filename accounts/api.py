@@ -159,6 +159,11 @@ class PasswordView(APIView):
     )
     def post(self, request: Request) -> Response:
         context = org_context(request)
+        # A stolen access token must not become a way to guess the current password.
+        enforce(
+            request, group="password-change", key=lambda *_: str(context.membership.user_id),
+            rate=settings.LOGIN_RATE,
+        )  # fmt: skip
         data = validated(s.PasswordChangeSerializer, request)
         password_change(
             user=context.membership.user,

@@ -107,9 +107,9 @@ class SortFilter(OrderingFilter):
     ordering_param = "sort"
 
     def get_ordering(self, request: Request, queryset: QuerySet[Any], view: APIView) -> Any:
-        raw = request.query_params.get(self.ordering_param)
-        if raw:
-            fields = [part.strip() for part in raw.split(",") if part.strip()]
+        raw = request.query_params.get(self.ordering_param, "")
+        fields = [part.strip() for part in raw.split(",") if part.strip()]
+        if fields:
             allowed = set(getattr(view, "ordering_fields", None) or ())
             unknown = [f for f in fields if f.lstrip("-") not in allowed]
             if unknown:
