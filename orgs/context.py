@@ -4,7 +4,7 @@ Authentication classes (JWT, API key, session) return ``(user, OrgContext)``; ev
 after them asks this object, never the URL or the body, which org is in play.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from audit.actors import Actor
@@ -43,5 +43,15 @@ def org_context(request: Any) -> OrgContext:
 
 
 def acting(request: Any) -> Actor:
-    """The audit actor of an authenticated request: its member, with the request's context."""
-    return Actor.for_user(org_context(request).membership.user, request)
+    """The audit actor of an authenticated request, with the request's context: the API key
+    when one was used (accountable user: its creator), else the signed-in member."""
+    context = org_context(request)
+    actor = Actor.for_user(context.membership.user, request)
+    if context.credential != "api_key":
+        return actor
+    return replace(
+        actor,
+        type="api_key",
+        id=str(context.credential_id),
+        label=f"API key {context.credential_id} of {actor.label}",
+    )

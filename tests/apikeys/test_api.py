@@ -341,3 +341,12 @@ def test_a_key_cannot_reach_the_users_own_cross_org_endpoints(
     response = getattr(with_key(raw), method)(path, {"slug": "x-co", "name": "X"}, format="json")
     assert (response.status_code, response.json()["code"]) == (403, "forbidden")
     assert other_org.slug not in response.content.decode()
+
+
+def test_writes_made_with_a_key_are_audited_as_that_key(org, make_key):
+    creator = MembershipFactory.create(org=org, role="admin")
+    key, raw = make_key(org, membership=creator)
+    with_key(raw).patch("/api/org", {"name": "Via key"}, format="json")
+    event = AuditEvent.objects.get(action="org.updated")
+    assert (event.actor_type, event.actor_id) == ("api_key", str(key.pk))
+    assert creator.user.email in event.actor_label
