@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import serializers as s
-from accounts.errors import InvalidCredentials, JwtDisabled
+from accounts.errors import InvalidCredentials, JwtDisabled, jwt_disabled_error
 from accounts.services import invitation_accept, password_change
 from accounts.signin import logout, logout_everywhere, password_login, refresh
 from audit.actors import RequestContext
@@ -33,12 +33,6 @@ class PublicView(APIView):
 
     def get_authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
-
-
-def _jwt_disabled() -> exceptions.PermissionDenied:
-    return exceptions.PermissionDenied(
-        "JWT authentication is disabled for this organization", code="jwt_disabled"
-    )
 
 
 class LoginView(PublicView):
@@ -66,7 +60,7 @@ class LoginView(PublicView):
         except InvalidCredentials:
             raise exceptions.AuthenticationFailed(INVALID_CREDENTIALS) from None
         except JwtDisabled:
-            raise _jwt_disabled() from None
+            raise jwt_disabled_error() from None
         return Response(s.TokenPairSerializer.shape(pair))
 
 
@@ -89,7 +83,7 @@ class RefreshView(PublicView):
         except InvalidCredentials:
             raise exceptions.AuthenticationFailed("Invalid refresh token") from None
         except JwtDisabled:
-            raise _jwt_disabled() from None
+            raise jwt_disabled_error() from None
         return Response(s.TokenPairSerializer.shape(pair))
 
 

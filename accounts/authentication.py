@@ -4,6 +4,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
+from accounts.errors import jwt_disabled_error
 from accounts.selectors import membership_for_access_token
 from accounts.tokens import AccessTokenExpired, AccessTokenInvalid, looks_like_jwt
 from orgs.context import OrgContext
@@ -41,9 +42,7 @@ class JWTAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid token")
         membership, family_id = found
         if not membership.org.jwt_enabled:
-            raise exceptions.PermissionDenied(
-                "JWT authentication is disabled for this organization", code="jwt_disabled"
-            )
+            raise jwt_disabled_error()
         context = OrgContext(membership=membership, credential="jwt", credential_id=family_id)
         return membership.user, context
 

@@ -7,9 +7,19 @@ from django_ratelimit import ALL
 from django_ratelimit.core import get_usage
 from rest_framework.exceptions import Throttled
 
+Usage = dict[str, Any]  # django-ratelimit's count, limit, should_limit, time_left
+
+
+def hit(request: Any, *, group: str, key: str | Callable[..., str], rate: str) -> Usage | None:
+    """Count this request against ``rate`` for ``key`` and return the usage."""
+    return get_usage(request, group=group, key=key, rate=rate, method=ALL, increment=True)
+
+
+def refuse_if_limited(usage: Usage | None) -> None:
+    if usage is not None and usage["should_limit"]:
+        raise Throttled(wait=usage["time_left"])
+
 
 def enforce(request: Any, *, group: str, key: str | Callable[..., str], rate: str) -> None:
     """Count this request against ``rate`` for ``key``; past the limit, raise 429."""
-    usage = get_usage(request, group=group, key=key, rate=rate, method=ALL, increment=True)
-    if usage is not None and usage["should_limit"]:
-        raise Throttled(wait=usage["time_left"])
+    refuse_if_limited(hit(request, group=group, key=key, rate=rate))

@@ -12,7 +12,7 @@ from django.db.models import Model, QuerySet
 from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
 
-from orgs.context import OrgContext
+from orgs.context import OrgContext, org_context
 from orgs.models import Organization
 from orgs.permissions import HasOrgAction
 
@@ -35,8 +35,7 @@ class OrgScopedViewSet(viewsets.GenericViewSet[_M]):
 
     @property
     def org_context(self) -> OrgContext:
-        assert isinstance(self.request.auth, OrgContext)
-        return self.request.auth
+        return org_context(self.request)
 
     @property
     def org(self) -> Organization:
