@@ -1,3 +1,9 @@
 from django.urls import URLPattern, URLResolver
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from audit import api
+
+router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router.register("audit-events", api.AuditEventViewSet, basename="audit-events")
+
+urlpatterns: list[URLPattern | URLResolver] = [*router.urls]

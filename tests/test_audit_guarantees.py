@@ -21,6 +21,10 @@ pytestmark = pytest.mark.django_db
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 # POST routes that write nothing (they read with a body), and so audit nothing.
 READ_ONLY_POSTS = {"POST /api/public/verify"}
+# Reads that are audited all the same: an export copies the audit log out in bulk, and the
+# trail must show who did. They are held to the guarantees of a write: exactly one event,
+# and no export at all when that event cannot be written.
+AUDITED_READS = {"GET /api/audit-events/export"}
 
 
 def _recipes(org, as_member, sign_in):
@@ -138,12 +142,24 @@ def _recipes(org, as_member, sign_in):
         "DELETE /api/api-keys/{pk}": key_delete,
         "POST /api/api-keys/{pk}/roll": key_roll,
         "POST /api/public/leaked-keys": leak,
+        "GET /api/audit-events/export": lambda: (
+            admin(),
+            "/api/audit-events/export?format=csv&action=org.updated",
+            None,
+            "audit.exported",
+        ),
     }
 
 
 MUTATING_ROUTES = [
-    r for r in api_routes() if r.method in MUTATING and str(r) not in READ_ONLY_POSTS
+    r
+    for r in api_routes()
+    if (r.method in MUTATING and str(r) not in READ_ONLY_POSTS) or str(r) in AUDITED_READS
 ]
+
+
+def test_audited_reads_are_routes():
+    assert {str(r) for r in api_routes()} >= AUDITED_READS
 
 
 @pytest.fixture(autouse=True)

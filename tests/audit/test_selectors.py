@@ -17,7 +17,7 @@ from audit.selectors import (
     outbox_events_next,
 )
 from orgs.audit_actions import MEMBER_ADDED, ORG_UPDATED
-from tests.audit.helpers import emit, record_at
+from tests.audit.helpers import Target, emit, record_at
 
 pytestmark = pytest.mark.django_db
 
@@ -166,7 +166,7 @@ def keys_log(org):
         ("bob_on_membership_5", BOB, "orgs.membership", "5"),
         ("bob_did", BOB, "", ""),
     ]:
-        target = _Target(target_id) if target_id else None
+        target = Target(target_id) if target_id else None
         events[name] = record_at(
             T0 + timedelta(minutes=len(events)),
             org_id=org.pk,
@@ -176,16 +176,6 @@ def keys_log(org):
             target_label=name,
         )
     return events
-
-
-class _Target:
-    """Stands in for a model instance of another app: record() only reads pk and str()."""
-
-    def __init__(self, pk):
-        self.pk = pk
-
-    def __str__(self):
-        return f"target {self.pk}"
 
 
 def test_own_events_are_what_one_did_and_what_was_done_to_ones_objects(org, keys_log):
