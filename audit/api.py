@@ -1,6 +1,8 @@
-"""The audit log over the API. Thin: parse, call one selector or service, shape."""
+"""The audit log and the lifecycle event stream over the API. Thin: parse, call one
+selector or service, shape."""
 
-from collections.abc import AsyncIterator, Iterable, Iterator
+import functools
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -8,23 +10,25 @@ from django.apps import apps
 from django.core.handlers.asgi import ASGIRequest
 from django.db.models import CharField, QuerySet
 from django.db.models.functions import Cast
-from django.http import StreamingHttpResponse
+from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from audit import serializers as s
 from audit.actors import Actor
 from audit.exports import FORMATS, audit_log_export
 from audit.models import AuditEvent
-from audit.selectors import InvalidCursor, OwnEvents, audit_event_list
+from audit.selectors import InvalidCursor, OwnEvents, audit_event_list, outbox_cursor
+from audit.stream import event_stream
 from orgs.context import OrgContext
 from orgs.models import Organization
 from orgs.permissions import HasOrgAction
@@ -194,3 +198,84 @@ def _valid_query(serializer_class: type[serializers.Serializer[Any]], request: R
     serializer = serializer_class(data=request.query_params)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+@extend_schema(tags=["events"])
+class EventStreamView(APIView):
+    """``GET /api/events/stream``: the org's lifecycle events as Server-Sent Events.
+
+    DRF's pipeline (the authentication classes of settings, ``HasOrgAction``, the error
+    handler) is synchronous: ``as_view`` runs it once in a thread, which either answers at
+    once (401 or 403 in the error shape) or returns a response whose body is the async
+    generator of ``audit.stream``, which the ASGI server then drives with no thread held.
+    """
+
+    permission_classes = [HasOrgAction]
+    required_actions = {"get": AUDIT_READ}
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Callable[..., Any]:  # type: ignore[override]
+        # (An async view: DRF's stubs only know synchronous ones.)
+        dispatch = super().as_view(**initkwargs)
+
+        async def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            return await sync_to_async(dispatch)(request, *args, **kwargs)
+
+        # Keeps cls/initkwargs, which the schema generator and the route walker read.
+        return functools.update_wrapper(view, dispatch)
+
+    @extend_schema(
+        operation_id="events_stream",
+        summary="Server-Sent Events of the organization's lifecycle events",
+        description=(
+            "Each event: `id: evt_...` (its webhook-id), `event: <audit action>`, "
+            "`data: <the webhook payload as JSON>`. Comment lines keep the connection alive. "
+            "Reconnect with `Last-Event-ID` to resume after that event; an unknown id "
+            "resumes from now. The stream ends when the credential or role no longer "
+            "allows it."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "Last-Event-ID",
+                str,
+                OpenApiParameter.HEADER,
+                description="The id of the last event received",
+            )
+        ],
+        responses={
+            (200, "text/event-stream"): OpenApiResponse(
+                OpenApiTypes.STR, description="The event stream (open until the client leaves)"
+            )
+        },
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        context = request.auth
+        assert isinstance(context, OrgContext)
+        cursor = outbox_cursor(
+            org=context.org,
+            after_event_id=request.headers.get("Last-Event-ID"),
+            now=timezone.now(),
+        )
+        still_allowed = functools.partial(self._still_allowed, request, context.org.pk)
+        response = StreamingHttpResponse(
+            event_stream(cursor=cursor, still_allowed=still_allowed),
+            content_type="text/event-stream",
+        )
+        response["Cache-Control"] = "no-store"
+        response["X-Accel-Buffering"] = "no"  # proxies in the nginx family: do not buffer
+        return response
+
+    def _still_allowed(self, request: Request, org_id: int) -> bool:
+        """Authenticates the stream's request again, as a new request would be."""
+        try:
+            for authenticator in self.get_authenticators():
+                found = authenticator.authenticate(request)
+                if found is not None:
+                    request.user, request.auth = found
+                    break
+            else:
+                return False
+            self.check_permissions(request)
+        except exceptions.APIException:
+            return False
+        return isinstance(request.auth, OrgContext) and request.auth.org.pk == org_id
