@@ -32,3 +32,7 @@ typecheck: install
 
 pytest: install
 	$(BIN)/python -m pytest
+
+bench: install
+	bash scripts/install-test-services.sh
+	$(BIN)/python bench/run.py

@@ -14,12 +14,13 @@ from accounts import serializers as s
 from accounts.errors import InvalidCredentials, JwtDisabled
 from accounts.services import invitation_accept, password_change
 from accounts.signin import logout, logout_everywhere, password_login, refresh
-from audit.actors import Actor, RequestContext
-from orgs.context import OrgContext
+from audit.actors import RequestContext
+from orgs.context import acting, org_context
 from orgs.invitations import InvitationInvalid
-from orgs.permissions import IsActiveMember
+from orgs.permissions import IsActiveMember, IsSignedInMember
 from orgs.ratelimits import enforce
 from orgs.serializers import MembershipSerializer
+from orgs.viewsets import validated
 
 INVALID_CREDENTIALS = "Invalid credentials"
 
@@ -50,7 +51,7 @@ class LoginView(PublicView):
     )
     def post(self, request: Request) -> Response:
         enforce(request, group="login-ip", key="ip", rate=settings.LOGIN_RATE)
-        data = _valid(s.LoginSerializer, request)
+        data = validated(s.LoginSerializer, request)
         enforce(
             request, group="login-email", key=lambda *_: data["email"].lower(),
             rate=settings.LOGIN_RATE,
@@ -80,7 +81,7 @@ class RefreshView(PublicView):
     )
     def post(self, request: Request) -> Response:
         enforce(request, group="refresh-ip", key="ip", rate=settings.REFRESH_RATE)
-        data = _valid(s.RefreshSerializer, request)
+        data = validated(s.RefreshSerializer, request)
         try:
             pair = refresh(
                 raw_token=data["refresh_token"], context=RequestContext.from_request(request)
@@ -93,7 +94,7 @@ class RefreshView(PublicView):
 
 
 class LogoutView(APIView):
-    permission_classes = [IsActiveMember]
+    permission_classes = [IsSignedInMember]
 
     @extend_schema(
         operation_id="auth_logout",
@@ -103,19 +104,17 @@ class LogoutView(APIView):
         summary="End this sign-in: its refresh and access tokens stop working",
     )
     def post(self, request: Request) -> Response:
-        context = _context(request)
-        if context.credential != "jwt":
-            raise exceptions.PermissionDenied("Only a JWT sign-in can be logged out")
+        context = org_context(request)
         logout(
             membership=context.membership,
             family_id=context.credential_id,
-            actor=Actor.for_user(context.membership.user, request),
+            actor=acting(request),
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class LogoutAllView(APIView):
-    permission_classes = [IsActiveMember]
+    permission_classes = [IsSignedInMember]
 
     @extend_schema(
         operation_id="auth_logout_all",
@@ -125,11 +124,11 @@ class LogoutAllView(APIView):
         summary="End every sign-in of the current user, in every organization",
     )
     def post(self, request: Request) -> Response:
-        context = _context(request)
+        context = org_context(request)
         logout_everywhere(
             user=context.membership.user,
             org_id=context.org.pk,
-            actor=Actor.for_user(context.membership.user, request),
+            actor=acting(request),
             reason="logout_all",
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -145,11 +144,11 @@ class MeView(APIView):
         summary="The current user, organization, role and the actions it allows",
     )
     def get(self, request: Request) -> Response:
-        return Response(s.MeSerializer.shape(_context(request)))
+        return Response(s.MeSerializer.shape(org_context(request)))
 
 
 class PasswordView(APIView):
-    permission_classes = [IsActiveMember]
+    permission_classes = [IsSignedInMember]
 
     @extend_schema(
         operation_id="users_me_password",
@@ -159,15 +158,18 @@ class PasswordView(APIView):
         summary="Change the password; every sign-in of the user ends",
     )
     def post(self, request: Request) -> Response:
-        context = _context(request)
-        if context.credential == "api_key":
-            raise exceptions.PermissionDenied("An API key cannot change a password")
-        data = _valid(s.PasswordChangeSerializer, request)
+        context = org_context(request)
+        # A stolen access token must not become a way to guess the current password.
+        enforce(
+            request, group="password-change", key=lambda *_: str(context.membership.user_id),
+            rate=settings.LOGIN_RATE,
+        )  # fmt: skip
+        data = validated(s.PasswordChangeSerializer, request)
         password_change(
             user=context.membership.user,
             current_password=data["current_password"],
             new_password=data["new_password"],
-            actor=Actor.for_user(context.membership.user, request),
+            actor=acting(request),
             org_id=context.org.pk,
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -187,7 +189,7 @@ class InvitationAcceptView(PublicView):
     )
     def post(self, request: Request) -> Response:
         enforce(request, group="accept-ip", key="ip", rate=settings.LOGIN_RATE)
-        data = _valid(s.InvitationAcceptSerializer, request)
+        data = validated(s.InvitationAcceptSerializer, request)
         try:
             membership = invitation_accept(
                 raw_token=data["token"],
@@ -198,14 +200,3 @@ class InvitationAcceptView(PublicView):
         except (InvitationInvalid, InvalidCredentials):
             raise exceptions.AuthenticationFailed("Invalid or expired invitation") from None
         return Response(MembershipSerializer(membership).data)
-
-
-def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
-def _context(request: Request) -> OrgContext:
-    assert isinstance(request.auth, OrgContext)
-    return request.auth

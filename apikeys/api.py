@@ -1,7 +1,5 @@
 """Settings > API Keys, over the API. Thin: parse, call one service, shape."""
 
-from typing import Any
-
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -14,9 +12,9 @@ from rest_framework.response import Response
 from apikeys import serializers as s
 from apikeys.models import APIKey
 from apikeys.services import api_key_create, api_key_revoke, api_key_roll, api_key_update
-from audit.actors import Actor
+from orgs.context import acting
 from orgs.models import Organization
-from orgs.viewsets import OrgScopedViewSet
+from orgs.viewsets import OrgScopedViewSet, validated
 
 NO_STORE = {"Cache-Control": "no-store"}
 STATUSES = ("active", "revoked", "expired")
@@ -54,9 +52,6 @@ class APIKeyViewSet(OrgScopedViewSet[APIKey]):
             "expired": keys.filter(live & Q(expires_at__lte=now)),
         }[wanted]
 
-    def _actor(self) -> Actor:
-        return Actor.for_user(self.org_context.membership.user, self.request)
-
     @extend_schema(
         operation_id="api_keys_list",
         parameters=[OpenApiParameter("status", str, enum=list(STATUSES))],
@@ -77,9 +72,13 @@ class APIKeyViewSet(OrgScopedViewSet[APIKey]):
         summary="Create a key; the raw key is in this response only",
     )
     def create(self, request: Request) -> Response:
-        data = _valid(s.APIKeyCreateSerializer, request)
+        data = validated(s.APIKeyCreateSerializer, request)
         key, raw = api_key_create(
-            org=self.org, actor=self._actor(), creator=self.org_context.membership, **data
+            org=self.org,
+            actor=acting(request),
+            creator=self.org_context.membership,
+            within=self.org_context.scopes,
+            **data,
         )
         body = {**self.get_serializer(key).data, "key": raw}
         return Response(body, status=status.HTTP_201_CREATED, headers=NO_STORE)
@@ -92,8 +91,8 @@ class APIKeyViewSet(OrgScopedViewSet[APIKey]):
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         key = self.get_object()
-        data = _valid(s.APIKeyUpdateSerializer, request)
-        key = api_key_update(org=self.org, actor=self._actor(), key=key, **data)
+        data = validated(s.APIKeyUpdateSerializer, request)
+        key = api_key_update(org=self.org, actor=acting(request), key=key, **data)
         return Response(self.get_serializer(key).data)
 
     @extend_schema(
@@ -102,7 +101,7 @@ class APIKeyViewSet(OrgScopedViewSet[APIKey]):
         summary="Revoke a key, irreversibly; it fails from the next request on",
     )
     def destroy(self, request: Request, pk: str) -> Response:
-        api_key_revoke(org=self.org, actor=self._actor(), key=self.get_object())
+        api_key_revoke(org=self.org, actor=acting(request), key=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -114,19 +113,13 @@ class APIKeyViewSet(OrgScopedViewSet[APIKey]):
     @action(detail=True, methods=["post"])
     def roll(self, request: Request, pk: str) -> Response:
         key = self.get_object()
-        data = _valid(s.APIKeyRollSerializer, request)
+        data = validated(s.APIKeyRollSerializer, request)
         new, raw = api_key_roll(
             org=self.org,
-            actor=self._actor(),
+            actor=acting(request),
             key=key,
-            creator=self.org_context.membership,
             grace_seconds=data["grace_seconds"],
+            within=self.org_context.scopes,
         )
         body = {**self.get_serializer(new).data, "key": raw}
         return Response(body, status=status.HTTP_201_CREATED, headers=NO_STORE)
-
-
-def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)

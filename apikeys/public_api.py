@@ -85,7 +85,13 @@ class VerifyView(PublicKeyView):
             found = membership_for_access_token(serializer.validated_data["token"])
         except (AccessTokenExpired, AccessTokenInvalid):
             found = None
-        if found is None or found[0].org_id != self.org_context.org.pk:
+        # A token of another org, or of an org that has switched JWT sign-in off, is not valid
+        # here, exactly as it would not be on our own API.
+        if (
+            found is None
+            or found[0].org_id != self.org_context.org.pk
+            or not found[0].org.jwt_enabled
+        ):
             return Response({"valid": False, "user": None, "membership": None})
         membership = found[0]
         user = membership.user

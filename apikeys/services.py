@@ -27,6 +27,7 @@ def api_key_create(
     org: Organization,
     actor: Actor,
     creator: Membership,
+    within: frozenset[str] | None = None,
     name: str,
     env: str = "live",
     scopes: list[str] | None = None,
@@ -34,7 +35,12 @@ def api_key_create(
     allowed_ips: list[str] | None = None,
     expires_at: datetime | None = None,
 ) -> tuple[APIKey, str]:
-    """Make a key that acts as ``creator`` narrowed by ``scopes``. Atomic, audited."""
+    """Make a key that acts as ``creator`` narrowed by ``scopes``. Atomic, audited.
+
+    ``within`` is the scope set of the credential making the request, when that is itself
+    a scoped key: the new key never holds more than its maker (no scope laundering).
+    """
+    scopes = _narrowed(scopes, within)
     fields = _validated(
         name=name,
         scopes=scopes,
@@ -101,24 +107,38 @@ def api_key_revoke(*, org: Organization, actor: Actor, key: APIKey) -> None:
 
 
 def api_key_roll(
-    *, org: Organization, actor: Actor, key: APIKey, creator: Membership, grace_seconds: int
+    *,
+    org: Organization,
+    actor: Actor,
+    key: APIKey,
+    grace_seconds: int,
+    within: frozenset[str] | None = None,
 ) -> tuple[APIKey, str]:
-    """Replace a key with a new one of the same settings; the old one keeps working for
-    ``grace_seconds`` (0 ends it now). Atomic, audited as one event; returns the new raw key."""
+    """Replace a key with a new one of the same settings, acting as the same member; the
+    old one keeps working for ``grace_seconds`` (0 ends it now). Whoever rolls it gains and
+    loses nothing: the key keeps its creator. Atomic, audited as one event; returns the new
+    raw key."""
     grace = timedelta(seconds=grace_seconds)
     if not timedelta(0) <= grace <= MAX_GRACE:
         raise ValidationError({"grace_seconds": [f"Must be 0 to {int(MAX_GRACE.total_seconds())}"]})
     now = timezone.now()
     with transaction.atomic():
-        old = APIKey.objects.for_org(org).select_for_update().get(pk=key.pk)
+        old = (
+            APIKey.objects.for_org(org)
+            .select_for_update(of=("self",))
+            .select_related("membership")
+            .get(pk=key.pk)
+        )
         if old.status_at(now) != "active" or old.replaced_by_id is not None:
             raise ValidationError("Only an active key that was not rolled already can be rolled")
+        if old.membership is None:
+            raise ValidationError("This key's creator has left the organization; create a new key")
         new, raw = _insert(
             org=org,
-            creator=creator,
+            creator=old.membership,
             name=old.name,
             env=old.env,
-            scopes=old.scopes,
+            scopes=_narrowed(old.scopes, within),
             allowed_origins=old.allowed_origins,
             allowed_ips=old.allowed_ips,
             expires_at=old.expires_at,
@@ -195,6 +215,12 @@ def _insert(*, org: Organization, creator: Membership, **fields: Any) -> tuple[A
         **fields,
     )
     return key, parsed.raw
+
+
+def _narrowed(scopes: list[str] | None, within: frozenset[str] | None) -> list[str] | None:
+    if within is None:
+        return scopes
+    return sorted(within if scopes is None else set(scopes) & within)
 
 
 def _revoke(key: APIKey, *, reason: str) -> None:

@@ -42,6 +42,8 @@ class PagePagination(PageNumberPagination):
         self.limit = min(_positive_int(request, "limit", self.page_size), self.max_page_size)
         self.total_items = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
         offset = (self.page_number - 1) * self.limit
+        if offset >= self.total_items:
+            return []  # also keeps an absurd ?page= from reaching the database as an OFFSET
         return list(queryset[offset : offset + self.limit])
 
     def get_paginated_response(self, data: Any) -> Response:
@@ -105,9 +107,9 @@ class SortFilter(OrderingFilter):
     ordering_param = "sort"
 
     def get_ordering(self, request: Request, queryset: QuerySet[Any], view: APIView) -> Any:
-        raw = request.query_params.get(self.ordering_param)
-        if raw:
-            fields = [part.strip() for part in raw.split(",") if part.strip()]
+        raw = request.query_params.get(self.ordering_param, "")
+        fields = [part.strip() for part in raw.split(",") if part.strip()]
+        if fields:
             allowed = set(getattr(view, "ordering_fields", None) or ())
             unknown = [f for f in fields if f.lstrip("-") not in allowed]
             if unknown:

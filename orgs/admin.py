@@ -1,23 +1,9 @@
-from typing import Any
-
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from audit.readonly_admin import ReadOnlyAdmin
 from orgs.models import Membership, Organization
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Staff can inspect tenants here; changes go through the API/portal services (audited)."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Organization)

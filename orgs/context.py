@@ -4,9 +4,10 @@ Authentication classes (JWT, API key, session) return ``(user, OrgContext)``; ev
 after them asks this object, never the URL or the body, which org is in play.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from audit.actors import Actor
 from orgs.models import Membership, Organization
 from orgs.roles import actions_for
 
@@ -33,3 +34,24 @@ class OrgContext:
 
     def allows(self, action: str) -> bool:
         return action in self.actions
+
+
+def org_context(request: Any) -> OrgContext:
+    """The OrgContext an authentication class attached to ``request`` (asserted present)."""
+    assert isinstance(request.auth, OrgContext)
+    return request.auth
+
+
+def acting(request: Any) -> Actor:
+    """The audit actor of an authenticated request, with the request's context: the API key
+    when one was used (accountable user: its creator), else the signed-in member."""
+    context = org_context(request)
+    actor = Actor.for_user(context.membership.user, request)
+    if context.credential != "api_key":
+        return actor
+    return replace(
+        actor,
+        type="api_key",
+        id=str(context.credential_id),
+        label=f"API key {context.credential_id} of {actor.label}",
+    )

@@ -12,6 +12,7 @@ from django.utils import timezone
 from audit.actors import Actor
 from audit.services import record
 from orgs import audit_actions
+from orgs.context import OrgContext
 from orgs.models import Invitation, Membership, Organization
 from orgs.opaque_tokens import hash_opaque_token, new_opaque_token
 from orgs.roles import Role
@@ -25,10 +26,11 @@ class InvitationInvalid(Exception):
 
 
 def invitation_create(
-    *, org: Organization, actor: Actor, by: Membership | None, email: str, role: str
+    *, org: Organization, actor: Actor, by: OrgContext | None, email: str, role: str
 ) -> tuple[Invitation, str]:
     """Invite ``email`` with ``role`` (no higher than the inviter's). Atomic, audited; the
-    raw token is returned once and emailed after commit, never stored or logged."""
+    raw token is emailed to the invitee after commit, never stored or logged. It is also
+    returned for trusted callers (commands, tests); the API does not pass it on."""
     email = email.strip().lower()
     try:
         validate_email(email)
@@ -52,7 +54,7 @@ def invitation_create(
             email=email,
             role=role,
             token_hash=digest,
-            invited_by_id=by.user_id if by else None,
+            invited_by_id=by.membership.user_id if by else None,
             expires_at=now + settings.INVITATION_LIFETIME,
         )
         record(

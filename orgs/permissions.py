@@ -37,3 +37,18 @@ class IsActiveMember(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         context = request.auth
         return isinstance(context, OrgContext) and context.membership.is_active
+
+
+class IsSignedInMember(IsActiveMember):
+    """A person's own sign-in (JWT or session), never an API key: for what spans the user's
+    orgs or sessions (my orgs, new orgs, logout, password). A key is one org's credential."""
+
+    message = "An API key cannot do this; sign in as the user"
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        context = request.auth
+        return (
+            super().has_permission(request, view)
+            and isinstance(context, OrgContext)
+            and context.credential != "api_key"
+        )

@@ -68,10 +68,3 @@ class InvitationSerializer(serializers.ModelSerializer[Invitation]):
 class InvitationCreateSerializer(serializers.Serializer[Any]):
     email = serializers.EmailField(max_length=254, error_messages={"invalid": "Invalid email"})
     role = serializers.ChoiceField(choices=ROLE_CHOICES)
-
-
-class InvitationCreatedSerializer(InvitationSerializer):
-    token = serializers.CharField(help_text="Shown once; also emailed to the invitee")
-
-    class Meta(InvitationSerializer.Meta):
-        fields = [*InvitationSerializer.Meta.fields, "token"]

@@ -1,7 +1,8 @@
 """Every write to organizations and memberships. Each is atomic and audited.
 
-``by`` is the acting member when a person acts through the API or portal; ``None`` means
-trusted system code (management commands, sign-up), which is not bound by role rules.
+``by`` is the acting credential (member, role and, for an API key, its scopes) when a
+person acts through the API or portal; ``None`` means trusted system code (management
+commands, sign-up), which is not bound by role rules.
 """
 
 from typing import Any
@@ -13,8 +14,9 @@ from django.db import IntegrityError, transaction
 from audit.actors import Actor
 from audit.services import record
 from orgs import audit_actions
+from orgs.context import OrgContext
 from orgs.models import Membership, Organization
-from orgs.roles import Role, role_allows
+from orgs.roles import Role
 
 
 def org_create(*, actor: Actor, slug: str, name: str, owner: Any) -> Organization:
@@ -73,7 +75,7 @@ def org_update(
 
 
 def membership_add(
-    *, org: Organization, actor: Actor, user: object, role: str, by: Membership | None
+    *, org: Organization, actor: Actor, user: object, role: str, by: OrgContext | None
 ) -> Membership:
     """Add ``user`` to ``org`` with ``role``. Atomic, audited; refuses duplicates."""
     role = Role(role)
@@ -94,7 +96,7 @@ def membership_add(
 
 
 def membership_set_role(
-    *, org: Organization, actor: Actor, membership: Membership, role: str, by: Membership | None
+    *, org: Organization, actor: Actor, membership: Membership, role: str, by: OrgContext | None
 ) -> Membership:
     """Change a member's role. Nobody grants above their own role or touches a higher one;
     the last owner cannot be demoted. Atomic, audited with before/after."""
@@ -122,7 +124,7 @@ def membership_set_role(
 
 
 def membership_remove(
-    *, org: Organization, actor: Actor, membership: Membership, by: Membership | None
+    *, org: Organization, actor: Actor, membership: Membership, by: OrgContext | None
 ) -> None:
     """Remove a member. The last owner stays. Atomic, audited."""
     with transaction.atomic():
@@ -164,21 +166,22 @@ def _lock(org: Organization, membership: Membership) -> Membership:
     )
 
 
-def check_may_grant(*, by: Membership | None, role: Role) -> None:
+def check_may_grant(*, by: OrgContext | None, role: Role) -> None:
     if by is None:
         return
-    if role == Role.OWNER and not role_allows(by.role, "owner:write"):
+    # by.allows: the role's actions narrowed by an API key's scopes, not the role alone.
+    if role == Role.OWNER and not by.allows("owner:write"):
         raise PermissionDenied("Only an owner can grant the owner role")
     if not Role(by.role).outranks_or_equals(role):
         raise PermissionDenied("You cannot grant a role above your own")
 
 
-def _check_may_manage(*, by: Membership | None, target: Membership) -> None:
-    if by is None or by.pk == target.pk:
+def _check_may_manage(*, by: OrgContext | None, target: Membership) -> None:
+    if by is None or by.membership.pk == target.pk:
         return
     if not Role(by.role).outranks_or_equals(Role(target.role)):
         raise PermissionDenied("You cannot change a member whose role is above your own")
-    if target.role == Role.OWNER and not role_allows(by.role, "owner:write"):
+    if target.role == Role.OWNER and not by.allows("owner:write"):
         raise PermissionDenied("Only an owner can change another owner")
 
 

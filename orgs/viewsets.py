@@ -59,3 +59,10 @@ class OrgScopedViewSet(viewsets.GenericViewSet[_M]):
             raise NotFound() from None
         self.check_object_permissions(self.request, obj)
         return obj
+
+
+def validated(serializer_class: type[Any], request: Any) -> dict[str, Any]:
+    """Run a request body through a serializer; a failure is the 422 of the contract."""
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs what the test suite runs against, when this machine lacks it: PostgreSQL
-# (the database of record). The suite itself starts a throwaway server per run.
+# Installs what the test suite runs against, when this machine lacks it: PostgreSQL (the
+# database of record) and Redis (the shared rate-limit store). The suite itself starts
+# throwaway servers of both per run.
 set -euo pipefail
 
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null || missing+=(postgresql)
+command -v redis-server >/dev/null || missing+=(redis-server)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

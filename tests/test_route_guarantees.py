@@ -73,7 +73,15 @@ def test_every_route_is_in_the_openapi_document_with_its_errors():
         assert {"400", "404", "422", "429", "500"} <= set(responses), route
         if str(route) not in PUBLIC:
             assert {"401", "403"} <= set(responses), route
-            assert operation.get("security"), f"{route} declares no security scheme"
+            schemes = {
+                name for requirement in operation.get("security", []) for name in requirement
+            }
+            expected = (
+                {"apiKeyAuth"}
+                if route.template.startswith("/api/public/")
+                else {"jwtAuth", "apiKeyAuth"}
+            )
+            assert expected <= schemes, f"{route} declares {schemes or 'no'} security schemes"
         success = [code for code in responses if code.startswith("2")]
         assert success, f"{route} documents no success response"
 
@@ -132,3 +140,36 @@ def test_another_orgs_id_is_404_on_every_route_that_takes_one(route, org, other_
     )
     assert response.status_code == 404, f"{route} answered {response.status_code}"
     assert response.json()["code"] == "not_found"
+
+
+JUNK_BODIES = [
+    "{not json",
+    "[1, 2, 3]",
+    '"a string"',
+    '{"name": null, "role": 12, "email": ["x"], "scopes": "all", "expires_at": "tomorrow"}',
+    '{"grace_seconds": 1e400, "token": {"nested": true}, "slug": "\\u0000"}',
+]
+
+
+@pytest.mark.parametrize("route", api_routes(), ids=str)
+def test_bad_input_is_never_a_500_on_any_route(route, org, as_member):
+    from apikeys.services import api_key_create
+    from audit.actors import Actor
+
+    owner = as_member(org, role="owner")
+    _, raw_key = api_key_create(org=org, actor=Actor.system(), creator=owner.membership, name="k")
+    owner.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {owner.pair.access_token}", HTTP_X_API_KEY=raw_key
+    )
+    owner.raise_request_exception = False
+    junk_queries = ["?page=x&limit=-1", "?sort=,", "?sort=-nope", "?page=99999999999999999999", ""]
+    for body, query in zip(JUNK_BODIES, junk_queries, strict=True):
+        path = route.path(pk=owner.membership.pk, user_id=owner.membership.user_id)
+        response = owner.generic(
+            route.method, f"{path}{query}", data=body, content_type="application/json"
+        )
+        assert response.status_code < 500, f"{route} {query} {body!r}: {response.status_code}"
+        if response.status_code >= 400 and response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
+            assert set(response.json()) == {"error", "code", "details", "request_id"}, route

@@ -173,3 +173,13 @@ def test_password_change_with_wrong_current_password_is_422(org, as_member):
     assert response.status_code == 422
     assert "current_password" in response.json()["details"]["fieldErrors"]
     assert client.get("/api/users/me").status_code == 200
+
+
+def test_password_change_attempts_are_rate_limited(org, as_member, settings):
+    settings.LOGIN_RATE = "3/m"
+    client = as_member(org)
+    body = {"current_password": "guess", "new_password": "an-entirely-new-passphrase"}
+    statuses = [
+        client.post("/api/users/me/password", body, format="json").status_code for _ in range(4)
+    ]
+    assert statuses == [422, 422, 422, 429]

@@ -276,3 +276,77 @@ def test_me_with_an_api_key_makes_one_query_in_steady_state(
     client.get("/api/users/me")  # first use of the minute writes last_used_at
     with django_assert_num_queries(1):
         assert client.get("/api/users/me").status_code == 200
+
+
+def test_a_scoped_key_cannot_mint_a_wider_key(org, make_key):
+    _, narrow = make_key(org, role="admin", scopes=["api_key:write", "api_key:read"])
+    client = with_key(narrow)
+    assert client.get("/api/members").status_code == 403
+    created = client.post("/api/api-keys", {"name": "wide"}, format="json").json()
+    assert created["scopes"] == ["api_key:read", "api_key:write"]
+    asked_more = client.post(
+        "/api/api-keys", {"name": "wider", "scopes": ["member:read", "api_key:read"]}, format="json"
+    ).json()
+    assert asked_more["scopes"] == ["api_key:read"]
+    assert with_key(created["key"]).get("/api/members").status_code == 403
+
+
+def test_a_scoped_key_cannot_roll_into_a_wider_key(org, make_key):
+    creator = MembershipFactory.create(org=org, role="admin")
+    target, _ = make_key(org, membership=creator)  # unscoped: the admin's whole role
+    _, narrow = make_key(org, membership=creator, scopes=["api_key:write"])
+    rolled = with_key(narrow).post(f"/api/api-keys/{target.pk}/roll", {}, format="json").json()
+    assert rolled["scopes"] == ["api_key:write"]
+
+
+def test_rolling_keeps_the_keys_creator(org, as_member, make_key):
+    developer = MembershipFactory.create(org=org, role="developer")
+    old, _ = make_key(org, membership=developer)
+    admin = as_member(org, role="admin")
+    new_raw = admin.post(f"/api/api-keys/{old.pk}/roll", {}, format="json").json()["key"]
+    me = with_key(new_raw).get("/api/users/me").json()
+    assert (me["id"], me["role"]) == (developer.user_id, "developer")
+
+
+def test_an_owners_scoped_key_cannot_make_owners(org, make_key):
+    owner = MembershipFactory.create(org=org, role="owner")
+    member = MembershipFactory.create(org=org, role="member")
+    _, raw = make_key(org, membership=owner, scopes=["member:write", "member:read"])
+    response = with_key(raw).patch(f"/api/members/{member.pk}", {"role": "owner"}, format="json")
+    assert response.status_code == 403
+    member.refresh_from_db()
+    assert member.role == "member"
+    invite = with_key(raw).post(
+        "/api/invitations", {"email": "boss@example.test", "role": "owner"}, format="json"
+    )
+    assert invite.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/orgs"),
+        ("post", "/api/orgs"),
+        ("post", "/api/auth/logout"),
+        ("post", "/api/auth/logout-all"),
+        ("post", "/api/users/me/password"),
+    ],
+)
+def test_a_key_cannot_reach_the_users_own_cross_org_endpoints(
+    org, other_org, make_key, method, path
+):
+    creator = MembershipFactory.create(org=org, role="owner")
+    MembershipFactory.create(org=other_org, user=creator.user, role="owner")
+    _, raw = make_key(org, membership=creator)
+    response = getattr(with_key(raw), method)(path, {"slug": "x-co", "name": "X"}, format="json")
+    assert (response.status_code, response.json()["code"]) == (403, "forbidden")
+    assert other_org.slug not in response.content.decode()
+
+
+def test_writes_made_with_a_key_are_audited_as_that_key(org, make_key):
+    creator = MembershipFactory.create(org=org, role="admin")
+    key, raw = make_key(org, membership=creator)
+    with_key(raw).patch("/api/org", {"name": "Via key"}, format="json")
+    event = AuditEvent.objects.get(action="org.updated")
+    assert (event.actor_type, event.actor_id) == ("api_key", str(key.pk))
+    assert creator.user.email in event.actor_label

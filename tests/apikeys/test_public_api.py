@@ -168,3 +168,11 @@ def test_createapikey_refuses_a_non_member(org, user):
     with pytest.raises(CommandError, match="not an active member"):
         call_command("createapikey", "--org", org.slug, "--user", user.email, "--name", "cli")
     assert not APIKey.objects.for_org(org).exists()
+
+
+def test_verify_refuses_tokens_of_an_org_with_jwt_switched_off(org, make_key, as_member):
+    _, raw = make_key(org)
+    member = as_member(org)
+    org.jwt_enabled = False
+    org.save()
+    assert verify(raw, member.pair.access_token).json()["valid"] is False

@@ -56,3 +56,15 @@ def test_unknown_sort_field_is_422(api, orgs):
     response = api.get("/api/probe/orgs?sort=password")
     assert response.status_code == 422
     assert "sort" in response.json()["details"]["fieldErrors"]
+
+
+def test_an_absurdly_large_page_is_an_empty_page_not_a_crash(api, orgs):
+    body = api.get("/api/probe/orgs?page=100000000000000000000&limit=99999999999999999999").json()
+    assert body["data"] == []
+    assert body["pagination"]["limit"] == 100
+
+
+@pytest.mark.parametrize("sort", [",", "%20", ",,"])
+def test_an_empty_sort_falls_back_to_the_default_order(api, orgs, sort):
+    body = api.get(f"/api/probe/orgs?sort={sort}&limit=2").json()
+    assert [o["slug"] for o in body["data"]] == ["slug-00", "slug-01"]

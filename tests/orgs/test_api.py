@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.core import mail
 from rest_framework.test import APIClient
@@ -7,6 +9,25 @@ from orgs.models import Invitation, Membership, Organization
 from tests.factories import PASSWORD, MembershipFactory, OrgFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def invite(django_capture_on_commit_callbacks):
+    """Invite through the API; returns (response body, token read from the invitee's email)."""
+
+    def _invite(client, email, role="member"):
+        sent = len(mail.outbox)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                "/api/invitations", {"email": email, "role": role}, format="json"
+            )
+        assert response.status_code == 201, response.content
+        assert len(mail.outbox) == sent + 1
+        found = re.search(r"inv_[A-Za-z0-9_-]+", str(mail.outbox[-1].body))
+        assert found is not None, "the invitation email carries no token"
+        return response.json(), found.group(0)
+
+    return _invite
 
 
 def test_orgs_lists_only_mine_with_my_role(org, other_org, as_member):
@@ -113,26 +134,19 @@ def test_another_orgs_member_is_404_never_403(org, other_org, as_member):
     assert Membership.objects.for_org(other_org).get(pk=theirs.pk).role == "member"
 
 
-def test_invitation_round_trip_for_a_new_user(org, as_member, django_capture_on_commit_callbacks):
+def test_invitation_round_trip_for_a_new_user(org, as_member, invite):
     admin = as_member(org, role="admin")
-    with django_capture_on_commit_callbacks(execute=True):
-        response = admin.post(
-            "/api/invitations", {"email": "New@Example.test", "role": "developer"}, format="json"
-        )
-    assert response.status_code == 201, response.content
-    body = response.json()
-    token = body["token"]
+    body, token = invite(admin, "New@Example.test", role="developer")
     assert (body["email"], body["role"], body["status"]) == (
         "new@example.test",
         "developer",
         "pending",
     )
-    assert response["Cache-Control"] == "no-store"
-    assert len(mail.outbox) == 1
-    assert token in mail.outbox[0].body
-    assert mail.outbox[0].to == ["new@example.test"]
+    assert "token" not in body  # the inviter never holds the invitee's proof of mailbox
+    assert token not in str(body)
+    assert mail.outbox[-1].to == ["new@example.test"]
     listed = admin.get("/api/invitations").json()["data"]
-    assert "token" not in listed[0]
+    assert token not in str(listed)
     assert token not in str(list(AuditEvent.objects.values()))
 
     accept = APIClient().post(
@@ -151,24 +165,20 @@ def test_invitation_round_trip_for_a_new_user(org, as_member, django_capture_on_
     assert AuditEvent.objects.filter(action="invitation.accepted").count() == 1
 
 
-def test_invitation_is_single_use(org, as_member):
+def test_invitation_is_single_use(org, as_member, invite):
     admin = as_member(org, role="admin")
     user = UserFactory.create(email="known@example.test")
-    token = admin.post(
-        "/api/invitations", {"email": user.email, "role": "member"}, format="json"
-    ).json()["token"]
+    _, token = invite(admin, user.email)
     body = {"token": token, "password": PASSWORD}
     assert APIClient().post("/api/invitations/accept", body, format="json").status_code == 200
     again = APIClient().post("/api/invitations/accept", body, format="json")
     assert again.status_code == 401
 
 
-def test_existing_account_must_prove_its_password_to_accept(org, as_member):
+def test_existing_account_must_prove_its_password_to_accept(org, as_member, invite):
     admin = as_member(org, role="admin")
     user = UserFactory.create(email="known@example.test")
-    token = admin.post(
-        "/api/invitations", {"email": user.email, "role": "member"}, format="json"
-    ).json()["token"]
+    _, token = invite(admin, user.email)
     response = APIClient().post(
         "/api/invitations/accept", {"token": token, "password": "guess"}, format="json"
     )
@@ -176,32 +186,28 @@ def test_existing_account_must_prove_its_password_to_accept(org, as_member):
     assert not Membership.objects.for_org(org).filter(user=user).exists()
 
 
-def test_revoked_invitation_cannot_be_accepted(org, as_member):
+def test_revoked_invitation_cannot_be_accepted(org, as_member, invite):
     admin = as_member(org, role="admin")
-    created = admin.post(
-        "/api/invitations", {"email": "x@example.test", "role": "member"}, format="json"
-    ).json()
+    created, token = invite(admin, "x@example.test")
     assert admin.delete(f"/api/invitations/{created['id']}").status_code == 204
     response = APIClient().post(
-        "/api/invitations/accept", {"token": created["token"], "password": "whatever-long-enough"},
+        "/api/invitations/accept", {"token": token, "password": "whatever-long-enough"},
         format="json",
     )  # fmt: skip
     assert response.status_code == 401
     assert AuditEvent.objects.filter(action="invitation.revoked").count() == 1
 
 
-def test_expired_invitation_cannot_be_accepted(org, as_member):
+def test_expired_invitation_cannot_be_accepted(org, as_member, invite):
     from datetime import timedelta
 
     from django.utils import timezone
 
     admin = as_member(org, role="admin")
-    created = admin.post(
-        "/api/invitations", {"email": "x@example.test", "role": "member"}, format="json"
-    ).json()
+    _, token = invite(admin, "x@example.test")
     Invitation.objects.for_org(org).update(expires_at=timezone.now() - timedelta(seconds=1))
     response = APIClient().post(
-        "/api/invitations/accept", {"token": created["token"], "password": "whatever-long-enough"},
+        "/api/invitations/accept", {"token": token, "password": "whatever-long-enough"},
         format="json",
     )  # fmt: skip
     assert response.status_code == 401
@@ -232,11 +238,9 @@ def test_duplicate_pending_invitation_is_422(org, as_member):
     assert again.status_code == 422
 
 
-def test_another_orgs_invitation_is_404(org, other_org, as_member):
+def test_another_orgs_invitation_is_404(org, other_org, as_member, invite):
     admin = as_member(org, role="admin")
     theirs = as_member(other_org, role="admin")
-    created = theirs.post(
-        "/api/invitations", {"email": "x@example.test", "role": "member"}, format="json"
-    ).json()
+    created, _ = invite(theirs, "x@example.test")
     assert admin.get(f"/api/invitations/{created['id']}").status_code == 404
     assert admin.delete(f"/api/invitations/{created['id']}").status_code == 404

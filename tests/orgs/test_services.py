@@ -4,6 +4,7 @@ from django.db import IntegrityError, transaction
 
 from audit.actors import Actor, RequestContext
 from audit.models import AuditEvent
+from orgs.context import OrgContext
 from orgs.models import Membership, Organization
 from orgs.services import (
     membership_add,
@@ -17,6 +18,12 @@ from tests.factories import MembershipFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 SYSTEM = Actor.system("test")
+
+
+def acting_as(membership, scopes=None):
+    return OrgContext(
+        membership=membership, credential="jwt" if scopes is None else "api_key", scopes=scopes
+    )
 
 
 def test_org_create_makes_owner_and_audits_both_writes(user):
@@ -102,7 +109,9 @@ def test_org_update_without_change_writes_nothing(org):
 def test_role_change_is_audited_with_before_and_after(org):
     owner = MembershipFactory.create(org=org, role="owner")
     member = MembershipFactory.create(org=org, role="member")
-    membership_set_role(org=org, actor=SYSTEM, membership=member, role="developer", by=owner)
+    membership_set_role(
+        org=org, actor=SYSTEM, membership=member, role="developer", by=acting_as(owner)
+    )
     member.refresh_from_db()
     assert member.role == "developer"
     event = AuditEvent.objects.get(action="member.role_changed")
@@ -114,10 +123,14 @@ def test_nobody_grants_a_role_above_their_own(org):
     admin = MembershipFactory.create(org=org, role="admin")
     member = MembershipFactory.create(org=org, role="member")
     with pytest.raises(PermissionDenied):
-        membership_set_role(org=org, actor=SYSTEM, membership=member, role="owner", by=admin)
+        membership_set_role(
+            org=org, actor=SYSTEM, membership=member, role="owner", by=acting_as(admin)
+        )
     developer = MembershipFactory.create(org=org, role="developer")
     with pytest.raises(PermissionDenied):
-        membership_set_role(org=org, actor=SYSTEM, membership=member, role="admin", by=developer)
+        membership_set_role(
+            org=org, actor=SYSTEM, membership=member, role="admin", by=acting_as(developer)
+        )
     member.refresh_from_db()
     assert member.role == "member"
     assert not AuditEvent.objects.exists()
@@ -128,15 +141,19 @@ def test_admin_cannot_demote_an_owner(org):
     MembershipFactory.create(org=org, role="owner")
     admin = MembershipFactory.create(org=org, role="admin")
     with pytest.raises(PermissionDenied):
-        membership_set_role(org=org, actor=SYSTEM, membership=owner, role="member", by=admin)
+        membership_set_role(
+            org=org, actor=SYSTEM, membership=owner, role="member", by=acting_as(admin)
+        )
 
 
 def test_last_owner_cannot_be_demoted_or_removed(org):
     owner = MembershipFactory.create(org=org, role="owner")
     with pytest.raises(ValidationError):
-        membership_set_role(org=org, actor=SYSTEM, membership=owner, role="admin", by=owner)
+        membership_set_role(
+            org=org, actor=SYSTEM, membership=owner, role="admin", by=acting_as(owner)
+        )
     with pytest.raises(ValidationError):
-        membership_remove(org=org, actor=SYSTEM, membership=owner, by=owner)
+        membership_remove(org=org, actor=SYSTEM, membership=owner, by=acting_as(owner))
     owner.refresh_from_db()
     assert owner.role == "owner"
 
@@ -144,7 +161,7 @@ def test_last_owner_cannot_be_demoted_or_removed(org):
 def test_an_owner_may_step_down_when_another_remains(org):
     owner = MembershipFactory.create(org=org, role="owner")
     MembershipFactory.create(org=org, role="owner")
-    membership_set_role(org=org, actor=SYSTEM, membership=owner, role="admin", by=owner)
+    membership_set_role(org=org, actor=SYSTEM, membership=owner, role="admin", by=acting_as(owner))
     owner.refresh_from_db()
     assert owner.role == "admin"
 
@@ -168,3 +185,14 @@ def test_membership_add_audits(org):
     membership_add(org=org, actor=SYSTEM, user=user, role="viewer", by=None)
     event = AuditEvent.objects.get(action="member.added")
     assert (event.org_id, event.target_label) == (org.pk, user.email)
+
+
+def test_a_scoped_key_cannot_use_its_owners_owner_rights(org):
+    owner = MembershipFactory.create(org=org, role="owner")
+    member = MembershipFactory.create(org=org, role="member")
+    narrow = acting_as(owner, scopes=frozenset({"member:write"}))
+    with pytest.raises(PermissionDenied):
+        membership_set_role(org=org, actor=SYSTEM, membership=member, role="owner", by=narrow)
+    other_owner = MembershipFactory.create(org=org, role="owner")
+    with pytest.raises(PermissionDenied):
+        membership_remove(org=org, actor=SYSTEM, membership=other_owner, by=narrow)

@@ -1,0 +1,48 @@
+"""Rate limits live in Redis, so every worker process and host shares one count."""
+
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from tests.factories import MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+SPEND_IN_ANOTHER_PROCESS = """
+import django
+django.setup()
+from django.test import RequestFactory
+from orgs.ratelimits import enforce
+request = RequestFactory().post("/api/auth/login", REMOTE_ADDR="198.51.100.7")
+for _ in range(3):
+    enforce(request, group="login-email", key=lambda *_: "victim@example.test", rate="3/m")
+print("spent")
+"""
+
+
+def test_the_suite_runs_on_real_redis():
+    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    cache.set("probe", "value")
+    assert cache.get("probe") == "value"
+
+
+def test_a_limit_spent_in_another_process_applies_here(org, subprocess_env, settings):
+    cache.clear()
+    settings.LOGIN_RATE = "3/m"
+    MembershipFactory.create(org=org, user=UserFactory.create(email="victim@example.test"))
+    result = subprocess.run(  # another worker process, same Redis
+        [sys.executable, "-c", SPEND_IN_ANOTHER_PROCESS],
+        env={**subprocess_env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.stdout.strip() == "spent", result.stderr[-2000:]
+    response = APIClient().post(
+        "/api/auth/login",
+        {"email": "victim@example.test", "password": "whatever", "org_slug": org.slug},
+        format="json",
+    )
+    assert (response.status_code, response.json()["code"]) == (429, "rate_limited")
