@@ -24,12 +24,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit import serializers as s
-from audit.actors import Actor
 from audit.exports import FORMATS, audit_log_export
 from audit.models import AuditEvent
 from audit.selectors import InvalidCursor, OwnEvents, audit_event_list, outbox_cursor
 from audit.stream import event_stream
-from orgs.context import OrgContext
+from orgs.context import OrgContext, acting, org_context
 from orgs.models import Organization
 from orgs.permissions import HasOrgAction
 from orgs.viewsets import OrgScopedViewSet
@@ -113,7 +112,11 @@ class AuditEventViewSet(OrgScopedViewSet[AuditEvent]):
             .annotate(id_text=Cast("pk", CharField()))
             .values("id_text")
         )
-        return OwnEvents(user_id=str(user_id), owned={api_key._meta.label_lower: own_key_ids})
+        return OwnEvents(
+            user_id=str(user_id),
+            actors={"api_key": own_key_ids},  # what their keys did (orgs.context.acting)
+            targets={api_key._meta.label_lower: own_key_ids},  # what was done to them
+        )
 
     @extend_schema(
         operation_id="audit_events_list",
@@ -167,7 +170,7 @@ class AuditEventViewSet(OrgScopedViewSet[AuditEvent]):
         fmt = query.pop("format")
         chunks = audit_log_export(
             org=self.org,
-            actor=Actor.for_user(self.org_context.membership.user, request),
+            actor=acting(request),
             fmt=fmt,
             filters=query,
             own=self._own_events(),
@@ -249,8 +252,7 @@ class EventStreamView(APIView):
         },
     )
     def get(self, request: Request) -> StreamingHttpResponse:
-        context = request.auth
-        assert isinstance(context, OrgContext)
+        context = org_context(request)
         cursor = outbox_cursor(
             org=context.org,
             after_event_id=request.headers.get("Last-Event-ID"),

@@ -32,20 +32,24 @@ class InvalidCursor(ValueError):
 
 @dataclass(frozen=True)
 class OwnEvents:
-    """Narrows the log to what one person did, and what was done to things they own.
+    """Narrows the log to one person's part: what they did, what their credentials did, and
+    what was done to things they own.
 
-    The log knows no owners (it imports no other app); its caller does, and passes in
-    ``owned``: a target type (a model label such as ``apikeys.apikey``) mapped to the ids
-    of that person's objects of that type, as strings, either a list or a queryset of one
-    text column. A queryset stays a subquery, so a page is still one query.
+    The log knows no owners (it imports no other app); its caller does, and passes the ids:
+    ``actors`` maps an actor type (``api_key``) and ``targets`` a target type (a model
+    label, ``apikeys.apikey``) to that person's ids of that type, as strings, either a list
+    or a queryset of one text column. A queryset stays a subquery: a page is one query.
     """
 
     user_id: str
-    owned: Mapping[str, Any] = dataclass_field(default_factory=dict)
+    actors: Mapping[str, Any] = dataclass_field(default_factory=dict)
+    targets: Mapping[str, Any] = dataclass_field(default_factory=dict)
 
     def as_q(self) -> Q:
         visible = Q(actor_type="user", actor_id=self.user_id)
-        for target_type, ids in self.owned.items():
+        for actor_type, ids in self.actors.items():
+            visible |= Q(actor_type=actor_type, actor_id__in=ids)
+        for target_type, ids in self.targets.items():
             visible |= Q(target_type=target_type, target_id__in=ids)
         return visible
 

@@ -4,17 +4,14 @@
 each change goes through the audited services in ``audit.webhooks.services``.
 """
 
-from typing import Any
-
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from audit.actors import Actor
 from audit.webhooks import serializers as s
 from audit.webhooks.models import WebhookDelivery, WebhookEndpoint
 from audit.webhooks.services import (
@@ -22,8 +19,9 @@ from audit.webhooks.services import (
     webhook_endpoint_delete,
     webhook_endpoint_update,
 )
+from orgs.context import acting
 from orgs.models import Organization
-from orgs.viewsets import OrgScopedViewSet
+from orgs.viewsets import OrgScopedViewSet, validated
 
 NO_STORE = {"Cache-Control": "no-store"}
 DELIVERY_STATUSES = tuple(WebhookDelivery.Status.values)
@@ -46,9 +44,6 @@ class WebhookEndpointViewSet(OrgScopedViewSet[WebhookEndpoint]):
     def scoped_queryset(self, org: Organization) -> QuerySet[WebhookEndpoint]:
         return WebhookEndpoint.objects.for_org(org)
 
-    def _actor(self) -> Actor:
-        return Actor.for_user(self.org_context.membership.user, self.request)
-
     @extend_schema(operation_id="webhooks_list", summary="List endpoints (never their secret)")
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
@@ -65,8 +60,8 @@ class WebhookEndpointViewSet(OrgScopedViewSet[WebhookEndpoint]):
         summary="Add an endpoint; its signing secret is in this response only",
     )
     def create(self, request: Request) -> Response:
-        data = _valid(s.WebhookEndpointCreateSerializer, request)
-        created = webhook_endpoint_create(org=self.org, actor=self._actor(), **data)
+        data = validated(s.WebhookEndpointCreateSerializer, request)
+        created = webhook_endpoint_create(org=self.org, actor=acting(request), **data)
         body = {**self.get_serializer(created.endpoint).data, "secret": created.secret}
         return Response(body, status=status.HTTP_201_CREATED, headers=NO_STORE)
 
@@ -78,9 +73,9 @@ class WebhookEndpointViewSet(OrgScopedViewSet[WebhookEndpoint]):
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
-        data = _valid(s.WebhookEndpointUpdateSerializer, request)
+        data = validated(s.WebhookEndpointUpdateSerializer, request)
         endpoint = webhook_endpoint_update(
-            org=self.org, actor=self._actor(), endpoint=endpoint, **data
+            org=self.org, actor=acting(request), endpoint=endpoint, **data
         )
         return Response(self.get_serializer(endpoint).data)
 
@@ -90,7 +85,7 @@ class WebhookEndpointViewSet(OrgScopedViewSet[WebhookEndpoint]):
         summary="Remove an endpoint; its pending deliveries are never sent",
     )
     def destroy(self, request: Request, pk: str) -> Response:
-        webhook_endpoint_delete(org=self.org, actor=self._actor(), endpoint=self.get_object())
+        webhook_endpoint_delete(org=self.org, actor=acting(request), endpoint=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -117,9 +112,3 @@ class WebhookEndpointViewSet(OrgScopedViewSet[WebhookEndpoint]):
             deliveries = deliveries.filter(status=wanted)
         page = self.paginate_queryset(self.filter_queryset(deliveries))  # ?sort=, newest first
         return self.get_paginated_response(s.WebhookDeliverySerializer(page, many=True).data)
-
-
-def _valid(serializer_class: type[serializers.Serializer[Any]], request: Request) -> Any:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)

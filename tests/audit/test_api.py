@@ -165,6 +165,21 @@ def test_an_api_key_scoped_to_audit_read_own_sees_only_its_creators_part(org, as
     assert ADMIN_ACTOR.label not in {e["actor"]["label"] for e in events}
 
 
+def test_what_ones_api_keys_did_is_part_of_ones_own_events(org, as_member):
+    owner = as_member(org, role="owner")
+    key, raw = api_key_create(
+        org=org,
+        actor=Actor.system(),
+        creator=owner.membership,
+        name="bot",
+        scopes=["org:write", "audit:read_own"],
+    )
+    bot = with_key(raw)
+    assert bot.patch("/api/org", {"name": "Renamed by bot"}, format="json").status_code == 200
+    [event] = _list(bot, action="org.updated")["data"]
+    assert (event["actor"]["type"], event["actor"]["id"]) == ("api_key", str(key.pk))
+
+
 def test_another_orgs_events_never_appear(org, other_org, admin):
     theirs = record_at(T0, org_id=other_org.pk, target_type="x.thing", target=Target("1"))
     record_at(T0, org_id=org.pk)

@@ -24,6 +24,8 @@ pytestmark = pytest.mark.django_db
 T0 = timezone.now().replace(microsecond=0) - timedelta(days=1)
 ADA = Actor(type="user", id="1", label="ada@example.test")
 BOB = Actor(type="user", id="2", label="bob@example.test")
+KEY_5 = Actor(type="api_key", id="5", label="API key 5 of ada@example.test", user_id=1)
+KEY_6 = Actor(type="api_key", id="6", label="API key 6 of bob@example.test", user_id=2)
 
 
 @pytest.fixture
@@ -156,11 +158,13 @@ def test_an_org_is_required():
 
 @pytest.fixture
 def keys_log(org):
-    """ADA's own doing, things done to key 5 (hers) and key 6 (not hers), and a membership
-    that happens to share key 5's id."""
+    """ADA's own doing, what her key 5 did and what key 6 (not hers) did, things done to key
+    5 and to key 6, and a membership that happens to share key 5's id."""
     events: dict[str, object] = {}
     for name, actor, target_type, target_id in [
         ("ada_did", ADA, "", ""),
+        ("ada_key_did", KEY_5, "", ""),
+        ("other_key_did", KEY_6, "", ""),
         ("bob_on_ada_key", BOB, "apikeys.apikey", "5"),
         ("bob_on_other_key", BOB, "apikeys.apikey", "6"),
         ("bob_on_membership_5", BOB, "orgs.membership", "5"),
@@ -178,21 +182,23 @@ def keys_log(org):
     return events
 
 
-def test_own_events_are_what_one_did_and_what_was_done_to_ones_objects(org, keys_log):
-    own = OwnEvents(user_id="1", owned={"apikeys.apikey": ["5"]})
-    seen = {e.target_label for e in audit_event_list(org=org, own=own).events}
-    assert seen == {"ada_did", "bob_on_ada_key"}
+ADAS = OwnEvents(user_id="1", actors={"api_key": ["5"]}, targets={"apikeys.apikey": ["5"]})
+
+
+def test_own_events_are_what_one_and_ones_keys_did_and_what_was_done_to_them(org, keys_log):
+    seen = {e.target_label for e in audit_event_list(org=org, own=ADAS).events}
+    assert seen == {"ada_did", "ada_key_did", "bob_on_ada_key"}
 
 
 def test_own_events_combine_with_filters(org, keys_log):
-    own = OwnEvents(user_id="1", owned={"apikeys.apikey": ["5"]})
+    own = ADAS
     page = audit_event_list(org=org, own=own, actor_id="2")
     assert [e.target_label for e in page.events] == ["bob_on_ada_key"]
 
 
 def test_nobody_owns_anything_sees_only_their_own_doing(org, keys_log):
     page = audit_event_list(org=org, own=OwnEvents(user_id="2"))
-    assert {e.actor_id for e in page.events} == {"2"}
+    assert {(e.actor_type, e.actor_id) for e in page.events} == {("user", "2")}
     assert len(page.events) == 4
 
 
