@@ -27,7 +27,7 @@ from audit import serializers as s
 from audit.exports import FORMATS, audit_log_export
 from audit.models import AuditEvent
 from audit.selectors import InvalidCursor, OwnEvents, audit_event_list, outbox_cursor
-from audit.stream import event_stream
+from audit.stream import event_stream, event_stream_sync
 from orgs.context import OrgContext, acting, org_context
 from orgs.models import Organization
 from orgs.permissions import HasOrgAction
@@ -176,7 +176,7 @@ class AuditEventViewSet(OrgScopedViewSet[AuditEvent]):
             own=self._own_events(),
         )
         response = StreamingHttpResponse(
-            _async_chunks(chunks) if isinstance(request._request, ASGIRequest) else chunks,
+            _async_chunks(chunks) if _is_asgi(request) else chunks,
             content_type=f"{FORMATS[fmt]}; charset=utf-8",
         )
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
@@ -184,6 +184,12 @@ class AuditEventViewSet(OrgScopedViewSet[AuditEvent]):
             f'attachment; filename="audit-events-{self.org.slug}-{stamp}.{fmt}"'
         )
         return response
+
+
+def _is_asgi(request: Request) -> bool:
+    # Django reads a streaming body of the other kind to its end before sending a byte:
+    # a whole export held in memory, or (for an endless stream) nothing ever sent.
+    return isinstance(request._request, ASGIRequest)
 
 
 async def _async_chunks(chunks: Iterator[str]) -> AsyncIterator[str]:
@@ -211,6 +217,7 @@ class EventStreamView(APIView):
     handler) is synchronous: ``as_view`` runs it once in a thread, which either answers at
     once (401 or 403 in the error shape) or returns a response whose body is the async
     generator of ``audit.stream``, which the ASGI server then drives with no thread held.
+    (Under WSGI the body is the same loop as a plain generator.)
     """
 
     permission_classes = [HasOrgAction]
@@ -259,9 +266,9 @@ class EventStreamView(APIView):
             now=timezone.now(),
         )
         still_allowed = functools.partial(self._still_allowed, request, context.org.pk)
+        stream = event_stream if _is_asgi(request) else event_stream_sync
         response = StreamingHttpResponse(
-            event_stream(cursor=cursor, still_allowed=still_allowed),
-            content_type="text/event-stream",
+            stream(cursor=cursor, still_allowed=still_allowed), content_type="text/event-stream"
         )
         response["Cache-Control"] = "no-store"
         response["X-Accel-Buffering"] = "no"  # proxies in the nginx family: do not buffer

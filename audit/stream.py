@@ -1,20 +1,23 @@
 """The body of GET /api/events/stream: an org's lifecycle events as Server-Sent Events.
 
-The stream is an async generator, which Django drives under ASGI on the event loop: while
-it waits between polls it holds neither a worker thread nor a database connection. Each
-poll reads the outbox (``audit.selectors.outbox_events_next``) through ``sync_to_async``
-and hands its connection straight back to the pool, so a thousand idle streams do not pin
-a thousand pooled connections. Between events a comment line keeps proxies from timing the
-connection out, and every ``EVENT_STREAM_RECHECK_SECONDS`` the view's ``still_allowed``
-authenticates the request again: permissions travel with the credential, so a revoked
-key, an ended sign-in or a lost role ends the stream (the client's reconnection is then
-refused with the usual 401/403).
+Under ASGI the stream is an async generator, driven by the server on its event loop: while
+it waits between polls it holds neither a thread nor a database connection. Each poll
+runs in a thread (``sync_to_async``), reads the outbox (``outbox_events_next``) and hands
+its connection straight back to the pool, so a thousand idle streams do not pin a thousand
+pooled connections. Under WSGI (``runserver``) the same loop runs as a plain generator,
+which holds its thread for as long as the client listens: fine for local development.
+
+Between events a comment line keeps proxies from timing the connection out, and every
+``EVENT_STREAM_RECHECK_SECONDS`` the view's ``still_allowed`` authenticates the request
+again: permissions travel with the credential, so a revoked key, an ended sign-in or a lost
+role ends the stream (and the client's reconnection gets the usual 401 or 403).
 """
 
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -25,6 +28,8 @@ from audit.selectors import STREAM_BATCH, OutboxCursor, outbox_events_next
 
 # How long an EventSource waits before reconnecting (with Last-Event-ID) after a drop.
 RETRY_MILLISECONDS = 3000
+OPENING = f"retry: {RETRY_MILLISECONDS}\n\n"
+KEEPALIVE = ": keep-alive\n\n"
 
 
 def format_event(event: OutboxEvent) -> str:
@@ -34,52 +39,77 @@ def format_event(event: OutboxEvent) -> str:
     return f"id: {event.public_id}\nevent: {event.type}\ndata: {data}\n\n"
 
 
+@dataclass(frozen=True)
+class _Step:
+    text: str  # what to send now ("" for nothing)
+    wait: float  # seconds until the next step
+    ended: bool = False
+
+
+class _Stream:
+    """One stream's state; ``step`` is synchronous (it reads the database)."""
+
+    def __init__(self, cursor: OutboxCursor, still_allowed: Callable[[], bool]) -> None:
+        self.cursor = cursor
+        self.still_allowed = still_allowed
+        self.poll = float(settings.EVENT_STREAM_POLL_SECONDS)
+        self.keepalive = float(settings.EVENT_STREAM_KEEPALIVE_SECONDS)
+        self.recheck = float(settings.EVENT_STREAM_RECHECK_SECONDS)
+        self.last_sent = self.last_check = time.monotonic()
+
+    def step(self) -> _Step:
+        try:
+            now = time.monotonic()
+            if now - self.last_check >= self.recheck:
+                if not self.still_allowed():
+                    return _Step(text="", wait=0.0, ended=True)
+                self.last_check = now
+            events = outbox_events_next(self.cursor)
+            text = "".join(format_event(event) for event in events)
+            if not text and now - self.last_sent >= self.keepalive:
+                text = KEEPALIVE
+            if text:
+                self.last_sent = now
+            # A full batch means more are waiting: read on at once.
+            return _Step(text=text, wait=0.0 if len(events) == STREAM_BATCH else self.poll)
+        finally:
+            release_connection()
+
+
 async def event_stream(
     *, cursor: OutboxCursor, still_allowed: Callable[[], bool]
 ) -> AsyncIterator[str]:
-    """Events from ``cursor`` on, as they commit, until the client leaves (Django then
-    cancels this generator) or ``still_allowed`` says no."""
-    poll = float(settings.EVENT_STREAM_POLL_SECONDS)
-    keepalive = float(settings.EVENT_STREAM_KEEPALIVE_SECONDS)
-    recheck = float(settings.EVENT_STREAM_RECHECK_SECONDS)
-    yield f"retry: {RETRY_MILLISECONDS}\n\n"
-    # The connection authentication used: held since the request began, it is not needed
-    # until the first poll.
-    await sync_to_async(_release_connection)()
-    last_sent = last_check = time.monotonic()
+    """Events after ``cursor`` as they commit, until the client leaves (Django then
+    cancels this generator) or ``still_allowed`` says no. For ASGI."""
+    stream = _Stream(cursor, still_allowed)
+    yield OPENING
+    # The connection authentication used, held since the request began.
+    await sync_to_async(release_connection)()
     while True:
-        events = await sync_to_async(_next_events)(cursor)
-        now = time.monotonic()
-        if events:
-            yield "".join(format_event(event) for event in events)
-            last_sent = now
-        elif now - last_sent >= keepalive:
-            yield ": keep-alive\n\n"
-            last_sent = now
-        if now - last_check >= recheck:
-            if not await sync_to_async(_checked)(still_allowed):
-                return
-            last_check = now
-        if len(events) < STREAM_BATCH:  # else more are waiting: read on at once
-            await asyncio.sleep(poll)
+        step = await sync_to_async(stream.step)()
+        if step.text:
+            yield step.text
+        if step.ended:
+            return
+        await asyncio.sleep(step.wait)
 
 
-def _next_events(cursor: OutboxCursor) -> list[OutboxEvent]:
-    try:
-        return outbox_events_next(cursor)
-    finally:
-        _release_connection()
+def event_stream_sync(*, cursor: OutboxCursor, still_allowed: Callable[[], bool]) -> Iterator[str]:
+    """The same stream for WSGI, where Django would read an async generator to its end
+    (which a stream never reaches) before sending a byte."""
+    stream = _Stream(cursor, still_allowed)
+    yield OPENING
+    while True:
+        step = stream.step()
+        if step.text:
+            yield step.text
+        if step.ended:
+            return
+        time.sleep(step.wait)
 
 
-def _checked(still_allowed: Callable[[], bool]) -> bool:
-    try:
-        return still_allowed()
-    finally:
-        _release_connection()
-
-
-def _release_connection() -> None:
-    # Back to the pool (or closed, without one). Never inside a transaction: that is only
-    # ever a test's, and closing would break it.
+def release_connection() -> None:
+    """Back to the pool (or closed, without one). Never inside a transaction: that is only
+    ever a test's, and closing would break it."""
     if not connection.in_atomic_block:
         connection.close()

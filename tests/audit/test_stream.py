@@ -264,3 +264,23 @@ def test_an_export_streams_page_by_page_under_asgi(asgi_server, org, admin):
     assert len(rows) == 151
     # Django warns when it has to read a synchronous iterator whole before sending it.
     assert "must consume synchronous iterators" not in asgi_server.log()
+
+
+@pytest.mark.django_db
+def test_under_wsgi_the_same_stream_is_a_plain_generator(org, admin, settings):
+    """`runserver` is WSGI, where Django would read an async body to its end (never)."""
+    settings.EVENT_STREAM_POLL_SECONDS = 0.01
+    settings.EVENT_STREAM_KEEPALIVE_SECONDS = 0.05
+    response = admin.get(STREAM)  # Django's test client is WSGI
+    assert response.status_code == 200
+    assert not response.is_async
+    chunks = iter(response.streaming_content)
+    try:
+        assert next(chunks) == b"retry: 3000\n\n"
+        new = emit(org, ORG_UPDATED)
+        received, deadline = b"", time.monotonic() + 5
+        while f"id: {_public_id(new)}\n".encode() not in received:
+            assert time.monotonic() < deadline, received
+            received += next(chunks)  # keep-alives every 0.05 s: never blocks for long
+    finally:
+        response.close()
