@@ -13,6 +13,8 @@ $(VENV)/.installed: requirements.lock
 
 install: $(VENV)/.installed
 
+# The local run: development settings on the embedded SQLite database.
+run: export DEBUG = true
 run: install
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
@@ -28,7 +30,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy .
+	DEBUG=true $(BIN)/mypy .
 
 pytest: install
 	$(BIN)/python -m pytest

@@ -1,12 +1,14 @@
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from accounts import audit_actions
 from accounts.models import User
+from accounts.signin import revoke_all_families
 from audit.actors import Actor
 from audit.services import record
 
@@ -49,3 +51,28 @@ class UserAdmin(BaseUserAdmin):
                 metadata={"via": "admin"},
             )
             super().delete_model(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # Bulk delete bypasses delete_model (and so the audit); users are deleted one by one.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        # Django's form saves the password itself; wrap it so a staff reset is audited and,
+        # like any password change, ends every sign-in of the user, in one transaction.
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            if request.method == "POST" and response.status_code == 302:
+                user = User.objects.get(pk=unquote(id))
+                ended = revoke_all_families(user, reason="password_set_by_staff")
+                record(
+                    org_id=None,
+                    action=audit_actions.USER_PASSWORD_CHANGED,
+                    actor=Actor.for_user(request.user, request),  # type: ignore[arg-type]
+                    target=user,
+                    metadata={"via": "admin", "families_revoked": ended},
+                )
+        return response

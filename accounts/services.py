@@ -1,7 +1,7 @@
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from accounts import audit_actions
 from accounts.errors import InvalidCredentials
@@ -33,9 +33,11 @@ def user_create(
         except ValidationError as exc:
             raise ValidationError({"password": exc.messages}) from exc
     with transaction.atomic():
-        if User.objects.filter(email__iexact=email).exists():
-            raise ValidationError({"email": ["A user with this email already exists"]})
-        user = User.objects.create_user(email=email, password=password, name=name)
+        try:
+            with transaction.atomic():  # the unique email index decides, also under races
+                user = User.objects.create_user(email=email, password=password, name=name)
+        except IntegrityError as exc:
+            raise ValidationError({"email": ["A user with this email already exists"]}) from exc
         record(org_id=org_id, action=audit_actions.USER_CREATED, actor=actor, target=user)
     return user
 

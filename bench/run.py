@@ -34,11 +34,15 @@ def main() -> None:
     args = parser.parse_args()
 
     from tests.harness.postgres import TempPostgres
+    from tests.harness.redis import TempRedis
 
-    server = None
+    server = cache = None
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         server = TempPostgres().start()
         os.environ["DATABASE_URL"] = server.url
+    if not os.environ.get("REDIS_URL"):
+        cache = TempRedis()
+        os.environ["REDIS_URL"] = cache.url
     # Production-like settings: DEBUG off (no query log), the test client's host allowed.
     os.environ.update(
         DJANGO_SETTINGS_MODULE="config.settings",
@@ -53,6 +57,8 @@ def main() -> None:
     finally:
         if server is not None:
             server.stop()
+        if cache is not None:
+            cache.stop()
 
 
 def run(requests: int) -> None:

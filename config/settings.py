@@ -1,8 +1,9 @@
 """Tenantry settings, read from the environment (12-factor).
 
-Defaults are for the one-command local run: DEBUG on, an SQLite file under ``var/``,
-local-memory cache. Production sets ``DEBUG=false`` and must then provide ``SECRET_KEY``,
-``DATABASE_URL`` (PostgreSQL) and ``ALLOWED_HOSTS``; see README.md.
+Fail closed: without ``DEBUG=true`` these are production settings, which need
+``SECRET_KEY``, a PostgreSQL ``DATABASE_URL`` and a ``REDIS_URL`` and refuse to start
+without them. ``make run`` (and the test harness) set ``DEBUG=true`` for the local defaults:
+an SQLite file under ``var/`` and a local-memory cache. See README.md.
 """
 
 import hashlib
@@ -17,7 +18,7 @@ LOCAL_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 
-DEBUG = env.bool("DEBUG", default=True)
+DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
@@ -82,6 +83,8 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{LOCAL_DIR / 'tenantry.sqlite3'}")
 }
+if not DEBUG and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("Production needs PostgreSQL: set DATABASE_URL (or DEBUG=true)")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # psycopg 3 with Django's own connection pool; CONN_MAX_AGE must stay 0 with a pool.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -94,6 +97,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache: Redis when REDIS_URL is set (shared rate limits), else local memory ---------
 REDIS_URL = env.str("REDIS_URL", default="")
+if not DEBUG and not REDIS_URL:
+    # A per-process cache would give every worker its own rate-limit counters.
+    raise ImproperlyConfigured("Production needs Redis for shared rate limits: set REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -134,7 +140,11 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_DOMAIN = SESSION_COOKIE_DOMAIN
 
 # --- HTTPS and security headers (production) -------------------------------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Clients sit behind this many trusted proxies (load balancers) that set X-Forwarded-For
+# and X-Forwarded-Proto. With none, those headers come from the client and mean nothing.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^api/health$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
@@ -248,8 +258,6 @@ if API_KEY_PEPPER_ID not in API_KEY_PEPPERS:
 API_KEY_LAST_USED_INTERVAL = 60  # seconds: last_used_at is written at most this often
 PUBLIC_API_RATE = env.str("PUBLIC_API_RATE", default="300/15m")  # per key, /api/public/*
 LEAK_REPORT_RATE = env.str("LEAK_REPORT_RATE", default="60/m")  # per IP
-# Clients sit behind this many trusted proxies that append to X-Forwarded-For (0: none).
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 RATELIMIT_IP_META_KEY = "audit.actors.client_ip"
 
 LOGIN_RATE = env.str("LOGIN_RATE", default="10/m")  # per IP and per email, each

@@ -16,7 +16,7 @@ from orgs.context import OrgContext
 from orgs.models import Invitation, Membership, Organization
 from orgs.opaque_tokens import hash_opaque_token, new_opaque_token
 from orgs.roles import Role
-from orgs.services import check_may_grant
+from orgs.services import check_may_grant, insert_membership
 
 INVITATION_PREFIX = "inv_"
 
@@ -113,9 +113,7 @@ def invitation_claim(*, raw_token: str, user: Any, actor: Actor) -> Membership:
         if invitation.email != user.email.lower():
             raise InvitationInvalid
         org = invitation.org
-        if Membership.objects.for_org(org).filter(user=user).exists():
-            raise ValidationError({"token": ["Already a member of this organization"]})
-        membership = Membership.objects.create(org=org, user=user, role=invitation.role)
+        membership = insert_membership(org=org, user=user, role=invitation.role, field="token")
         invitation.accepted_at = now
         invitation.accepted_by = user
         invitation.save(update_fields=["accepted_at", "accepted_by"])

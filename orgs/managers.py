@@ -68,6 +68,11 @@ class TenantQuerySet(models.QuerySet[Any]):
         self._require_scope()
         return super().delete()
 
+    def resolve_expression(self, *args: Any, **kwargs: Any) -> Any:
+        # Used inside another query (`pk__in=...`): the subquery must be scoped too.
+        self._require_scope()
+        return super().resolve_expression(*args, **kwargs)
+
 
 class TenantManager(models.Manager.from_queryset(TenantQuerySet)):  # type: ignore[misc]
     pass

@@ -81,9 +81,7 @@ def membership_add(
     role = Role(role)
     check_may_grant(by=by, role=role)
     with transaction.atomic():
-        if Membership.objects.for_org(org).filter(user=user).exists():
-            raise ValidationError({"user": ["Already a member of this organization"]})
-        membership = Membership.objects.create(org=org, user=user, role=role)
+        membership = insert_membership(org=org, user=user, role=role, field="user")
         record(
             org_id=org.pk,
             action=audit_actions.MEMBER_ADDED,
@@ -141,6 +139,16 @@ def membership_remove(
             metadata={"role": membership.role, "user_id": membership.user_id},
         )
         membership.delete()
+
+
+def insert_membership(*, org: Organization, user: Any, role: str, field: str) -> Membership:
+    """Insert a membership inside the caller's transaction. The unique (org, user) index
+    decides, so two concurrent joins give one member and one 422, never a 500."""
+    try:
+        with transaction.atomic():
+            return Membership.objects.create(org=org, user=user, role=role)
+    except IntegrityError as exc:
+        raise ValidationError({field: ["Already a member of this organization"]}) from exc
 
 
 def _validate_org_fields(*, slug: str, name: str) -> None:

@@ -3,6 +3,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
+# Development settings for the tools (mypy's Django plugin loads them; so does pytest's
+# harness). Production settings are tested by the suite itself, in subprocesses.
+export DEBUG="${DEBUG:-true}"
 status=0
 
 step() {

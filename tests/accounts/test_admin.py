@@ -46,3 +46,27 @@ def test_staff_edit_of_a_user_is_audited(staff_client, user):
     event = AuditEvent.objects.get(action="user.updated")
     assert event.metadata["via"] == "admin"
     assert "name" in event.metadata["changed"]
+
+
+def test_staff_password_reset_is_audited_and_ends_the_users_sign_ins(staff_client, org, sign_in):
+    from rest_framework.test import APIClient
+
+    member = MembershipFactory.create(org=org)
+    pair = sign_in(member)
+    response = staff_client.post(
+        f"/admin/accounts/user/{member.user_id}/password/",
+        {"password1": "a-new-staff-set-passphrase", "password2": "a-new-staff-set-passphrase",
+         "usable_password": "true"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content[:800]
+    member.user.refresh_from_db()
+    assert member.user.check_password("a-new-staff-set-passphrase")
+    event = AuditEvent.objects.get(action="user.password_changed")
+    assert event.metadata == {"via": "admin", "families_revoked": 1}
+    me = APIClient().get("/api/users/me", HTTP_AUTHORIZATION=f"Bearer {pair.access_token}")
+    assert me.status_code == 401
+
+
+def test_the_admin_offers_no_unaudited_bulk_delete(staff_client):
+    response = staff_client.get("/admin/accounts/user/")
+    assert b"delete_selected" not in response.content

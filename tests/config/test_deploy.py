@@ -38,3 +38,49 @@ def test_production_refuses_to_start_without_secret_key():
     )
     assert result.returncode != 0
     assert "SECRET_KEY is required" in result.stderr
+
+
+def _check(env_overrides):
+    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": "s" * 64, **env_overrides}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"], capture_output=True, text=True, env=env, check=False
+    )
+
+
+def test_debug_is_off_unless_asked_for():
+    env = {k: v for k, v in os.environ.items() if k != "DEBUG"}
+    env["SECRET_KEY"] = ""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], capture_output=True, text=True, env=env, check=False
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY is required" in result.stderr
+
+
+def test_production_refuses_sqlite():
+    result = _check({"DATABASE_URL": "sqlite:////tmp/x.sqlite3"})
+    assert result.returncode != 0
+    assert "Production needs PostgreSQL" in result.stderr
+
+
+def test_production_refuses_a_per_process_cache():
+    result = _check({"REDIS_URL": ""})
+    assert result.returncode != 0
+    assert "Production needs Redis" in result.stderr
+
+
+def test_forwarded_proto_is_trusted_only_behind_declared_proxies():
+    code = "from django.conf import settings; print(settings.SECURE_PROXY_SSL_HEADER)"
+    base = {**os.environ, "DEBUG": "false", "SECRET_KEY": "s" * 64}
+    direct = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        capture_output=True, text=True, env=base, check=False,
+    )  # fmt: skip
+    proxied = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        capture_output=True, text=True, env={**base, "TRUSTED_PROXY_COUNT": "1"}, check=False,
+    )  # fmt: skip
+    assert direct.stdout.strip().splitlines()[-1] == "None", direct.stderr
+    assert proxied.stdout.strip().splitlines()[-1] == "('HTTP_X_FORWARDED_PROTO', 'https')", (
+        proxied.stderr
+    )

@@ -19,7 +19,7 @@ from django.test import RequestFactory
 from orgs.ratelimits import enforce
 request = RequestFactory().post("/api/auth/login", REMOTE_ADDR="198.51.100.7")
 for _ in range(3):
-    enforce(request, group="login-email", key=lambda *_: "victim@example.test", rate="3/m")
+    enforce(request, group="login-email", key=lambda *_: "victim@example.test", rate="3/d")
 print("spent")
 """
 
@@ -32,7 +32,7 @@ def test_the_suite_runs_on_real_redis():
 
 def test_a_limit_spent_in_another_process_applies_here(org, subprocess_env, settings):
     cache.clear()
-    settings.LOGIN_RATE = "3/m"
+    settings.LOGIN_RATE = "3/d"  # a day-long window: no boundary falls inside the test
     MembershipFactory.create(org=org, user=UserFactory.create(email="victim@example.test"))
     result = subprocess.run(  # another worker process, same Redis
         [sys.executable, "-c", SPEND_IN_ANOTHER_PROCESS],

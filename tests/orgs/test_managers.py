@@ -77,3 +77,12 @@ def test_system_code_uses_the_named_unscoped_manager(two_orgs_members):
 def test_forward_relations_still_load(org, two_orgs_members):
     membership = Membership.objects.for_org(org).first()
     assert membership.org == org  # base manager is unscoped, by design
+
+
+def test_an_unscoped_subquery_refuses_too(org, two_orgs_members):
+    from accounts.models import User
+
+    with pytest.raises(UnscopedQueryError):
+        list(User.objects.filter(pk__in=Membership.objects.values("user_id")))
+    scoped = User.objects.filter(pk__in=Membership.objects.for_org(org).values("user_id"))
+    assert scoped.count() == 2

@@ -196,3 +196,32 @@ def test_a_scoped_key_cannot_use_its_owners_owner_rights(org):
     other_owner = MembershipFactory.create(org=org, role="owner")
     with pytest.raises(PermissionDenied):
         membership_remove(org=org, actor=SYSTEM, membership=other_owner, by=narrow)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_joins_of_one_user_give_one_member_and_a_validation_error(org):
+    import threading
+
+    from django.db import connection
+
+    user = UserFactory.create()
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def join():
+        try:
+            barrier.wait()
+            membership_add(org=org, actor=SYSTEM, user=user, role="member", by=None)
+            outcomes.append("joined")
+        except ValidationError:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=join) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["joined", "refused"]
+    assert Membership.objects.for_org(org).filter(user=user).count() == 1
