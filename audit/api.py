@@ -216,7 +216,7 @@ class EventStreamView(APIView):
     DRF's pipeline (the authentication classes of settings, ``HasOrgAction``, the error
     handler) is synchronous: ``as_view`` runs it once in a thread, which either answers at
     once (401 or 403 in the error shape) or returns a response whose body is the async
-    generator of ``audit.stream``, which the ASGI server then drives with no thread held.
+    generator of ``audit.stream``, which the ASGI server drives without tying up a worker.
     (Under WSGI the body is the same loop as a plain generator.)
     """
 

@@ -1,11 +1,15 @@
 """The body of GET /api/events/stream: an org's lifecycle events as Server-Sent Events.
 
 Under ASGI the stream is an async generator, driven by the server on its event loop: while
-it waits between polls it holds neither a thread nor a database connection. Each poll
+it waits between polls it occupies no worker and holds no database connection. Each poll
 runs in a thread (``sync_to_async``), reads the outbox (``outbox_events_next``) and hands
 its connection straight back to the pool, so a thousand idle streams do not pin a thousand
-pooled connections. Under WSGI (``runserver``) the same loop runs as a plain generator,
-which holds its thread for as long as the client listens: fine for local development.
+pooled connections. (Django's ASGI handler does give every request in flight one thread of
+its own for synchronous code, our middleware and its signal handlers among it; a stream's
+polls run there, and between them it sits idle: a stream costs that thread's memory, but
+takes no place that another request waits for.) Under WSGI (``runserver``) the same loop
+runs as a plain generator, which holds a server thread for as long as the client listens:
+fine for local development.
 
 Between events a comment line keeps proxies from timing the connection out, and every
 ``EVENT_STREAM_RECHECK_SECONDS`` the view's ``still_allowed`` authenticates the request
