@@ -11,6 +11,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include("orgs.urls")),
     path("", include("apikeys.urls")),
     path("", include("audit.urls")),
+    path("", include("audit.webhooks.urls")),
 ]
 
 urlpatterns = [

@@ -1,5 +1,3 @@
-import os
-
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
@@ -7,6 +5,7 @@ from rest_framework.test import APIClient
 from accounts.signin import TokenPair
 from orgs.models import Membership
 from tests.factories import MembershipFactory, OrgFactory, UserFactory
+from tests.harness.asgi import database_env
 
 
 class MemberClient(APIClient):
@@ -50,9 +49,7 @@ def user(db):
 @pytest.fixture
 def subprocess_env(db):
     """Environment for a child `manage.py` that must use this session's test database."""
-    params = connection.settings_dict
-    url = f"postgres://{params['USER']}@{params['HOST']}:{params['PORT']}/{params['NAME']}"
-    return {**os.environ, "DATABASE_URL": url}
+    return database_env()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from audit.actors import Actor
 from audit.models import AuditEvent
 from audit.registry import all_actions
 from orgs.invitations import invitation_create
+from tests.audit.helpers import make_endpoint
 from tests.factories import PASSWORD, MembershipFactory, UserFactory
 from tests.routes import api_routes
 
@@ -21,6 +22,10 @@ pytestmark = pytest.mark.django_db
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 # POST routes that write nothing (they read with a body), and so audit nothing.
 READ_ONLY_POSTS = {"POST /api/public/verify"}
+# Reads that are audited all the same: an export copies the audit log out in bulk, and the
+# trail must show who did. They are held to the guarantees of a write: exactly one event,
+# and no export at all when that event cannot be written.
+AUDITED_READS = {"GET /api/audit-events/export"}
 
 
 def _recipes(org, as_member, sign_in):
@@ -96,6 +101,20 @@ def _recipes(org, as_member, sign_in):
             "api_key.rolled",
         )
 
+    def webhook():
+        return make_endpoint(org, "https://hooks.example.test/ours")
+
+    def webhook_patch():
+        return (
+            admin(),
+            f"/api/webhooks/{webhook().pk}",
+            {"description": "CRM sync"},
+            "webhook.updated",
+        )
+
+    def webhook_delete():
+        return admin(), f"/api/webhooks/{webhook().pk}", None, "webhook.deleted"
+
     def leak():
         _, raw = key_of(admin())
         return APIClient(), "/api/public/leaked-keys", [{"token": raw}], "api_key.leak_reported"
@@ -138,12 +157,32 @@ def _recipes(org, as_member, sign_in):
         "DELETE /api/api-keys/{pk}": key_delete,
         "POST /api/api-keys/{pk}/roll": key_roll,
         "POST /api/public/leaked-keys": leak,
+        "POST /api/webhooks": lambda: (
+            admin(),
+            "/api/webhooks",
+            {"url": "https://hooks.example.test/new", "event_types": ["api_key.created"]},
+            "webhook.created",
+        ),
+        "PATCH /api/webhooks/{pk}": webhook_patch,
+        "DELETE /api/webhooks/{pk}": webhook_delete,
+        "GET /api/audit-events/export": lambda: (
+            admin(),
+            "/api/audit-events/export?format=csv&action=org.updated",
+            None,
+            "audit.exported",
+        ),
     }
 
 
 MUTATING_ROUTES = [
-    r for r in api_routes() if r.method in MUTATING and str(r) not in READ_ONLY_POSTS
+    r
+    for r in api_routes()
+    if (r.method in MUTATING and str(r) not in READ_ONLY_POSTS) or str(r) in AUDITED_READS
 ]
+
+
+def test_audited_reads_are_routes():
+    assert {str(r) for r in api_routes()} >= AUDITED_READS
 
 
 @pytest.fixture(autouse=True)
@@ -172,7 +211,7 @@ def test_every_mutating_route_writes_exactly_one_audit_event(route, recipes):
 def _tenant_rows():
     """Every row of every table our apps own, except the audit trail itself."""
     snapshot = {}
-    for app in ("accounts", "orgs", "apikeys"):
+    for app in ("accounts", "orgs", "apikeys", "webhooks"):
         for model in apps.get_app_config(app).get_models():
             snapshot[model._meta.label] = list(model._base_manager.order_by("pk").values())
     return snapshot

@@ -93,6 +93,11 @@ def _other_org_id(name, other_org):
     from audit.actors import Actor
     from orgs.invitations import invitation_create
 
+    def other_webhook():
+        from tests.audit.helpers import make_endpoint
+
+        return make_endpoint(other_org, "https://hooks.example.test/theirs")
+
     def other_key():
         creator = MembershipFactory.create(org=other_org, role="owner")
         return api_key_create(org=other_org, actor=Actor.system(), creator=creator, name="k")[0]
@@ -107,6 +112,8 @@ def _other_org_id(name, other_org):
         "api-keys-detail": lambda: other_key().pk,
         "api-keys-roll": lambda: other_key().pk,
         "public-user": lambda: MembershipFactory.create(org=other_org).user_id,
+        "webhooks-detail": lambda: other_webhook().pk,
+        "webhooks-deliveries": lambda: other_webhook().pk,
     }
     assert name in factories, f"route {name!r} takes an id but has no isolation factory"
     return factories[name]()

@@ -26,6 +26,18 @@ def record_at(moment: datetime, *, org_id, action=ORG_UPDATED, actor=None, **kwa
         return record(org_id=org_id, action=action, actor=actor or Actor.system(), **kwargs)
 
 
+class Target:
+    """Stands in for another app's model instance as an audit target: ``record`` only reads
+    its ``pk`` and ``str()`` (give ``target_type`` alongside)."""
+
+    def __init__(self, pk, label=""):
+        self.pk = pk
+        self.label = label or f"target {pk}"
+
+    def __str__(self):
+        return self.label
+
+
 def emit(org, action=ORG_UPDATED, **metadata):
     """One audited write's worth of event, now."""
     with transaction.atomic():
