@@ -100,12 +100,11 @@ class MemberViewSet(OrgScopedViewSet[Membership]):
         parameters=[OpenApiParameter("role", str, description="Only members with this role")],
     )
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.page()
 
     @extend_schema(operation_id="members_get")
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(self.get_serializer(self.get_object()).data)
+        return self.one()
 
     @extend_schema(
         operation_id="members_update",
@@ -153,12 +152,11 @@ class InvitationViewSet(OrgScopedViewSet[Invitation]):
 
     @extend_schema(operation_id="invitations_list")
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.page()
 
     @extend_schema(operation_id="invitations_get")
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(self.get_serializer(self.get_object()).data)
+        return self.one()
 
     @extend_schema(
         operation_id="invitations_create",

@@ -11,6 +11,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Model, QuerySet
 from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
 
 from orgs.context import OrgContext, org_context
 from orgs.models import Organization
@@ -48,6 +49,15 @@ class OrgScopedViewSet(viewsets.GenericViewSet[_M]):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no request org
             return cast("QuerySet[_M]", QuerySet().none())
         return self.scoped_queryset(self.org)
+
+    def page(self) -> Response:
+        """The paginated, sorted collection, in the contract's ``{data, pagination}`` shape."""
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def one(self) -> Response:
+        """The object named in the URL (404 for another org's)."""
+        return Response(self.get_serializer(self.get_object()).data)
 
     def get_object(self) -> _M:
         queryset = self.filter_queryset(self.get_queryset())

@@ -46,12 +46,11 @@ class WebhookEndpointViewSet(OrgScopedViewSet[WebhookEndpoint]):
 
     @extend_schema(operation_id="webhooks_list", summary="List endpoints (never their secret)")
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.page()
 
     @extend_schema(operation_id="webhooks_get")
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(self.get_serializer(self.get_object()).data)
+        return self.one()
 
     @extend_schema(
         operation_id="webhooks_create",
