@@ -15,7 +15,7 @@ from django.utils import timezone
 from apikeys import audit_actions, crypto
 from apikeys.models import APIKey
 from audit.actors import Actor
-from audit.services import record
+from audit.services import before_after, record
 from orgs.models import Membership, Organization
 from orgs.roles import ACTIONS, Role
 
@@ -87,10 +87,7 @@ def api_key_update(
                 action=audit_actions.API_KEY_UPDATED,
                 actor=actor,
                 target=key,
-                metadata={
-                    "before": {f: before[f] for f in changed},
-                    "after": {f: changes[f] for f in changed},
-                },
+                metadata=before_after(before, changes, changed),
             )
     return key
 

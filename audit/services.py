@@ -1,5 +1,6 @@
 """The one path by which anything is audited and emitted as a lifecycle event."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection
@@ -81,3 +82,11 @@ def event_payload(event: AuditEvent, *, event_id: str) -> dict[str, Any]:
             "metadata": event.metadata,
         },
     }
+
+
+def before_after(
+    before: dict[str, Any], after: dict[str, Any], changed: Iterable[str]
+) -> dict[str, Any]:
+    """The metadata of an update: the changed fields' old and new values, nothing else."""
+    fields = sorted(changed)
+    return {"before": {f: before[f] for f in fields}, "after": {f: after[f] for f in fields}}

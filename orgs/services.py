@@ -12,7 +12,7 @@ from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 
 from audit.actors import Actor
-from audit.services import record
+from audit.services import before_after, record
 from orgs import audit_actions
 from orgs.context import OrgContext
 from orgs.models import Membership, Organization
@@ -66,10 +66,7 @@ def org_update(
                 action=audit_actions.ORG_UPDATED,
                 actor=actor,
                 target=org,
-                metadata={
-                    "before": {k: before[k] for k in changed},
-                    "after": {k: after[k] for k in changed},
-                },
+                metadata=before_after(before, after, changed),
             )
     return org
 

@@ -18,7 +18,7 @@ from django.db import transaction
 
 from audit.actors import Actor
 from audit.registry import all_actions
-from audit.services import record
+from audit.services import before_after, record
 from audit.webhooks import audit_actions
 from audit.webhooks.models import WebhookEndpoint, display_url
 from audit.webhooks.signing import generate_secret
@@ -97,10 +97,7 @@ def webhook_endpoint_update(
             action=audit_actions.WEBHOOK_UPDATED,
             actor=actor,
             target=endpoint,
-            metadata={
-                "before": {k: before[k] for k in changed},
-                "after": {k: after[k] for k in changed},
-            },
+            metadata=before_after(before, after, changed),
         )
     return endpoint
 
