@@ -36,10 +36,16 @@ def test_every_operation_documents_the_error_shape(spec):
                 assert content["schema"] == {"$ref": "#/components/schemas/Error"}, (path, method)
 
 
-def test_interactive_reference_is_served(client):
+def test_interactive_reference_is_served_from_our_own_static_files(client):
+    from django.contrib.staticfiles import finders
+
     response = client.get("/developers/api")
     assert response.status_code == 200
-    assert b"swagger-ui" in response.content.lower()
+    page = response.content.decode()
+    assert "swagger-ui" in page.lower()
+    assert "cdn" not in page.lower()  # no third-party script on our origin
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
+    assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
 
 
 def test_the_roles_table_is_rendered_into_the_reference(spec):
