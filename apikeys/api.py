@@ -107,7 +107,8 @@ class APIKeyViewSet(OrgScopedViewSet[APIKey]):
         operation_id="api_keys_roll",
         request=s.APIKeyRollSerializer,
         responses={201: s.APIKeyCreatedSerializer},
-        summary="Replace a key; the old one works until the grace period ends",
+        summary="Replace one of your keys; the old one works until the grace period ends",
+        description="Only the key's creator may roll it; others with api_key:manage revoke.",
     )
     @action(detail=True, methods=["post"])
     def roll(self, request: Request, pk: str) -> Response:
@@ -118,6 +119,7 @@ class APIKeyViewSet(OrgScopedViewSet[APIKey]):
             actor=acting(request),
             key=key,
             grace_seconds=data["grace_seconds"],
+            by=self.org_context,
             within=self.org_context.scopes,
         )
         body = {**self.get_serializer(new).data, "key": raw}

@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
@@ -16,6 +16,7 @@ from apikeys import audit_actions, crypto
 from apikeys.models import APIKey
 from audit.actors import Actor
 from audit.services import before_after, record
+from orgs.context import OrgContext
 from orgs.models import Membership, Organization
 from orgs.roles import ACTIONS, Role
 
@@ -109,12 +110,18 @@ def api_key_roll(
     actor: Actor,
     key: APIKey,
     grace_seconds: int,
+    by: OrgContext | None,
     within: frozenset[str] | None = None,
 ) -> tuple[APIKey, str]:
     """Replace a key with a new one of the same settings, acting as the same member; the
     old one keeps working for ``grace_seconds`` (0 ends it now). Whoever rolls it gains and
     loses nothing: the key keeps its creator. Atomic, audited as one event; returns the new
-    raw key."""
+    raw key.
+
+    Only the key's creator may roll it (``by`` None: trusted system code). The new secret
+    acts as the creator, so handing it to anyone else, even an admin who may revoke the key,
+    would let them act with the creator's role.
+    """
     grace = timedelta(seconds=grace_seconds)
     if not timedelta(0) <= grace <= MAX_GRACE:
         raise ValidationError({"grace_seconds": [f"Must be 0 to {int(MAX_GRACE.total_seconds())}"]})
@@ -130,6 +137,8 @@ def api_key_roll(
             raise ValidationError("Only an active key that was not rolled already can be rolled")
         if old.membership is None:
             raise ValidationError("This key's creator has left the organization; create a new key")
+        if by is not None and by.membership.pk != old.membership_id:
+            raise PermissionDenied("Only the key's creator can roll it; revoke it instead")
         new, raw = _insert(
             org=org,
             creator=old.membership,

@@ -299,13 +299,17 @@ def test_a_scoped_key_cannot_roll_into_a_wider_key(org, make_key):
     assert rolled["scopes"] == ["api_key:write"]
 
 
-def test_rolling_keeps_the_keys_creator(org, as_member, make_key):
-    developer = MembershipFactory.create(org=org, role="developer")
-    old, _ = make_key(org, membership=developer)
-    admin = as_member(org, role="admin")
-    new_raw = admin.post(f"/api/api-keys/{old.pk}/roll", {}, format="json").json()["key"]
-    me = with_key(new_raw).get("/api/users/me").json()
-    assert (me["id"], me["role"]) == (developer.user_id, "developer")
+def test_only_the_creator_can_roll_a_key(org, as_member, make_key):
+    owner = as_member(org, role="owner")
+    key, _ = make_key(org, membership=owner.membership)
+    admin = as_member(org, role="admin")  # may revoke anyone's key, but not take it over
+    response = admin.post(f"/api/api-keys/{key.pk}/roll", {"grace_seconds": 0}, format="json")
+    assert (response.status_code, response.json()["code"]) == (403, "forbidden")
+    assert "key" not in response.json()
+    rolled = owner.post(f"/api/api-keys/{key.pk}/roll", {}, format="json").json()
+    me = with_key(rolled["key"]).get("/api/users/me").json()
+    assert (me["id"], me["role"]) == (owner.membership.user_id, "owner")
+    assert admin.delete(f"/api/api-keys/{rolled['id']}").status_code == 204
 
 
 def test_an_owners_scoped_key_cannot_make_owners(org, make_key):
