@@ -5,13 +5,17 @@ Endpoint URLs are chosen by tenants, so the worker must not become their proxy i
 network (SSRF). The host is resolved once, every address is checked, and the connection goes
 to a checked address (TLS still verifies the certificate for the host name), so DNS cannot
 answer differently between the check and the connect. Redirects are not followed: a 3xx is
-a failed attempt like any other non-2xx.
+a failed attempt like any other non-2xx. ``timeout`` bounds the whole request, not each
+read: a receiver that drips its answer a byte at a time is cut off at the deadline.
 """
 
+import contextlib
 import http.client
 import ipaddress
 import socket
 import ssl
+import threading
+import time
 from urllib.parse import urlsplit
 
 USER_AGENT = "Tenantry-Webhooks/1.0"
@@ -40,7 +44,15 @@ def post(
     else:
         connection = _PinnedHTTPConnection(parts.hostname, port, addresses, timeout)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    deadline = time.monotonic() + timeout
+    watchdog: threading.Timer | None = None
     try:
+        connection.connect()
+        # Per-read timeouts alone never end a slow drip; past the deadline the socket is
+        # shut down under the reader, which then fails like any other network error.
+        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _cut, [connection])
+        watchdog.daemon = True
+        watchdog.start()
         connection.request(
             "POST",
             path,
@@ -50,29 +62,60 @@ def post(
         # Only the status matters; the body is never read (nor stored).
         return connection.getresponse().status
     except (OSError, http.client.HTTPException) as exc:
+        if time.monotonic() >= deadline:
+            raise DeliveryError("timed out") from exc
         raise DeliveryError(f"{type(exc).__name__}: {exc}"[:200]) from exc
     finally:
+        if watchdog is not None:
+            watchdog.cancel()
         connection.close()
 
 
+def _cut(connection: http.client.HTTPConnection) -> None:
+    with contextlib.suppress(OSError):
+        if connection.sock is not None:
+            connection.sock.shutdown(socket.SHUT_RDWR)
+
+
 def _resolve(host: str, port: int, *, allow_private: bool) -> list[str]:
+    # One message whether the name does not resolve or resolves somewhere refused: the
+    # delivery log is tenant-visible and must not become a probe of our internal DNS.
+    refused = DeliveryError("refused: the host cannot be delivered to")
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise DeliveryError(f"cannot resolve {host}") from exc
+        raise refused from exc
     addresses = [str(info[4][0]) for info in infos]
     if not addresses:
-        raise DeliveryError(f"cannot resolve {host}")
+        raise refused
     if not allow_private and not all(_is_public(address) for address in addresses):
-        raise DeliveryError(f"refused: {host} resolves to a private or reserved address")
+        raise refused
     return addresses
 
 
+# Prefixes whose last 32 bits are an IPv4 address: NAT64 (well-known and local-use),
+# SIIT IPv4-translated, and the deprecated IPv4-compatible form.
+_CARRY_IPV4 = tuple(
+    ipaddress.ip_network(prefix)
+    for prefix in ("64:ff9b::/96", "64:ff9b:1::/48", "::ffff:0:0:0/96", "::/96")
+)
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")
+
+
 def _is_public(address: str) -> bool:
+    """A unicast, globally routable address, including any IPv4 address an IPv6 one carries
+    (mapped, translated, compatible, 6to4, Teredo, NAT64): those reach IPv4 hosts behind a
+    gateway."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global
+    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _SITE_LOCAL:
+            return False
+        embedded = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+        if any(ip in net for net in _CARRY_IPV4):
+            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        candidates += [e for e in embedded if e is not None]
+    return all(c.is_global and not c.is_multicast for c in candidates)
 
 
 def _connect(addresses: list[str], port: int, timeout: float | None) -> socket.socket:

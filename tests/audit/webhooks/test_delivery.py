@@ -265,7 +265,7 @@ def test_private_address_is_refused_at_send_time_unless_allowed(org, receiver, s
     Worker().run_until_idle()
 
     assert receiver.requests == []
-    assert "private or reserved address" in _delivery().last_error
+    assert "cannot be delivered to" in _delivery().last_error
 
 
 def test_deliveries_of_a_disabled_endpoint_wait(org, receiver):
