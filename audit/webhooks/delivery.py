@@ -81,8 +81,14 @@ def fan_out(*, batch: int, now: datetime | None = None) -> int:
         endpoints: defaultdict[int, list[WebhookEndpoint]] = defaultdict(list)
         org_ids = {event.org_id for event in events if event.org_id is not None}
         # System code spanning orgs, hence unscoped; each event only meets its own org's.
-        for endpoint in WebhookEndpoint.unscoped.filter(org_id__in=org_ids, enabled=True).only(
-            "id", "org_id", "event_types", "created_at"
+        # Locked (in id order, so two fan-outs never deadlock): an endpoint being deleted
+        # meanwhile waits for this transaction, or is seen gone, instead of failing the new
+        # deliveries' foreign key at commit.
+        for endpoint in (
+            WebhookEndpoint.unscoped.filter(org_id__in=org_ids, enabled=True)
+            .select_for_update(of=("self",))
+            .order_by("pk")
+            .only("id", "org_id", "event_types", "created_at")
         ):
             endpoints[endpoint.org_id].append(endpoint)
         deliveries: list[WebhookDelivery] = []

@@ -57,3 +57,23 @@ def test_worker_processes_sharing_the_database_send_each_event_once(
     assert len(sent) == events
     assert set(sent.values()) == {1}
     assert set(WebhookDelivery.unscoped.values_list("status", "attempts")) == {("succeeded", 1)}
+
+
+@pytest.mark.django_db
+def test_the_worker_survives_a_failing_round(monkeypatch):
+    from django.core.management import call_command
+    from django.db import OperationalError
+
+    from audit.webhooks.delivery import Worker
+
+    rounds = []
+
+    def flaky(self):
+        rounds.append(1)
+        if len(rounds) == 1:
+            raise OperationalError("the database went away for a moment")
+        return 0
+
+    monkeypatch.setattr(Worker, "run_once", flaky)
+    call_command("deliver_events", "--max-seconds", "0.3", "--sleep", "0.05")
+    assert len(rounds) >= 2

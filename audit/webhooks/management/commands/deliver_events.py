@@ -5,6 +5,7 @@ database (see ``audit.webhooks.delivery``). Stopping one at any moment loses not
 it had claimed comes back when its lease runs out.
 """
 
+import logging
 import time
 from typing import Any
 
@@ -12,6 +13,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
 from audit.webhooks.delivery import Worker
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -49,7 +52,13 @@ class Command(BaseCommand):
         while True:
             # As a request would: give a broken or stale connection back to the pool.
             close_old_connections()
-            done = worker.run_once()
+            try:
+                done = worker.run_once()
+            except Exception:  # a worker outlives one bad round; its leases simply expire
+                logger.exception("delivery round failed; retrying after %.1f s", sleep)
+                done = 0
+                if once:
+                    raise
             total += done
             if once and not done:
                 break
