@@ -2,9 +2,13 @@
 
 from typing import Any
 
-_SECRET_WORDS = ("password", "secret", "token", "key", "authorization", "cookie")
-# Fields that contain one of those words but are safe, public identifiers.
-_ALLOWED = {"key_id", "key_prefix", "api_key_id", "prefix", "last_four"}
+# A field is secret when its name's last word (snake_case or joined) is one of these:
+# "password", "refresh_token", "raw_key", "apikey" and "webhook_secret" are; "api_key_id",
+# "new_key_id", "key_prefix" and "old_key_ends_at" name things about a secret, not the secret.
+_SECRET_WORDS = (
+    "password", "passwd", "passphrase", "secret", "token", "key", "apikey",
+    "authorization", "cookie", "credential", "credentials",
+)  # fmt: skip
 REDACTED = "[redacted]"
 
 
@@ -17,7 +21,7 @@ def redact(value: Any) -> Any:
 
 
 def _redact_field(name: str, value: Any) -> Any:
-    lowered = name.lower()
-    if lowered not in _ALLOWED and any(word in lowered for word in _SECRET_WORDS):
+    last_word = name.lower().replace("-", "_").rsplit("_", 1)[-1].rstrip("0123456789")
+    if last_word in _SECRET_WORDS or last_word.endswith(("password", "token", "secret")):
         return REDACTED
     return redact(value)

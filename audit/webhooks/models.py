@@ -8,13 +8,19 @@ MAX_ERROR_LENGTH = 500
 
 
 def display_url(url: str) -> str:
-    """The URL without its query string or credentials, for labels, logs and audit metadata:
-    receivers often put a token in the query (``?token=...``)."""
+    """Only the URL's origin (``scheme://host[:port]/…``), for labels, logs, audit metadata
+    and the events other receivers get: receivers put tokens in the query (``?token=``)
+    and in the path (Slack's and Discord's webhook URLs)."""
     parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
     host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return f"{parts.scheme}://{host}{parts.path}" + ("?…" if parts.query else "")
+    if port:
+        host = f"{host}:{port}"
+    hidden = parts.path not in ("", "/") or parts.query
+    return f"{parts.scheme}://{host}/" + ("…" if hidden else "")
 
 
 class WebhookEndpoint(TenantModel):

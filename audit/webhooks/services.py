@@ -161,6 +161,13 @@ def _url_error(url: str) -> str | None:
     except ValidationError:
         return "Enter a valid " + " or ".join(schemes) + " URL"
     parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+        return "The port must be 1 to 65535"
+    if port == 0:
+        return "The port must be 1 to 65535"
     if parts.username or parts.password:
         return "Credentials in the URL are not allowed"
     if not settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS and _is_private_literal(parts.hostname or ""):

@@ -52,3 +52,33 @@ def test_secrets_in_metadata_are_redacted():
         "api_key_id": 7,
         "items": [{"secret": REDACTED}],
     }
+
+
+def test_names_about_a_secret_are_kept_and_secrets_are_not():
+    with transaction.atomic():
+        event = record(
+            org_id=1,
+            action=ORG_UPDATED,
+            actor=Actor.system(),
+            metadata={
+                "new_key_id": 9,
+                "old_key_ends_at": "2026-01-01T00:00:00Z",
+                "key_prefix": "tnt_live_ab12",
+                "raw_key": "tnt_live_x",
+                "webhook_secret": "whsec_x",
+                "apikey": "x",
+                "password2": "x",
+                "X-Api-Token": "x",
+            },
+        )
+    event.refresh_from_db()
+    assert event.metadata == {
+        "new_key_id": 9,
+        "old_key_ends_at": "2026-01-01T00:00:00Z",
+        "key_prefix": "tnt_live_ab12",
+        "raw_key": REDACTED,
+        "webhook_secret": REDACTED,
+        "apikey": REDACTED,
+        "password2": REDACTED,
+        "X-Api-Token": REDACTED,
+    }
