@@ -15,6 +15,7 @@ from django.db import transaction
 
 from audit.actors import Actor
 from audit.audit_actions import AUDIT_EXPORTED
+from audit.connections import release_connection
 from audit.models import AuditEvent
 from audit.selectors import MAX_LIMIT, OwnEvents, audit_event_list
 from audit.serializers import AuditEventSerializer
@@ -76,6 +77,8 @@ def _pages(
     cursor = None
     while True:
         page = audit_event_list(org=org_id, own=own, cursor=cursor, limit=MAX_LIMIT, **filters)
+        # A slow reader must not keep a pooled connection between pages.
+        release_connection()
         if page.events:
             yield page.events
         if page.next_cursor is None:

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connection
 
+from audit.connections import release_connection
 from audit.models import OutboxEvent
 from audit.selectors import STREAM_BATCH, OutboxCursor, outbox_events_next
 
@@ -110,10 +110,3 @@ def event_stream_sync(*, cursor: OutboxCursor, still_allowed: Callable[[], bool]
         if step.ended:
             return
         time.sleep(step.wait)
-
-
-def release_connection() -> None:
-    """Back to the pool (or closed, without one). Never inside a transaction: that is only
-    ever a test's, and closing would break it."""
-    if not connection.in_atomic_block:
-        connection.close()

@@ -399,3 +399,24 @@ def test_an_export_reads_the_log_a_page_at_a_time_as_it_is_sent(org, admin, max_
         lines = b"".join(response.streaming_content).splitlines()
     assert len(lines) == 250
     assert all("audit_auditevent" in q["sql"] for q in captured.captured_queries[-3:])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_export_holds_no_database_connection_while_the_client_reads(org, as_member):
+    from django.db import connection, transaction
+
+    from audit.actors import Actor
+    from audit.services import record
+    from orgs.audit_actions import ORG_UPDATED
+
+    with transaction.atomic():
+        for _ in range(250):  # three pages of 100
+            record(org_id=org.pk, action=ORG_UPDATED, actor=Actor.system())
+    admin = as_member(org, role="admin")
+    response = admin.get("/api/audit-events/export?format=jsonl")
+    chunks = iter(response.streaming_content)
+    first = next(chunks)
+    assert first.count(b"\n") == 100
+    assert connection.connection is None  # handed back between pages
+    rest = b"".join(chunks)
+    assert (first + rest).count(b"\n") == 252  # with the sign-in and the export itself
