@@ -48,6 +48,7 @@ def main() -> None:
         DJANGO_SETTINGS_MODULE="config.settings",
         DEBUG="false",
         SECRET_KEY="bench-" + os.urandom(24).hex(),
+        API_KEY_PEPPERS="k1:" + os.urandom(32).hex(),
         ALLOWED_HOSTS="testserver",
         SECURE_SSL_REDIRECT="false",
         LOG_LEVEL="WARNING",

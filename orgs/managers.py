@@ -68,6 +68,14 @@ class TenantQuerySet(models.QuerySet[Any]):
         self._require_scope()
         return super().delete()
 
+    def _combinator_query(self, combinator: str, *other_qs: Any, all: bool = False) -> Any:
+        # union()/intersection()/difference(): every part must be scoped, not only the first.
+        self._require_scope()
+        for other in other_qs:
+            if isinstance(other, TenantQuerySet):
+                other._require_scope()
+        return super()._combinator_query(combinator, *other_qs, all=all)  # type: ignore[misc]
+
     def resolve_expression(self, *args: Any, **kwargs: Any) -> Any:
         # Used inside another query (`pk__in=...`): the subquery must be scoped too.
         self._require_scope()

@@ -16,6 +16,7 @@ def test_check_deploy_is_clean_under_production_settings():
         "SECRET_KEY": "k" * 64 + "production-like-secret-for-the-check",
         "ALLOWED_HOSTS": "api.tenantry.test,portal.tenantry.test",
         "BASE_DOMAIN": "tenantry.test",
+        "API_KEY_PEPPERS": "k1:" + "p" * 64,
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
@@ -40,8 +41,11 @@ def test_production_refuses_to_start_without_secret_key():
     assert "SECRET_KEY is required" in result.stderr
 
 
+PRODUCTION = {"DEBUG": "false", "SECRET_KEY": "s" * 64, "API_KEY_PEPPERS": "k1:" + "p" * 64}
+
+
 def _check(env_overrides):
-    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": "s" * 64, **env_overrides}
+    env = {**os.environ, **PRODUCTION, **env_overrides}
     return subprocess.run(
         [sys.executable, "manage.py", "check"], capture_output=True, text=True, env=env, check=False
     )
@@ -71,7 +75,7 @@ def test_production_refuses_a_per_process_cache():
 
 def test_forwarded_proto_is_trusted_only_behind_declared_proxies():
     code = "from django.conf import settings; print(settings.SECURE_PROXY_SSL_HEADER)"
-    base = {**os.environ, "DEBUG": "false", "SECRET_KEY": "s" * 64}
+    base = {**os.environ, **PRODUCTION}
     direct = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code],
         capture_output=True, text=True, env=base, check=False,
@@ -84,3 +88,9 @@ def test_forwarded_proto_is_trusted_only_behind_declared_proxies():
     assert proxied.stdout.strip().splitlines()[-1] == "('HTTP_X_FORWARDED_PROTO', 'https')", (
         proxied.stderr
     )
+
+
+def test_production_refuses_a_pepper_derived_from_the_secret_key():
+    result = _check({"API_KEY_PEPPERS": ""})
+    assert result.returncode != 0
+    assert "Production needs API_KEY_PEPPERS" in result.stderr

@@ -86,3 +86,11 @@ def test_an_unscoped_subquery_refuses_too(org, two_orgs_members):
         list(User.objects.filter(pk__in=Membership.objects.values("user_id")))
     scoped = User.objects.filter(pk__in=Membership.objects.for_org(org).values("user_id"))
     assert scoped.count() == 2
+
+
+@pytest.mark.parametrize("combine", ["union", "intersection", "difference"])
+def test_combining_with_an_unscoped_queryset_refuses(org, two_orgs_members, combine):
+    scoped = Membership.objects.for_org(org)
+    with pytest.raises(UnscopedQueryError):
+        getattr(scoped, combine)(Membership.objects.all())
+    assert len(getattr(scoped, combine)(Membership.objects.for_org(org))) in (0, 2)
