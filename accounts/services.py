@@ -10,7 +10,7 @@ from accounts.models import User
 from accounts.signin import revoke_all_families
 from audit.actors import Actor, RequestContext
 from audit.services import record
-from orgs.invitations import invitation_claim, invitation_find
+from orgs.invitations import invitation_claim, invitation_lock
 from orgs.models import Membership
 
 
@@ -76,8 +76,8 @@ def invitation_accept(
     with its password. Atomic; audited as invitation.accepted (plus user.created when the
     account is new).
     """
-    invitation = invitation_find(raw_token)
     with transaction.atomic():
+        invitation = invitation_lock(raw_token)
         user = User.objects.filter(email__iexact=invitation.email).first()
         if user is None:
             user = user_create(
@@ -90,5 +90,5 @@ def invitation_accept(
         elif not user.is_active or not user.check_password(password):
             raise InvalidCredentials
         return invitation_claim(
-            raw_token=raw_token, user=user, actor=Actor.for_user(user, context=context)
+            invitation=invitation, user=user, actor=Actor.for_user(user, context=context)
         )

@@ -86,10 +86,12 @@ def invitation_revoke(*, org: Organization, actor: Actor, invitation: Invitation
         )
 
 
-def invitation_find(raw_token: str) -> Invitation:
-    """The pending invitation behind a token (the token names its org), or InvitationInvalid."""
+def invitation_lock(raw_token: str) -> Invitation:
+    """The pending invitation behind a token (the token names its org), row-locked until
+    the caller's transaction ends so it is claimed once; else InvitationInvalid."""
     invitation = (
-        Invitation.unscoped.select_related("org")
+        Invitation.unscoped.select_for_update(of=("self",))
+        .select_related("org")
         .filter(token_hash=hash_opaque_token(raw_token))
         .first()
     )
@@ -98,18 +100,11 @@ def invitation_find(raw_token: str) -> Invitation:
     return invitation
 
 
-def invitation_claim(*, raw_token: str, user: Any, actor: Actor) -> Membership:
-    """Join the org as the invited email's user. Single-use under a row lock. Audited."""
+def invitation_claim(*, invitation: Invitation, user: Any, actor: Actor) -> Membership:
+    """Join the org of an invitation the caller locked (``invitation_lock``, same
+    transaction) as the invited email's user. Audited."""
+    now = timezone.now()
     with transaction.atomic():
-        invitation = (
-            Invitation.unscoped.select_for_update()
-            .select_related("org")
-            .filter(token_hash=hash_opaque_token(raw_token))
-            .first()
-        )
-        now = timezone.now()
-        if invitation is None or invitation.status_at(now) != "pending":
-            raise InvitationInvalid
         if invitation.email != user.email.lower():
             raise InvitationInvalid
         org = invitation.org
