@@ -75,9 +75,11 @@ def api_key_update(
     with transaction.atomic():
         key = APIKey.objects.for_org(org).select_for_update().get(pk=key.pk)
         before = _public_fields(key)
-        changes = _validated_partial(
+        changes, errors = _editable_fields(
             name=name, allowed_origins=allowed_origins, allowed_ips=allowed_ips
         )
+        if errors:
+            raise ValidationError(errors)
         for field, value in changes.items():
             setattr(key, field, value)
         changed = sorted(f for f in changes if before.get(f) != changes[f])
@@ -256,9 +258,8 @@ def _validated(
     expires_at: datetime | None,
     env: str,
 ) -> dict[str, Any]:
-    errors: dict[str, list[str]] = {}
-    fields = _validated_partial(
-        name=name, allowed_origins=allowed_origins, allowed_ips=allowed_ips, errors=errors
+    fields, errors = _editable_fields(
+        name=name, allowed_origins=allowed_origins, allowed_ips=allowed_ips
     )
     if scopes is not None:
         unknown = sorted(set(scopes) - set(ACTIONS))
@@ -274,15 +275,12 @@ def _validated(
     return {**fields, "scopes": scopes, "expires_at": expires_at, "env": env}
 
 
-def _validated_partial(
-    *,
-    name: str | None,
-    allowed_origins: list[str] | None,
-    allowed_ips: list[str] | None,
-    errors: dict[str, list[str]] | None = None,
-) -> dict[str, Any]:
-    collect = errors is not None
-    errors = {} if errors is None else errors
+def _editable_fields(
+    *, name: str | None, allowed_origins: list[str] | None, allowed_ips: list[str] | None
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The fields a key's owner may set and change, normalised, with what is wrong in them
+    (the caller decides when to raise, so create can report every field at once)."""
+    errors: dict[str, list[str]] = {}
     fields: dict[str, Any] = {}
     if name is not None:
         name = name.strip()
@@ -303,9 +301,7 @@ def _validated_partial(
             except ValueError:
                 errors.setdefault("allowed_ips", []).append(f"Not an IP address or CIDR: {block}")
         fields["allowed_ips"] = networks
-    if errors and not collect:
-        raise ValidationError(errors)
-    return fields
+    return fields, errors
 
 
 def _origin(value: str) -> str | None:
