@@ -88,7 +88,7 @@ def webhook_endpoint_update(
         after = _describe(endpoint)
         changed = [k for k in after if after[k] != before[k]]
         if endpoint.url != old_url and "url" not in changed:
-            changed.append("url")  # only the query string changed, which the trail hides
+            changed.append("url")  # only the path or query changed, which the trail hides
         if not changed:
             return endpoint
         endpoint.save()
