@@ -164,7 +164,14 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(LOCAL_DIR / "static"))
 
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# EMAIL_URL (smtp://user:pass@host:587/?tls=True) configures SMTP in one variable; without it,
+# EMAIL_BACKEND alone (the console by default: local mail is printed, and production refuses it).
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = env.str(
+        "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+    )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tenantry <no-reply@localhost>")
 
 # --- REST API --------------------------------------------------------------------------
@@ -295,3 +302,14 @@ WEBHOOK_BACKOFF_JITTER = env.float("WEBHOOK_BACKOFF_JITTER", default=0.1)
 EVENT_STREAM_POLL_SECONDS = env.float("EVENT_STREAM_POLL_SECONDS", default=1.0)
 EVENT_STREAM_KEEPALIVE_SECONDS = env.float("EVENT_STREAM_KEEPALIVE_SECONDS", default=15.0)
 EVENT_STREAM_RECHECK_SECONDS = env.float("EVENT_STREAM_RECHECK_SECONDS", default=30.0)
+
+# --- Production refuses what is only safe on a laptop (config/production.py) -------------
+if not DEBUG:
+    from config.production import refuse_unsafe
+
+    refuse_unsafe(
+        secret_key=SECRET_KEY,
+        peppers=API_KEY_PEPPERS,
+        email_backend=EMAIL_BACKEND,
+        portal_url=PORTAL_URL,
+    )
