@@ -6,6 +6,7 @@ from config import views
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("health", views.health, name="health"),
+    path("health/ready", views.ready, name="health-ready"),
     path("docs.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
     path("", include("accounts.urls")),
     path("", include("orgs.urls")),
