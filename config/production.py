@@ -6,6 +6,8 @@ variable to fix; none of them echoes a secret back.
 
 from django.core.exceptions import ImproperlyConfigured
 
+from accounts.signing_keys import seed_problem
+
 # Values people paste from examples. Django's own deploy check uses the same length and
 # variety thresholds (security.W009); a placeholder fails them or is named here.
 _PLACEHOLDER_SECRETS = ("changeme", "change-me", "secret", "your-secret-key", "...", "xxx")
@@ -17,7 +19,12 @@ LOCAL_PORTAL_URL = "http://127.0.0.1:8000"
 
 
 def refuse_unsafe(
-    *, secret_key: str, peppers: dict[str, str], email_backend: str, portal_url: str
+    *,
+    secret_key: str,
+    peppers: dict[str, str],
+    jwt_keys: dict[str, str],
+    email_backend: str,
+    portal_url: str,
 ) -> None:
     """Raise ``ImproperlyConfigured`` for the first unsafe production setting found."""
     lowered = secret_key.strip().lower()
@@ -36,6 +43,12 @@ def refuse_unsafe(
             raise ImproperlyConfigured(
                 f"API_KEY_PEPPERS: the pepper '{pepper_id}' is shorter than {PEPPER_MIN_BYTES} "
                 "bytes (python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+    for kid, seed in jwt_keys.items():
+        problem = seed_problem(seed)
+        if problem:
+            raise ImproperlyConfigured(
+                f"JWT_SIGNING_KEYS: the key '{kid}' {problem} (manage.py rotate_jwt_key prints one)"
             )
     if email_backend.endswith("console.EmailBackend"):
         raise ImproperlyConfigured(

@@ -6,6 +6,7 @@ without them. ``make run`` (and the test harness) set ``DEBUG=true`` for the loc
 an SQLite file under ``var/`` and a local-memory cache. See README.md.
 """
 
+import base64
 import hashlib
 from datetime import timedelta
 from pathlib import Path
@@ -243,9 +244,28 @@ LOGGING = {
 # --- Tokens ----------------------------------------------------------------------------
 # Access tokens are JWTs (simplejwt encodes and verifies them); refresh tokens are opaque,
 # one-time, stored hashed, and grouped in families for reuse detection (accounts/tokens.py).
+# Access tokens are signed with Ed25519 keys that carry an id (accounts/signing_keys.py):
+# JWT_SIGNING_KEYS="j2:<base64url 32-byte seed>,j1:<old>" verify; JWT_SIGNING_KEY_ID signs.
+# Production must set them; the local run derives one from SECRET_KEY.
+if not DEBUG and not env.str("JWT_SIGNING_KEYS", default=""):
+    raise ImproperlyConfigured(
+        "Production needs JWT_SIGNING_KEYS (manage.py rotate_jwt_key prints a new one)"
+    )
+JWT_SIGNING_KEYS = dict(
+    item.split(":", 1)
+    for item in env.list(
+        "JWT_SIGNING_KEYS",
+        default=[
+            "j1:"
+            + base64.urlsafe_b64encode(hashlib.sha256(("jwt:" + SECRET_KEY).encode()).digest())
+            .rstrip(b"=")
+            .decode()
+        ],
+    )
+)
+JWT_SIGNING_KEY_ID = env.str("JWT_SIGNING_KEY_ID", default=next(iter(JWT_SIGNING_KEYS)))
 SIMPLE_JWT = {
-    "ALGORITHM": "HS256",
-    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
+    "ALGORITHM": "EdDSA",
     "ISSUER": env.str("JWT_ISSUER", default="tenantry"),
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("ACCESS_TOKEN_SECONDS", default=900)),
     "USER_ID_CLAIM": "user_id",
@@ -310,6 +330,7 @@ if not DEBUG:
     refuse_unsafe(
         secret_key=SECRET_KEY,
         peppers=API_KEY_PEPPERS,
+        jwt_keys=JWT_SIGNING_KEYS,
         email_backend=EMAIL_BACKEND,
         portal_url=PORTAL_URL,
     )

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+from accounts.wellknown import jwks_view
 from config import views
 
 api_patterns: list[URLPattern | URLResolver] = [
@@ -16,6 +17,7 @@ api_patterns: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns = [
+    path(".well-known/jwks.json", jwks_view, name="jwks"),
     path("api/", include(api_patterns)),
     # Unknown /api/ paths answer in the error shape even with DEBUG on.
     re_path(r"^api/(?P<path>.*)$", views.api_not_found),

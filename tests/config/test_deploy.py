@@ -13,6 +13,7 @@ PRODUCTION = {
     "API_KEY_PEPPERS": "k1:" + "0123456789abcdef" * 4,
     "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
     "PORTAL_URL": "https://portal.tenantry.test",
+    "JWT_SIGNING_KEYS": "j1:" + "A" * 22 + "b" * 21,
 }
 
 # Documented in README.md: HSTS preload is a deployer's decision (it binds the domain into
@@ -122,6 +123,8 @@ def test_production_refuses_a_pepper_derived_from_the_secret_key():
             "EMAIL_BACKEND is the console backend",
         ),
         ({"PORTAL_URL": "http://127.0.0.1:8000/"}, "PORTAL_URL is the local default"),
+        ({"JWT_SIGNING_KEYS": ""}, "Production needs JWT_SIGNING_KEYS"),
+        ({"JWT_SIGNING_KEYS": "j1:tooshort"}, "the key 'j1' must decode to 32 bytes"),
     ],
 )
 def test_production_refuses_an_unsafe_setting_with_one_clear_message(overrides, message):
