@@ -109,19 +109,11 @@ def portal_url(live_server: Any) -> Callable[..., str]:
 
 def _open_browser_session(user: Any, org: Any) -> str:
     """A signed-in session in the configured store, as the sign-in page leaves it."""
-    from importlib import import_module
+    from accounts.sessions import browser_session_open
+    from audit.actors import RequestContext
 
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-
-    store = import_module(settings.SESSION_ENGINE).SessionStore()
-    store[SESSION_KEY] = user._meta.pk.value_to_string(user)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    if org is not None:
-        store["org_id"] = org.pk
-    store.create()
-    return str(store.session_key)
+    context = RequestContext(ip="127.0.0.1", user_agent="tests/browser signed_in")
+    return browser_session_open(user=user, org_id=getattr(org, "pk", None), context=context)
 
 
 @pytest.fixture
