@@ -29,7 +29,12 @@ if not SECRET_KEY:
 # The deployment's registrable domain: portal.<BASE_DOMAIN>, api.<BASE_DOMAIN> share a session.
 BASE_DOMAIN = env.str("BASE_DOMAIN", default="localhost")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", f".{BASE_DOMAIN}"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Unsafe requests from any of the deployment's subdomains (a form on portal.<base> posting to
+# api.<base>) pass Django's Origin check; no other origin does.
+CSRF_TRUSTED_ORIGINS = env.list(
+    "CSRF_TRUSTED_ORIGINS",
+    default=[] if BASE_DOMAIN == "localhost" else [f"https://*.{BASE_DOMAIN}"],
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -57,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.SessionSlidingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apikeys.middleware.KeyUsageMiddleware",
@@ -127,6 +133,9 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/login/"
 
 # --- Sessions: one cookie across the deployment's subdomains ---------------------------
+# accounts.BrowserSession rows (so a person's sessions can be listed and ended), read through
+# Redis when REDIS_URL is set.
+SESSION_ENGINE = "accounts.session_store"
 SESSION_COOKIE_NAME = env.str("SESSION_COOKIE_NAME", default="tnt_session")
 SESSION_COOKIE_DOMAIN = (
     env.str(
@@ -135,6 +144,9 @@ SESSION_COOKIE_DOMAIN = (
     or None
 )
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=7 * 24 * 3600)
+# The expiry slides forward as the session is used, with one store write per this many
+# seconds at most (accounts.middleware.SessionSlidingMiddleware).
+SESSION_TOUCH_SECONDS = env.int("SESSION_TOUCH_SECONDS", default=300)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
@@ -180,6 +192,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.JWTAuthentication",
         "apikeys.authentication.APIKeyAuthentication",
+        # The browser's session cookie (CSRF enforced on unsafe methods); last, so an
+        # explicit Authorization header decides when both are sent.
+        "accounts.session_auth.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -197,7 +212,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Multi-tenant identity and API keys. Authenticate with `Authorization: Bearer <jwt>` "
         "or an API key (`Authorization: Bearer <key>`, `Authorization: <key>` or "
-        "`X-API-Key: <key>`)."
+        "`X-API-Key: <key>`). In a browser, the session cookie of the portal's sign-in "
+        "authenticates too (unsafe methods need the `X-CSRFToken` header)."
     ),
     "VERSION": "1.0.0",
     "OAS_VERSION": "3.0.3",
