@@ -94,7 +94,7 @@ class AuditEventViewSet(OrgScopedViewSet[AuditEvent]):
     serializer_class = s.AuditEventSerializer
 
     def scoped_queryset(self, org: Organization) -> QuerySet[AuditEvent]:
-        return AuditEvent.objects.filter(org_id=org.pk)
+        return AuditEvent.objects.for_org(org)
 
     def _own_events(self) -> OwnEvents | None:
         """None for the whole log, else the caller's own part of it."""

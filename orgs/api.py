@@ -26,7 +26,7 @@ class MyOrganizationsView(GenericAPIView):
 
     def get_queryset(self) -> QuerySet[Membership]:
         # Spans orgs on purpose: a user's own memberships, keyed by the user.
-        return Membership.unscoped.filter(
+        return Membership.dangerously_unscoped.filter(
             user=org_context(self.request).membership.user, status=Membership.Status.ACTIVE
         ).select_related("org")
 

@@ -109,5 +109,6 @@ class WebhookEndpointViewSet(OrgScopedViewSet[WebhookEndpoint]):
                     {"status": [f"Must be one of {', '.join(DELIVERY_STATUSES)}"]}
                 )
             deliveries = deliveries.filter(status=wanted)
-        page = self.paginate_queryset(self.filter_queryset(deliveries))  # ?sort=, newest first
+        # ?sort=, newest first (the sort filter reads the view, not the queryset's model)
+        page = self.paginate_queryset(self.filter_queryset(deliveries))  # type: ignore[arg-type]
         return self.get_paginated_response(s.WebhookDeliverySerializer(page, many=True).data)
