@@ -1,12 +1,11 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from config import views
 
 api_patterns: list[URLPattern | URLResolver] = [
-    path("health", views.health, name="health"),
-    path("docs.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
+    path("health", views.HealthView.as_view(), name="health"),
+    path("docs.json", views.OpenAPIDocumentView.as_view(), name="openapi-schema"),
     path("", include("accounts.urls")),
     path("", include("orgs.urls")),
     path("", include("apikeys.urls")),
@@ -20,7 +19,7 @@ urlpatterns = [
     re_path(r"^api/(?P<path>.*)$", views.api_not_found),
     path(
         "developers/api",
-        SpectacularSwaggerView.as_view(url_name="openapi-schema"),
+        views.APIReferenceView.as_view(url_name="openapi-schema"),
         name="api-reference",
     ),
     path("admin/", admin.site.urls),

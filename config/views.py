@@ -5,26 +5,33 @@ import logging
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework import serializers
-from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.errors import error_response
+from orgs.bases import PublicView
 
 logger = logging.getLogger("tenantry.errors")
 
 
-@extend_schema(
-    auth=[],
-    responses=inline_serializer("Health", {"status": serializers.CharField()}),
-    tags=["health"],
-)
-@api_view(["GET"])
-@authentication_classes([])
-@permission_classes([])
-def health(request: Request) -> Response:
-    return Response({"status": "ok"})
+class HealthView(PublicView):
+    @extend_schema(
+        auth=[],
+        responses=inline_serializer("Health", {"status": serializers.CharField()}),
+        tags=["health"],
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"status": "ok"})
+
+
+class OpenAPIDocumentView(SpectacularJSONAPIView, PublicView):
+    """``/api/docs.json``. drf-spectacular's view first: its authentication stays as it was."""
+
+
+class APIReferenceView(SpectacularSwaggerView, PublicView):
+    """``/developers/api``: the interactive reference, from our own static files."""
 
 
 def _is_api(request: HttpRequest) -> bool:
