@@ -8,6 +8,7 @@ an SQLite file under ``var/`` and a local-memory cache. See README.md.
 
 import base64
 import hashlib
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -235,6 +236,14 @@ SPECTACULAR_SETTINGS = {
         "config.openapi.add_error_responses",
     ],
 }
+
+# --- Metrics: /metrics answers these networks only (a 404 to anyone else) ----------------
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_network!r} is not a network") from None
 
 # --- Logging: every line carries the request id -----------------------------------------
 LOGGING = {

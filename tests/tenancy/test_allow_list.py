@@ -15,6 +15,7 @@ ALLOW_LIST = {
     ("accounts/signin.py", "revoke_all_families"): "a person's sign-ins span their orgs",
     ("accounts/sessions.py", "sessions_list"): "a person's API sign-ins span their orgs",
     ("accounts/sessions.py", "session_end"): "a person ends one of their own API sign-ins",
+    ("config/metrics.py", "WebhookCollector.collect"): "the operator's metrics span orgs",
     ("orgs/hosts.py", "membership_for_person"): "a person's memberships span orgs, by person",
     ("apikeys/admin.py", "APIKeyAdmin.get_queryset"): "the staff console spans orgs",
     ("apikeys/authentication.py", "APIKeyAuthentication.authenticate"): (
