@@ -1,10 +1,12 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
+from accounts.wellknown import JWKSView
 from config import views
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("health", views.HealthView.as_view(), name="health"),
+    path("health/ready", views.ReadyView.as_view(), name="health-ready"),
     path("docs.json", views.OpenAPIDocumentView.as_view(), name="openapi-schema"),
     path("", include("accounts.urls")),
     path("", include("orgs.urls")),
@@ -14,6 +16,7 @@ api_patterns: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns = [
+    path(".well-known/jwks.json", JWKSView.as_view(), name="jwks"),
     path("api/", include(api_patterns)),
     # Unknown /api/ paths answer in the error shape even with DEBUG on.
     re_path(r"^api/(?P<path>.*)$", views.api_not_found),
