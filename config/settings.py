@@ -312,6 +312,8 @@ if API_KEY_PEPPER_ID not in API_KEY_PEPPERS:
     raise ImproperlyConfigured("API_KEY_PEPPER_ID names no pepper in API_KEY_PEPPERS")
 API_KEY_LAST_USED_INTERVAL = 60  # seconds: last_used_at is written at most this often
 PUBLIC_API_RATE = env.str("PUBLIC_API_RATE", default="300/15m")  # per key, /api/public/*
+# The audit log's "own events" (audit:read_own) ask apikeys, which audit stands below.
+AUDIT_OWN_API_KEY_IDS = "apikeys.selectors.api_key_ids_created_by"
 # The credentials /api/public/* accepts (orgs.bases.PublicKeyView): an org's API key only.
 PUBLIC_KEY_AUTHENTICATION_CLASSES = ["apikeys.authentication.APIKeyAuthentication"]
 LEAK_REPORT_RATE = env.str("LEAK_REPORT_RATE", default="60/m")  # per IP
