@@ -205,7 +205,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["config.pagination.SortFilter"],
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -225,6 +225,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "GET_LIB_DOC_EXCLUDES": "config.openapi.doc_excludes",
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
@@ -320,6 +321,8 @@ if API_KEY_PEPPER_ID not in API_KEY_PEPPERS:
     raise ImproperlyConfigured("API_KEY_PEPPER_ID names no pepper in API_KEY_PEPPERS")
 API_KEY_LAST_USED_INTERVAL = 60  # seconds: last_used_at is written at most this often
 PUBLIC_API_RATE = env.str("PUBLIC_API_RATE", default="300/15m")  # per key, /api/public/*
+# The audit log's "own events" (audit:read_own) ask apikeys, which audit stands below.
+AUDIT_OWN_API_KEY_IDS = "apikeys.selectors.api_key_ids_created_by"
 # The credentials /api/public/* accepts (orgs.bases.PublicKeyView): an org's API key only.
 PUBLIC_KEY_AUTHENTICATION_CLASSES = ["apikeys.authentication.APIKeyAuthentication"]
 LEAK_REPORT_RATE = env.str("LEAK_REPORT_RATE", default="60/m")  # per IP

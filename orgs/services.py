@@ -12,7 +12,7 @@ from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 
 from audit.actors import Actor
-from audit.services import before_after, record
+from audit.services import audited_update, record
 from orgs import audit_actions
 from orgs.context import OrgContext
 from orgs.hosts import RESERVED_SUBDOMAINS
@@ -51,25 +51,20 @@ def org_update(
     *, org: Organization, actor: Actor, name: str | None = None, jwt_enabled: bool | None = None
 ) -> Organization:
     """Change the org's name or JWT switch. Atomic, audited with before/after."""
-    with transaction.atomic():
-        org = Organization.objects.select_for_update().get(pk=org.pk)
-        before = {"name": org.name, "jwt_enabled": org.jwt_enabled}
-        if name is not None:
-            org.name = name.strip()
-        if jwt_enabled is not None:
-            org.jwt_enabled = jwt_enabled
-        after = {"name": org.name, "jwt_enabled": org.jwt_enabled}
-        changed = {k for k in after if after[k] != before[k]}
-        if changed:
-            org.save(update_fields=sorted(changed))
-            record(
-                org_id=org.pk,
-                action=audit_actions.ORG_UPDATED,
-                actor=actor,
-                target=org,
-                metadata=before_after(before, after, changed),
-            )
-    return org
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = name.strip()
+    if jwt_enabled is not None:
+        changes["jwt_enabled"] = jwt_enabled
+    return audited_update(
+        rows=Organization.objects.all(),
+        pk=org.pk,
+        changes=lambda _org: changes,
+        describe=lambda o: {"name": o.name, "jwt_enabled": o.jwt_enabled},
+        action=audit_actions.ORG_UPDATED,
+        actor=actor,
+        org_id=lambda o: o.pk,
+    )
 
 
 def membership_add(

@@ -11,6 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ESCAPE_HATCH = "dangerously_unscoped"
 
 ALLOW_LIST = {
+    ("accounts/sessions.py", "sessions_list"): "a person's API sign-ins span their orgs",
+    ("accounts/sessions.py", "session_end"): "a person ends their own sign-in, in any org",
     ("accounts/signin.py", "refresh"): "a refresh token is looked up by its hash, before any org",
     ("accounts/signin.py", "revoke_all_families"): "a person's sign-ins span their orgs",
     ("accounts/sessions.py", "sessions_list"): "a person's API sign-ins span their orgs",
@@ -32,6 +34,7 @@ ALLOW_LIST = {
     ("audit/webhooks/delivery.py", "release"): "the delivery worker serves every org",
     ("orgs/admin.py", "MembershipAdmin.get_queryset"): "the staff console spans orgs",
     ("orgs/api.py", "MyOrganizationsView.get_queryset"): "a person's memberships span orgs",
+    ("orgs/hosts.py", "membership_for_person"): "a person's memberships, to pick the org",
     ("orgs/invitations.py", "invitation_lock"): "an invitation is found by its token's hash",
 }
 
