@@ -24,6 +24,7 @@ urlpatterns = [
         name="api-reference",
     ),
     path("admin/", admin.site.urls),
+    path("", include("accounts.page_urls")),
 ]
 
 handler400 = "config.views.handler400"
