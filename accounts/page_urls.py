@@ -22,5 +22,6 @@ urlpatterns = [
         name="password_reset_confirm",
     ),
     path("reset/done/", views.PasswordResetCompletePage.as_view(), name="password_reset_complete"),
+    path("orgs/new/", views.OrgNewPage.as_view(), name="org-new"),
     path("oauth/", include((google_patterns, "social"))),
 ]

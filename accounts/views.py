@@ -3,9 +3,12 @@
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.backends import ModelBackend
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
@@ -19,10 +22,11 @@ from social_django.utils import psa
 from accounts.pipeline import UnverifiedEmail
 from accounts.redirects import safe_next
 from accounts.services import password_reset_finish
-from accounts.sessions import browser_sign_in, browser_sign_out
-from audit.actors import RequestContext
+from accounts.sessions import browser_session_set_org, browser_sign_in, browser_sign_out
+from audit.actors import Actor, RequestContext
 from orgs.hosts import membership_for_person
 from orgs.ratelimits import hit
+from orgs.services import org_create
 
 # The API login's answer, word for word: no failure says which part was wrong.
 INVALID_CREDENTIALS = "Invalid credentials"
@@ -223,3 +227,62 @@ def google_complete(request: HttpRequest, backend: str) -> HttpResponse:
     ):
         return HttpResponseRedirect(NO_ORG_NEXT)
     return HttpResponseRedirect(safe_next(response.get("Location"), request))
+
+
+class SignedInPage(View):
+    """A page for a signed-in person (any org or none); others go to the sign-in page."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse("login"))
+        return super().dispatch(request, *args, **kwargs)
+
+
+class OrgNewPage(SignedInPage):
+    """Create an organization (the stranger's path after Google sign-in) and land in it."""
+
+    template_name = "accounts/org_new.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._render(request, {"name": "", "slug": ""}, {})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        values = {
+            "name": (request.POST.get("name") or "").strip(),
+            "slug": (request.POST.get("slug") or "").strip().lower(),
+        }
+        try:
+            org = org_create(
+                actor=Actor.for_user(request.user, request),  # type: ignore[arg-type]
+                slug=values["slug"],
+                name=values["name"],
+                owner=request.user,
+            )
+        except ValidationError as exc:
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+            return self._render(request, values, errors, status=422)
+        browser_session_set_org(request=request, org_id=org.pk)
+        messages.success(request, f"Organization {org.name} created. You are its owner.")
+        return HttpResponseRedirect("/")
+
+    def _render(
+        self,
+        request: HttpRequest,
+        values: dict[str, str],
+        errors: dict[str, list[str]],
+        status: int = 200,
+    ) -> HttpResponse:
+        has_org = (
+            membership_for_person(
+                user_id=int(request.user.pk or 0), host=request.get_host(), preferred_org_id=None
+            )
+            is not None
+        )
+        context = {
+            "values": values,
+            "errors": errors,
+            "form_errors": errors.get("__all__", []),
+            "has_org": has_org,
+            "base_domain": settings.BASE_DOMAIN,
+        }
+        return render(request, self.template_name, context, status=status)

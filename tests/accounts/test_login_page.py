@@ -166,3 +166,30 @@ def test_password_reset_for_an_unknown_email_looks_the_same(client, member):
     assert response.status_code == 302
     assert response["Location"] == "/password-reset/sent/"
     assert mail.outbox == []
+
+
+def test_creating_an_org_needs_a_sign_in(client):
+    response = client.get("/orgs/new/")
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=/orgs/new/"
+
+
+def test_a_signed_in_stranger_creates_an_org_and_acts_in_it(client, user):
+    _login(client, user.email, PASSWORD)
+    page = client.get("/orgs/new/")
+    assert b"not a member of any organization" in page.content
+    response = client.post("/orgs/new/", {"name": "Lab", "slug": "lab"})
+    assert response.status_code == 302
+    assert client.get("/api/org").json()["slug"] == "lab"
+    assert AuditEvent.objects.filter(action="org.created", actor_id=str(user.pk)).exists()
+
+
+@pytest.mark.parametrize(
+    ("slug", "error"), [("Not A Slug!", "Use lowercase"), ("portal", "reserved")]
+)
+def test_a_bad_org_slug_is_explained_next_to_the_field(client, user, slug, error):
+    _login(client, user.email, PASSWORD)
+    response = client.post("/orgs/new/", {"name": "Lab", "slug": slug})
+    assert response.status_code == 422
+    assert error in response.content.decode()
+    assert 'value="Lab"' in response.content.decode()
