@@ -13,6 +13,7 @@ pytestmark = pytest.mark.django_db
 # The public allow-list of DESIGN.md. Anything else must refuse a request without credentials.
 PUBLIC = {
     "GET /api/health",
+    "GET /api/health/ready",
     "GET /api/docs.json",
     "POST /api/auth/login",
     "POST /api/auth/refresh",
