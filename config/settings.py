@@ -123,7 +123,7 @@ else:
 # --- Auth -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    "social_core.backends.google.GoogleOAuth2",
+    "accounts.google.GoogleOIDC",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -133,6 +133,33 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+
+# --- Google sign-in (social-auth-app-django; accounts/google.py, accounts/pipeline.py) ---
+# Without a client id the sign-in page offers the password form only. The endpoint is
+# Google's; tests point it at a local OpenID provider (its discovery document gives the
+# authorization, token, userinfo and JWKS URLs).
+SOCIAL_AUTH_GOOGLE_OIDC_KEY = env.str("GOOGLE_CLIENT_ID", default="")
+SOCIAL_AUTH_GOOGLE_OIDC_SECRET = env.str("GOOGLE_CLIENT_SECRET", default="")
+SOCIAL_AUTH_GOOGLE_OIDC_OIDC_ENDPOINT = env.str(
+    "GOOGLE_OIDC_ENDPOINT", default="https://accounts.google.com"
+)
+SOCIAL_AUTH_JSONFIELD_ENABLED = True
+SOCIAL_AUTH_URL_NAMESPACE = "social"
+SOCIAL_AUTH_REDIRECT_IS_HTTPS = env.bool("SOCIAL_AUTH_REDIRECT_IS_HTTPS", default=not DEBUG)
+# Only what the pipeline needs is kept: never the provider's access or id token.
+SOCIAL_AUTH_GOOGLE_OIDC_EXTRA_DATA: list[str] = []
+SOCIAL_AUTH_PIPELINE = [
+    "social_core.pipeline.social_auth.social_details",
+    "social_core.pipeline.social_auth.social_uid",
+    "social_core.pipeline.social_auth.auth_allowed",
+    "accounts.pipeline.require_verified_email",
+    "social_core.pipeline.social_auth.social_user",
+    "accounts.pipeline.user_by_verified_email",
+    "accounts.pipeline.create_user",
+    "social_core.pipeline.social_auth.associate_user",
+    "accounts.pipeline.join_orgs",
+]
 
 # --- Sessions: one cookie across the deployment's subdomains ---------------------------
 # accounts.BrowserSession rows (so a person's sessions can be listed and ended), read through

@@ -28,6 +28,7 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("metrics", MetricsView.as_view(), name="metrics"),
+    path("", include("accounts.page_urls")),
 ]
 
 handler400 = "config.views.handler400"
