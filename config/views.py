@@ -3,7 +3,8 @@
 import logging
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views import defaults
+from django.views import csrf, defaults
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
@@ -31,6 +32,7 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+@csrf_exempt  # nothing is served here, so there is nothing to forge: a POST is a JSON 404
 def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     return error_response(request, status=404, message="Resource not found", code="not_found")
 
@@ -47,6 +49,14 @@ def handler403(request: HttpRequest, exception: Exception | None = None) -> Http
             request, status=403, message="You do not have permission", code="forbidden"
         )
     return defaults.permission_denied(request, exception or Exception())
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    if _is_api(request):
+        return error_response(
+            request, status=403, message="CSRF verification failed", code="forbidden"
+        )
+    return csrf.csrf_failure(request, reason)
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

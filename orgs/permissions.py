@@ -1,5 +1,6 @@
 from typing import Any
 
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -20,8 +21,22 @@ class HasOrgAction(BasePermission):
         context = request.auth
         if not isinstance(context, OrgContext) or not context.membership.is_active:
             return False
+        refuse_unserved_method(view, request)
         action = required_action(view, request)
         return action is not None and context.allows(action)
+
+
+def refuse_unserved_method(view: Any, request: Request) -> None:
+    """A method the view does not serve is a 405, not a 403 for want of an action: the
+    permission check runs before DRF would pick the handler. (OPTIONS is not served: there
+    is no metadata class.)"""
+    method = (request.method or "").lower()
+    if (
+        method not in getattr(view, "http_method_names", ())
+        or method == "options"
+        or getattr(view, method, None) is None
+    ):
+        raise MethodNotAllowed(request.method or "")
 
 
 def required_action(view: Any, request: Request) -> str | None:
