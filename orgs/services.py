@@ -15,6 +15,7 @@ from audit.actors import Actor
 from audit.services import before_after, record
 from orgs import audit_actions
 from orgs.context import OrgContext
+from orgs.fields import has_control_characters
 from orgs.models import Membership, Organization
 from orgs.roles import Role
 
@@ -55,6 +56,8 @@ def org_update(
         before = {"name": org.name, "jwt_enabled": org.jwt_enabled}
         if name is not None:
             org.name = name.strip()
+            if errors := _name_errors(org.name):
+                raise ValidationError(errors)
         if jwt_enabled is not None:
             org.jwt_enabled = jwt_enabled
         after = {"name": org.name, "jwt_enabled": org.jwt_enabled}
@@ -156,10 +159,17 @@ def _validate_org_fields(*, slug: str, name: str) -> None:
         errors["slug"] = ["Use lowercase letters, digits, hyphens and underscores"]
     if not 2 <= len(slug) <= 64:
         errors.setdefault("slug", []).append("Must be 2 to 64 characters")
-    if not name or len(name) > 200:
-        errors["name"] = ["Must be 1 to 200 characters"]
+    errors.update(_name_errors(name))
     if errors:
         raise ValidationError(errors)
+
+
+def _name_errors(name: str) -> dict[str, list[str]]:
+    if not name or len(name) > 200:
+        return {"name": ["Must be 1 to 200 characters"]}
+    if has_control_characters(name):  # CR/LF in a name would reach mail headers
+        return {"name": ["Must not contain control characters"]}
+    return {}
 
 
 def _lock(org: Organization, membership: Membership) -> Membership:
