@@ -252,6 +252,11 @@ SIMPLE_JWT = {
     "LEEWAY": 0,
 }
 REFRESH_TOKEN_IDLE_LIFETIME = timedelta(days=env.int("REFRESH_TOKEN_IDLE_DAYS", default=14))
+# A spent refresh token presented again within this many seconds of its use is refused
+# (401) without revoking its sign-in: concurrent refreshes by one client. Later, it revokes.
+REFRESH_TOKEN_REUSE_LEEWAY = timedelta(
+    seconds=env.int("REFRESH_TOKEN_REUSE_LEEWAY_SECONDS", default=10)
+)
 REFRESH_TOKEN_ABSOLUTE_LIFETIME = timedelta(days=env.int("REFRESH_TOKEN_ABSOLUTE_DAYS", default=30))
 # --- API keys ---------------------------------------------------------------------------
 API_KEY_PREFIX = env.str("API_KEY_PREFIX", default="tnt")
