@@ -134,4 +134,4 @@ def test_the_code_table_covers_the_registry_listed_here():
     code = [ipaddress.ip_network(net) for net, _ in (*IPV4_REFUSED, *IPV6_REFUSED)]
     for cidr in IANA_IPV4 + IANA_IPV6:
         net = ipaddress.ip_network(cidr)
-        assert any(net.subnet_of(c) for c in code if c.version == net.version), cidr
+        assert any(net.subnet_of(c) for c in code if c.version == net.version), cidr  # type: ignore[arg-type]
