@@ -62,3 +62,34 @@ class BodySizeLimitMiddleware:
                     request, status=413, message="Request body too large", code="invalid_request"
                 )
         return self.get_response(request)
+
+
+class AmbiguousCredentialsMiddleware:
+    """An API request with two different credentials (``Authorization`` and ``X-API-Key``
+    naming different things) is a 401: serving it as whichever one happens to be valid would
+    hide a client's mistake, or let a junk header ride along with a stolen one. The same key
+    in both headers is one credential. (A session cookie is ambient, not presented: a header
+    credential is what such a request means.)"""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            api_key = request.META.get("HTTP_X_API_KEY", "").strip()
+            authorization = request.META.get("HTTP_AUTHORIZATION", "").strip()
+            if api_key and authorization and _credential(authorization) != api_key:
+                response = error_response(
+                    request,
+                    status=401,
+                    message="Ambiguous credentials: send one of Authorization or X-API-Key",
+                    code="unauthorized",
+                )
+                response["WWW-Authenticate"] = 'Bearer realm="api"'
+                return response
+        return self.get_response(request)
+
+
+def _credential(authorization: str) -> str:
+    scheme, _, rest = authorization.partition(" ")
+    return rest.strip() if scheme.lower() == "bearer" else authorization

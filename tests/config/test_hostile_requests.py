@@ -130,3 +130,35 @@ def test_swagger_ui_has_its_online_validator_off(client):
     assert script.status_code == 200
     assert script["Content-Type"].startswith("application/javascript")
     assert '"validatorUrl": null' in script.content.decode()
+
+
+@pytest.fixture
+def jwt_and_key(org, sign_in):
+    membership = MembershipFactory.create(org=org, role="admin")
+    _, raw = api_key_create(org=org, actor=Actor.system(), creator=membership, name="k")
+    return sign_in(membership).access_token, raw
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        lambda jwt, key: {"HTTP_AUTHORIZATION": "Bearer garbage", "HTTP_X_API_KEY": key},
+        lambda jwt, key: {"HTTP_AUTHORIZATION": f"Bearer {jwt}", "HTTP_X_API_KEY": "junk"},
+        lambda jwt, key: {"HTTP_AUTHORIZATION": f"Bearer {jwt}", "HTTP_X_API_KEY": key},
+        lambda jwt, key: {"HTTP_AUTHORIZATION": "garbage", "HTTP_X_API_KEY": key},
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/users/me", "/api/public/org"])
+def test_two_different_credentials_are_401(jwt_and_key, headers, path):
+    response = APIClient().get(path, **headers(*jwt_and_key))
+    assert_error(response, 401, "unauthorized")
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("scheme", ["Bearer ", ""])
+def test_the_same_key_in_both_headers_is_one_credential(jwt_and_key, scheme):
+    _, key = jwt_and_key
+    response = APIClient().get(
+        "/api/users/me", HTTP_AUTHORIZATION=f"{scheme}{key}", HTTP_X_API_KEY=key
+    )
+    assert response.status_code == 200, response.content
