@@ -16,6 +16,7 @@ from audit.services import before_after, record
 from orgs import audit_actions
 from orgs.context import OrgContext
 from orgs.fields import has_control_characters
+from orgs.hosts import RESERVED_SUBDOMAINS
 from orgs.models import Membership, Organization
 from orgs.roles import Role
 
@@ -159,6 +160,8 @@ def _validate_org_fields(*, slug: str, name: str) -> None:
         errors["slug"] = ["Use lowercase letters, digits, hyphens and underscores"]
     if not 2 <= len(slug) <= 64:
         errors.setdefault("slug", []).append("Must be 2 to 64 characters")
+    if slug in RESERVED_SUBDOMAINS:  # <slug>.<base> must not shadow the deployment's hosts
+        errors.setdefault("slug", []).append("This name is reserved")
     errors.update(_name_errors(name))
     if errors:
         raise ValidationError(errors)
