@@ -28,7 +28,13 @@ class RequestIdMiddleware:
 
 
 class SecurityHeadersMiddleware:
-    """Headers Django's SecurityMiddleware does not set. API answers are never cached."""
+    """Headers Django's SecurityMiddleware does not set (it sets HSTS on https, nosniff,
+    Referrer-Policy and COOP).
+
+    ``Cache-Control: no-store`` on everything that may carry a secret or personal data: every
+    API answer but the public OpenAPI document, the admin, and any page for a signed-in
+    person. A shared cache or the browser's disk never keeps a key, a token or a member list.
+    """
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
@@ -37,9 +43,21 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         response.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if request.path.startswith("/api/") and not request.path.startswith("/api/docs"):
-            response.setdefault("Cache-Control", "no-store")
+        response.setdefault("X-Content-Type-Options", "nosniff")
+        if _may_carry_personal_data(request):
+            response["Cache-Control"] = "no-store"
         return response
+
+
+_PUBLIC_DOCUMENTS = ("/api/docs.json",)
+
+
+def _may_carry_personal_data(request: HttpRequest) -> bool:
+    path = request.path
+    if path.startswith("/api/") or path.startswith("/admin/"):
+        return path not in _PUBLIC_DOCUMENTS
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated)
 
 
 class BodySizeLimitMiddleware:
