@@ -266,7 +266,7 @@ if API_KEY_PEPPER_ID not in API_KEY_PEPPERS:
 API_KEY_LAST_USED_INTERVAL = 60  # seconds: last_used_at is written at most this often
 PUBLIC_API_RATE = env.str("PUBLIC_API_RATE", default="300/15m")  # per key, /api/public/*
 LEAK_REPORT_RATE = env.str("LEAK_REPORT_RATE", default="60/m")  # per IP
-RATELIMIT_IP_META_KEY = "audit.actors.client_ip"
+RATELIMIT_IP_META_KEY = "orgs.ratelimits.ratelimit_ip"  # never empty, never junk
 
 LOGIN_RATE = env.str("LOGIN_RATE", default="10/m")  # per IP and per email, each
 REFRESH_RATE = env.str("REFRESH_RATE", default="60/m")  # per IP

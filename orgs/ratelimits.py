@@ -7,7 +7,18 @@ from django_ratelimit import ALL
 from django_ratelimit.core import get_usage
 from rest_framework.exceptions import Throttled
 
+from audit.actors import client_ip
+
 Usage = dict[str, Any]  # django-ratelimit's count, limit, should_limit, time_left
+
+# Requests whose peer address is unknown (a Unix socket without TRUSTED_PROXY_COUNT) share
+# one bucket rather than none.
+UNKNOWN_ADDRESS = "0.0.0.0"  # noqa: S104 - a bucket name, not a bind address
+
+
+def ratelimit_ip(request: Any) -> str:
+    """django-ratelimit's ``key="ip"`` (settings.RATELIMIT_IP_META_KEY): always an address."""
+    return client_ip(request) or UNKNOWN_ADDRESS
 
 
 def hit(request: Any, *, group: str, key: str | Callable[..., str], rate: str) -> Usage | None:
