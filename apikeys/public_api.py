@@ -21,7 +21,7 @@ from audit.actors import Actor, RequestContext
 from orgs.context import OrgContext, org_context
 from orgs.models import Membership
 from orgs.permissions import HasOrgAction
-from orgs.ratelimits import enforce, hit, refuse_if_limited
+from orgs.ratelimits import enforce
 
 ORG_SLUG_HEADER = OpenApiParameter(
     "X-Org-Slug", str, OpenApiParameter.HEADER, description="If sent, must be the key's org"
@@ -33,6 +33,7 @@ class PublicKeyView(APIView):
 
     authentication_classes = [APIKeyAuthentication]
     permission_classes = [HasOrgAction]
+    rate_limit_scope = "public"  # the key's bucket here is PUBLIC_API_RATE (orgs.ratelimits)
 
     @property
     def org_context(self) -> OrgContext:
@@ -43,23 +44,6 @@ class PublicKeyView(APIView):
         slug = request.headers.get("X-Org-Slug")
         if slug is not None and slug.strip().lower() != self.org_context.org.slug:
             raise exceptions.PermissionDenied("X-Org-Slug does not match the API key's org")
-        key = f"key:{self.org_context.credential_id}"
-        # Kept for the X-RateLimit-* headers, which the 429 carries too.
-        self.rate_usage = hit(
-            request, group="public-api", key=lambda *_: key, rate=settings.PUBLIC_API_RATE
-        )
-        refuse_if_limited(self.rate_usage)
-
-    def finalize_response(
-        self, request: Request, response: Any, *args: Any, **kwargs: Any
-    ) -> Response:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        usage = getattr(self, "rate_usage", None)
-        if usage is not None:
-            response["X-RateLimit-Limit"] = str(usage["limit"])
-            response["X-RateLimit-Remaining"] = str(max(0, usage["limit"] - usage["count"]))
-            response["X-RateLimit-Reset"] = str(int(usage["time_left"]))
-        return response
 
 
 class VerifyView(PublicKeyView):

@@ -46,10 +46,12 @@ INSTALLED_APPS = [
     "orgs",
     "accounts",
     "apikeys",
+    "usage",
 ]
 
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
+    "config.ratelimiting.RateLimitMiddleware",  # headers on every /api/ answer; late counts
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -180,6 +182,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["config.pagination.SortFilter"],
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["config.ratelimiting.NestedRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
@@ -208,6 +211,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.openapi.add_error_responses",
+        "config.ratelimiting.add_rate_limit_headers",
     ],
 }
 
@@ -264,7 +268,18 @@ API_KEY_PEPPER_ID = env.str("API_KEY_PEPPER_ID", default=next(iter(API_KEY_PEPPE
 if API_KEY_PEPPER_ID not in API_KEY_PEPPERS:
     raise ImproperlyConfigured("API_KEY_PEPPER_ID names no pepper in API_KEY_PEPPERS")
 API_KEY_LAST_USED_INTERVAL = 60  # seconds: last_used_at is written at most this often
+# --- Rate limits (orgs/ratelimits.py; README "Rate limits") ---------------------------------
+# Every API route: per principal (key, person in an org, or client address when anonymous),
+# nested in a per-org ceiling. Orgs override in Organization.settings["rate_limits"]
+# ({"org", "key", "user", "public"}); a key narrows its own with APIKey.rate_limit.
+RATE_LIMIT_ORG = env.str("RATE_LIMIT_ORG", default="3000/m")  # all of an org's credentials
+RATE_LIMIT_KEY = env.str("RATE_LIMIT_KEY", default="600/m")  # per API key
+RATE_LIMIT_USER = env.str("RATE_LIMIT_USER", default="600/m")  # per person (JWT/session) per org
+RATE_LIMIT_ANONYMOUS = env.str("RATE_LIMIT_ANONYMOUS", default="120/m")  # per client address
 PUBLIC_API_RATE = env.str("PUBLIC_API_RATE", default="300/15m")  # per key, /api/public/*
+# Usage counters (usage/counters.py) live in Redis this long; run `manage.py rollup_usage`
+# more often than that (hourly is plenty) to copy them into PostgreSQL.
+USAGE_REDIS_DAYS = env.int("USAGE_REDIS_DAYS", default=8)
 LEAK_REPORT_RATE = env.str("LEAK_REPORT_RATE", default="60/m")  # per IP
 RATELIMIT_IP_META_KEY = "orgs.ratelimits.ratelimit_ip"  # never empty, never junk
 
