@@ -32,7 +32,7 @@ from usage import counters
 
 logger = logging.getLogger(__name__)
 
-EXEMPT_PATHS = frozenset({"/api/health"})
+EXEMPT_PATHS = frozenset({"/api/health", "/api/health/ready"})  # probes read nothing
 RATE_LIMIT_HEADERS = (
     "X-RateLimit-Limit",
     "X-RateLimit-Remaining",

@@ -53,7 +53,7 @@ RATE_LIMIT_HEADERS = {
     "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy",
     "RateLimit",
 }  # fmt: skip
-UNLIMITED = {"GET /api/health"}  # load balancers probe it; it reads nothing
+UNLIMITED = {"GET /api/health", "GET /api/health/ready"}  # probes of load balancers
 
 
 @pytest.mark.parametrize("route", [r for r in api_routes() if str(r) not in UNLIMITED], ids=str)
