@@ -21,13 +21,25 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from config.errors import error_body
 from orgs.context import OrgContext
-from orgs.ratelimits import Spent, buckets_for, note, noted, spend, tightest
+from orgs.ratelimits import (
+    Bucket,
+    Spent,
+    address_value,
+    buckets_for,
+    email_bucket_value,
+    note,
+    noted,
+    spend,
+    tightest,
+)
 from usage import counters
 
 logger = logging.getLogger(__name__)
@@ -128,6 +140,37 @@ def set_headers(response: HttpResponse, spent: list[Spent]) -> None:
         f'"{s.policy}";q={s.limit};w={s.window}' for s in policies.values()
     )
     response["RateLimit"] = f'"{top.policy}";r={top.remaining};t={top.seconds_left()}'
+
+
+# --- The Django admin's sign-in form ---------------------------------------------------------
+
+
+def admin_login(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    """``/admin/login/`` with sign-in attempts (POSTs) limited per client address and per
+    username (normalised as the user lookup compares emails); then Django's own view."""
+    if request.method == "POST":
+        username = str(request.POST.get("username", ""))
+        address = address_value(request)
+        spent = spend(
+            [
+                Bucket("ip", "admin-login-ip", address, settings.ADMIN_LOGIN_RATE_IP),
+                Bucket(
+                    "username", "admin-login-username", email_bucket_value(username),
+                    settings.ADMIN_LOGIN_RATE_USERNAME,
+                ),
+            ],
+            request=request,
+        )  # fmt: skip
+        over = [s for s in spent if s.exceeded]
+        if over:
+            response = HttpResponse(
+                "Too many sign-in attempts. Try again later.\n",
+                status=429,
+                content_type="text/plain; charset=utf-8",
+            )
+            response["Retry-After"] = str(max(s.seconds_left() for s in over))
+            return response
+    return admin.site.login(request, extra_context)
 
 
 # --- OpenAPI -------------------------------------------------------------------------------

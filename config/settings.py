@@ -320,6 +320,13 @@ RATE_LIMIT_KEY = env.str("RATE_LIMIT_KEY", default="600/m")  # per API key
 RATE_LIMIT_USER = env.str("RATE_LIMIT_USER", default="600/m")  # per person (JWT/session) per org
 RATE_LIMIT_ANONYMOUS = env.str("RATE_LIMIT_ANONYMOUS", default="120/m")  # per client address
 PUBLIC_API_RATE = env.str("PUBLIC_API_RATE", default="300/15m")  # per key, /api/public/*
+# Abuse limits on top: invitations (they send email) per org and per inviter; organizations
+# created per person; Django admin sign-in attempts per client address and per username.
+INVITATION_RATE_ORG = env.str("INVITATION_RATE_ORG", default="100/h")
+INVITATION_RATE_INVITER = env.str("INVITATION_RATE_INVITER", default="30/h")
+ORG_CREATE_RATE = env.str("ORG_CREATE_RATE", default="5/d")
+ADMIN_LOGIN_RATE_IP = env.str("ADMIN_LOGIN_RATE_IP", default="10/m")
+ADMIN_LOGIN_RATE_USERNAME = env.str("ADMIN_LOGIN_RATE_USERNAME", default="10/h")
 # Usage counters (usage/counters.py) live in Redis this long; run `manage.py rollup_usage`
 # more often than that (hourly is plenty) to copy them into PostgreSQL.
 USAGE_REDIS_DAYS = env.int("USAGE_REDIS_DAYS", default=8)

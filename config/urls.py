@@ -3,7 +3,7 @@ from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from accounts.wellknown import jwks_view
-from config import views
+from config import ratelimiting, views
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("health", views.health, name="health"),
@@ -26,6 +26,8 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="openapi-schema"),
         name="api-reference",
     ),
+    # Sign-in attempts limited per address and username, then Django's own login view.
+    path("admin/login/", ratelimiting.admin_login, name="admin-login-limited"),
     path("admin/", admin.site.urls),
 ]
 

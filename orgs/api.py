@@ -12,6 +12,7 @@ from orgs.context import acting, org_context
 from orgs.invitations import invitation_create, invitation_revoke
 from orgs.models import Invitation, Membership, Organization
 from orgs.permissions import HasOrgAction, IsSignedInMember
+from orgs.ratelimits import enforce_invitation, enforce_org_creation
 from orgs.services import membership_remove, membership_set_role, org_create, org_update
 from orgs.viewsets import OrgScopedViewSet, validated
 
@@ -43,6 +44,7 @@ class MyOrganizationsView(GenericAPIView):
         summary="Create an organization; the caller becomes its owner",
     )
     def post(self, request: Request) -> Response:
+        enforce_org_creation(request, user_id=org_context(request).membership.user_id)
         data = validated(s.OrganizationCreateSerializer, request)
         org = org_create(
             actor=acting(request),
@@ -169,6 +171,9 @@ class InvitationViewSet(OrgScopedViewSet[Invitation]):
         ),
     )
     def create(self, request: Request) -> Response:
+        enforce_invitation(
+            request, org_id=self.org.pk, inviter_id=self.org_context.membership.user_id
+        )
         data = validated(s.InvitationCreateSerializer, request)
         invitation, _token = invitation_create(
             org=self.org,

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django_ratelimit import ALL
@@ -186,9 +187,13 @@ def key_rate(own: str | None, org_key_rate: str) -> str:
     return org_key_rate
 
 
+def address_value(request: Any) -> str:
+    """django-ratelimit's ip key: IPv6 addresses share their /64 (RATELIMIT_IPV6_MASK)."""
+    return str(_get_ip(http_request(request)))
+
+
 def anonymous_bucket(request: Any) -> Bucket:
-    # django-ratelimit's ip key: IPv6 addresses share their /64 (RATELIMIT_IPV6_MASK).
-    return Bucket("ip", "rl-ip", _get_ip(request), settings.RATE_LIMIT_ANONYMOUS)
+    return Bucket("ip", "rl-ip", address_value(request), settings.RATE_LIMIT_ANONYMOUS)
 
 
 def buckets_for(request: Any, context: Any, *, scope: str | None = None) -> list[Bucket]:
@@ -240,10 +245,56 @@ def refuse_if_exceeded(spent: Iterable[Spent]) -> None:
 def enforce(request: Any, *, group: str, key: str | Callable[..., str], rate: str) -> None:
     """Count this request against ``rate`` for ``key`` (``"ip"`` or ``(group, request) ->
     value``); past the limit, raise 429. The bucket joins the request's headers."""
-    value = _get_ip(http_request(request)) if key == "ip" else key(group, request)  # type: ignore[operator]
+    value = address_value(request) if key == "ip" else key(group, request)  # type: ignore[operator]
     spent = spend([Bucket(group, group, value, rate)], request=http_request(request))
     note(request, spent)
     refuse_if_exceeded(spent)
+
+
+def enforce_all(request: Any, buckets: Sequence[Bucket]) -> None:
+    """Several extra buckets in one round trip; past any of them, 429."""
+    spent = spend(buckets, request=http_request(request))
+    note(request, spent)
+    refuse_if_exceeded(spent)
+
+
+def enforce_login(request: Any, *, email: str) -> None:
+    """API and portal sign-in attempts: one bucket per email as the user lookup compares it
+    (``email_bucket_value``), and, once the lookup knows the account, one per account, which
+    catches any spelling that normalisation still tells apart. Costs the lookup's query."""
+    rate = settings.LOGIN_RATE
+    buckets = [Bucket("login-email", "login-email", email_bucket_value(email), rate)]
+    user_id = _account_for(email)
+    if user_id is not None:
+        buckets.append(Bucket("login-account", "login-account", str(user_id), rate))
+    enforce_all(request, buckets)
+
+
+def _account_for(email: str) -> Any:
+    # The same lookup sign-in makes (ModelBackend -> get_by_natural_key: email__iexact).
+    user_model = get_user_model()
+    try:
+        return user_model._default_manager.get_by_natural_key(email).pk
+    except user_model.DoesNotExist:
+        return None
+
+
+def enforce_invitation(request: Any, *, org_id: int, inviter_id: int) -> None:
+    """Invitations send email to whoever is named: per org and per inviter, per hour."""
+    org_rate, inviter_rate = settings.INVITATION_RATE_ORG, settings.INVITATION_RATE_INVITER
+    enforce_all(
+        request,
+        [
+            Bucket("invitations-org", "invitations-org", str(org_id), org_rate),
+            Bucket("invitations-inviter", "invitations-inviter", str(inviter_id), inviter_rate),
+        ],
+    )
+
+
+def enforce_org_creation(request: Any, *, user_id: int) -> None:
+    """Organizations created per person per day (attempts count: no slug enumeration)."""
+    rate = settings.ORG_CREATE_RATE
+    enforce_all(request, [Bucket("orgs-created", "orgs-created", str(user_id), rate)])
 
 
 def email_bucket_value(email: str) -> str:
