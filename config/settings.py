@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
+    "config.request_log.RequestLogMiddleware",
     "config.ratelimiting.RateLimitMiddleware",  # headers on every /api/ answer; late counts
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
@@ -245,13 +246,15 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "config.logging.RequestIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}
+        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+        "json": {"()": "config.logging.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "filters": ["request_id"],
-            "formatter": "plain",
+            # One JSON object a line in production (LOG_FORMAT=json|plain); text locally.
+            "formatter": env.str("LOG_FORMAT", default="plain" if DEBUG else "json"),
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
@@ -330,6 +333,8 @@ ADMIN_LOGIN_RATE_USERNAME = env.str("ADMIN_LOGIN_RATE_USERNAME", default="10/h")
 # Usage counters (usage/counters.py) live in Redis this long; run `manage.py rollup_usage`
 # more often than that (hourly is plenty) to copy them into PostgreSQL.
 USAGE_REDIS_DAYS = env.int("USAGE_REDIS_DAYS", default=8)
+# The credentials /api/public/* accepts (orgs.bases.PublicKeyView): an org's API key only.
+PUBLIC_KEY_AUTHENTICATION_CLASSES = ["apikeys.authentication.APIKeyAuthentication"]
 LEAK_REPORT_RATE = env.str("LEAK_REPORT_RATE", default="60/m")  # per IP
 RATELIMIT_IP_META_KEY = "orgs.ratelimits.ratelimit_ip"  # never empty, never junk
 
