@@ -12,6 +12,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include("orgs.urls")),
     path("", include("apikeys.urls")),
     path("", include("audit.urls")),
+    path("", include("usage.urls")),
     path("", include("audit.webhooks.urls")),
 ]
 

@@ -8,7 +8,6 @@ per request. ``manage.py rollup_usage`` copies them into PostgreSQL (usage.model
 Without Redis (the local run's memory cache) nothing is metered.
 """
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -48,14 +47,24 @@ def add_to_pipeline(
     """Queue the increments for one request on a Redis pipeline (no round trip of its own).
     ``request``: count the request itself; ``status``: count its answer's class."""
     field = status_field(status) if status is not None else None
+    if not request and field is None:
+        return
     ttl = settings.USAGE_REDIS_DAYS * 86400
-    for name in _keys(today(), org_id, key_id):
+    day = today()
+    names = _keys(day, org_id, key_id)
+    for name in names:
         if request:
             pipe.hincrby(name, "requests", 1)
         if field is not None:
             pipe.hincrby(name, field, 1)
-        if request or field is not None:
-            pipe.expire(name, ttl)
+        pipe.expire(name, ttl)
+    index = _index(day)  # what the rollup reads, so it never scans the keyspace
+    pipe.sadd(index, *names)
+    pipe.expire(index, ttl)
+
+
+def _index(day: date) -> str:
+    return f"{PREFIX}:{day.isoformat()}:index"
 
 
 def count_answer(*, org_id: int, key_id: int | None, status: int) -> None:
@@ -83,25 +92,50 @@ class Counted:
         return max(0, self.requests - self.s3xx - self.s4xx - self.s5xx)
 
 
-def read_day(day: date, *, org_id: int | None = None) -> Iterator[Counted]:
-    """Every counter of ``day`` (of one org, if given) as it stands in Redis now."""
+def read_day(day: date) -> list[Counted]:
+    """Every counter of ``day`` as it stands in Redis now (for the rollup)."""
     client = redis_client()
     if client is None:
-        return
-    pattern = f"{PREFIX}:{day.isoformat()}:{org_id if org_id is not None else '*'}:*"
-    names = sorted(client.scan_iter(match=pattern, count=1000))
+        return []
+    names = sorted(_text(n) for n in client.smembers(_index(day)))
+    return _read(client, day, names)
+
+
+def read_one(*, org_id: int, key_id: int | None, days: list[date]) -> dict[date, Counted]:
+    """One org's (or one key's) live counters on ``days``, in one round trip."""
+    client = redis_client()
+    if client is None or not days:
+        return {}
+    names = [_keys(day, org_id, key_id)[-1] for day in days]
+    return {c.day: c for c in _read(client, None, names)}
+
+
+def _read(client: Any, day: date | None, names: list[str]) -> list[Counted]:
     if not names:
-        return
+        return []
     pipe = client.pipeline(transaction=False)
     for name in names:
         pipe.hgetall(name)
+    found = []
     for name, values in zip(names, pipe.execute(), strict=True):
-        parts = (name.decode() if isinstance(name, bytes) else name).split(":")
+        if not values:
+            continue
         # tnt:usage:<day>:<org>:org  |  tnt:usage:<day>:<org>:key:<key>
-        org = int(parts[3])
-        key = int(parts[5]) if parts[4] == "key" else None
-        got = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in values.items()}
-        yield Counted(
-            day=day, org_id=org, key_id=key, requests=got.get("requests", 0),
-            s3xx=got.get("3xx", 0), s4xx=got.get("4xx", 0), s5xx=got.get("5xx", 0),
-        )  # fmt: skip
+        parts = name.split(":")
+        got = {_text(k): int(v) for k, v in values.items()}
+        found.append(
+            Counted(
+                day=date.fromisoformat(parts[2]),
+                org_id=int(parts[3]),
+                key_id=int(parts[5]) if parts[4] == "key" else None,
+                requests=got.get("requests", 0),
+                s3xx=got.get("3xx", 0),
+                s4xx=got.get("4xx", 0),
+                s5xx=got.get("5xx", 0),
+            )
+        )
+    return found
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
