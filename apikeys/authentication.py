@@ -67,7 +67,11 @@ class APIKeyAuthentication(BaseAuthentication):
         _note_use(request, key, ip)
         scopes = frozenset(key.scopes) if key.scopes is not None else None
         context = OrgContext(
-            membership=membership, credential="api_key", scopes=scopes, credential_id=key.pk
+            membership=membership,
+            credential="api_key",
+            scopes=scopes,
+            credential_id=key.pk,
+            rate_limit=key.rate_limit or None,  # its own bucket's rate (orgs.ratelimits)
         )
         return membership.user, context
 
