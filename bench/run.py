@@ -72,7 +72,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000, help="audit events seeded")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--only", default="", help="comma-separated endpoint names")
-    parser.add_argument("--profile", default="", help="profile one worker under this endpoint")
+    parser.add_argument(
+        "--profile", default="", help="profile one worker under these endpoints (comma-separated)"
+    )
     parser.add_argument("--out", default=str(RESULTS / "latest.json"))
     args = parser.parse_args()
 
@@ -132,7 +134,8 @@ def main() -> None:
             endpoints = [e for e in endpoints if e.name in wanted]
         check_answers(base, endpoints)
         if args.profile:
-            profile(base, endpoints, args.profile, server, seeded, work)
+            for name in args.profile.split(","):
+                profile(base, endpoints, name, server, seeded, work)
             return
         results = measure(base, endpoints, args, seeded)
         report(results, endpoints, args, seeded)
@@ -432,7 +435,9 @@ def profile(base: str, endpoints, name: str, server, seeded: dict, work: Path) -
     wrk(base, endpoint, seconds + 2, extra)
     sampler.wait()
     summary = summarize_stacks(raw.read_text())
-    (PROFILES / f"{name}.txt").write_text(summary)
+    (PROFILES / f"{name}.txt").write_text(
+        f"py-spy, one worker, under wrk on {endpoint.label}\n{summary}"
+    )
     shutil.copy(raw, PROFILES / f"{name}.collapsed")
     print(summary)
     print(f"profile written to {PROFILES / name}.txt (collapsed stacks: .collapsed)")
