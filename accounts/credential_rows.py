@@ -81,7 +81,13 @@ def fetch_row(sql: str, params: Sequence[Any]) -> Row | None:
             return cursor.fetchone()
     connection.ensure_connection()
     connection.validate_thread_sharing()
-    raw = _PreparedCursor(connection.connection)
+    pg = connection.connection
+    if pg.prepare_threshold is None:
+        # Django turns psycopg's preparing off (None), which also ignores prepare=True. Its
+        # own cursors bind on the client and never prepare, so a threshold no statement
+        # reaches on its own changes nothing for them and lets ours be prepared.
+        pg.prepare_threshold = 2**31
+    raw = _PreparedCursor(pg)
     cursor = (
         connection.make_debug_cursor(raw)
         if connection.queries_logged

@@ -45,3 +45,22 @@ def test_the_password_hash_is_never_read():
 
 def test_a_missing_row_is_none():
     assert fetch_row(SQL, [0]) is None
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_lookups_are_prepared_once_per_connection_on_postgresql(settings, prepared):
+    """Parsing and planning the four-table join cost more than running it: prepared, the
+    server only executes it."""
+    from django.db import connection
+
+    settings.DATABASE_PREPARED_LOOKUPS = prepared
+    made = MembershipFactory.create()
+    sql = f"{SQL} /* prepared={prepared} */"
+    for _ in range(2):
+        assert fetch_row(sql, [made.pk]) is not None
+    with connection.cursor() as cursor:
+        cursor.execute(  # the server holds the text with $1 where we wrote %s
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            [f"%/* prepared={prepared} */"],
+        )
+        assert cursor.fetchone()[0] == (1 if prepared else 0)
