@@ -12,9 +12,8 @@ from rest_framework.response import Response
 from apikeys import serializers as s
 from apikeys.models import APIKey
 from apikeys.services import api_key_create, api_key_revoke, api_key_roll, api_key_update
+from orgs.bases import OrgScopedViewSet, validated
 from orgs.context import acting
-from orgs.models import Organization
-from orgs.viewsets import OrgScopedViewSet, validated
 
 NO_STORE = {"Cache-Control": "no-store"}
 STATUSES = ("active", "revoked", "expired")
@@ -22,6 +21,7 @@ STATUSES = ("active", "revoked", "expired")
 
 @extend_schema(tags=["api-keys"])
 class APIKeyViewSet(OrgScopedViewSet[APIKey]):
+    model = APIKey
     serializer_class = s.APIKeySerializer
     required_actions = {
         "list": "api_key:read",
@@ -34,8 +34,8 @@ class APIKeyViewSet(OrgScopedViewSet[APIKey]):
     ordering_fields = ["created_at", "name", "last_used_at", "expires_at"]
     ordering = ["-created_at"]
 
-    def scoped_queryset(self, org: Organization) -> QuerySet[APIKey]:
-        keys = APIKey.objects.for_org(org).select_related("created_by")
+    def narrow_queryset(self, queryset: QuerySet[APIKey]) -> QuerySet[APIKey]:
+        keys = queryset.select_related("created_by")
         if not self.org_context.allows("api_key:manage"):
             keys = keys.filter(created_by=self.org_context.membership.user)  # only one's own
         wanted = self.request.query_params.get("status")

@@ -2,6 +2,7 @@
 logged or audited."""
 
 import ipaddress
+import secrets
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -178,7 +179,7 @@ def leaked_keys_report(*, reports: list[dict[str, str]], actor: Actor) -> int:
             if parsed is None:
                 continue
             key = (
-                APIKey.unscoped.select_for_update()
+                APIKey.dangerously_unscoped.select_for_update()
                 .filter(key_hash__in=crypto.candidate_digests(parsed.raw), revoked_at__isnull=True)
                 .first()
             )  # spans orgs on purpose: a leak report names no org; the key does
@@ -205,7 +206,9 @@ def leaked_keys_report(*, reports: list[dict[str, str]], actor: Actor) -> int:
 def api_key_touch(*, key_id: int, ip: str | None) -> None:
     """Bookkeeping, not a user's write (so not audited): when and where a key was last used.
     Callers throttle it to once a minute per key."""
-    APIKey.unscoped.filter(pk=key_id).update(last_used_at=timezone.now(), last_used_ip=ip)
+    APIKey.dangerously_unscoped.filter(pk=key_id).update(
+        last_used_at=timezone.now(), last_used_ip=ip
+    )
 
 
 def _insert(*, org: Organization, creator: Membership, **fields: Any) -> tuple[APIKey, str]:
@@ -328,3 +331,19 @@ def _notify_owners_of_leak(key: APIKey) -> None:
         from_email=None,
         recipient_list=recipients,
     )
+
+
+def api_key_pepper_generate(*, actor: Actor) -> tuple[str, str]:
+    """A new API-key pepper ``(id, secret)`` for the operator to deploy. Audited (the id only,
+    never the secret); keys hashed under older peppers keep verifying while those stay listed."""
+    pepper_id = "k" + timezone.now().strftime("%Y%m%d") + secrets.token_hex(2)
+    with transaction.atomic():
+        record(
+            org_id=None,
+            action=audit_actions.API_KEY_PEPPER_GENERATED,
+            actor=actor,
+            target_type="api_key_pepper",
+            target_label=pepper_id,
+            metadata={"pepper_id": pepper_id},
+        )
+    return pepper_id, secrets.token_hex(32)

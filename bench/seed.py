@@ -54,15 +54,15 @@ def seed(*, events: int, work: Path, refresh_files: int, refresh_per_file: int) 
         User(email=f"user{n}@filler.test", password="!")
         for n in range(FILLER_ORGS * MEMBERS_PER_FILLER_ORG)
     )
-    memberships = Membership.unscoped.bulk_create(
+    memberships = Membership.dangerously_unscoped.bulk_create(
         Membership(org=fillers[n // MEMBERS_PER_FILLER_ORG], user=user, role="developer")
         for n, user in enumerate(users)
     )
-    APIKey.unscoped.bulk_create(_key_row(m.org, m) for m in memberships)
+    APIKey.dangerously_unscoped.bulk_create(_key_row(m.org, m) for m in memberships)
 
     refresh_tokens = refresh_files * refresh_per_file
     print(f"seeding {refresh_tokens} sign-ins for refresh ...", flush=True)
-    families = TokenFamily.unscoped.bulk_create(
+    families = TokenFamily.dangerously_unscoped.bulk_create(
         TokenFamily(org=org, user=admin_user, membership=admin) for _ in range(refresh_tokens)
     )
     raw_refresh = []
@@ -71,7 +71,7 @@ def seed(*, events: int, work: Path, refresh_files: int, refresh_per_file: int) 
         raw, digest = new_opaque_token("rt_")
         raw_refresh.append(raw)
         rows.append(RefreshToken(org=org, family=family, token_hash=digest))
-    RefreshToken.unscoped.bulk_create(rows, batch_size=5000)
+    RefreshToken.dangerously_unscoped.bulk_create(rows, batch_size=5000)
 
     print(f"seeding {events:,} audit events ...", flush=True)
     with connection.cursor() as cursor:
@@ -102,7 +102,7 @@ def seed(*, events: int, work: Path, refresh_files: int, refresh_per_file: int) 
     _, drf_raw = drf_keys.create_key(name="bench")
     with connection.cursor() as cursor:
         # As many rows as our key table, with one index to look a digest up by.
-        key_rows = APIKey.unscoped.count()
+        key_rows = APIKey.dangerously_unscoped.count()
         cursor.execute(
             """
             INSERT INTO rest_framework_api_key_apikey (id, prefix, hashed_key, created, name,
@@ -188,7 +188,7 @@ def last_used_writes(key_id: int) -> int:
 def _random_keys(org: Any, membership: Any, count: int) -> None:
     from apikeys.models import APIKey
 
-    APIKey.unscoped.bulk_create(_key_row(org, membership) for _ in range(count))
+    APIKey.dangerously_unscoped.bulk_create(_key_row(org, membership) for _ in range(count))
 
 
 def _key_row(org: Any, membership: Any) -> Any:
