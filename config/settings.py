@@ -111,6 +111,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The per-request credential lookups (API key, JWT) are prepared once per connection on
+# PostgreSQL. Behind PgBouncer in transaction mode that needs PgBouncer >= 1.21 with
+# max_prepared_statements > 0; set false otherwise.
+DATABASE_PREPARED_LOOKUPS = env.bool("DATABASE_PREPARED_LOOKUPS", default=True)
 
 # --- Cache: Redis when REDIS_URL is set (shared rate limits), else local memory ---------
 REDIS_URL = env.str("REDIS_URL", default="")
