@@ -24,6 +24,11 @@ urlpatterns = [
         name="api-reference",
     ),
     path("admin/", admin.site.urls),
+    # The portal: server-rendered pages on the same services as the API.
+    path("", include("orgs.portal_urls")),
+    path("", include("apikeys.portal_urls")),
+    path("", include("audit.portal_urls")),
+    path("", include("audit.webhooks.portal_urls")),
 ]
 
 handler400 = "config.views.handler400"

@@ -8,3 +8,6 @@ MEMBER_REMOVED = register("member.removed", "A member was removed from the organ
 INVITATION_CREATED = register("invitation.created", "A person was invited to the organization")
 INVITATION_REVOKED = register("invitation.revoked", "A pending invitation was revoked")
 INVITATION_ACCEPTED = register("invitation.accepted", "An invitation was accepted")
+INVITATION_RESENT = register(
+    "invitation.resent", "A pending invitation was sent again with a new link"
+)

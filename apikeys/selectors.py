@@ -1,0 +1,38 @@
+"""Reads of API keys, shared by the API and the portal: who sees which keys."""
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from apikeys.models import APIKey
+from orgs.context import OrgContext
+from orgs.models import Organization
+
+STATUSES = ("active", "revoked", "expired")
+
+
+class UnknownStatus(ValueError):
+    pass
+
+
+def api_keys_visible(*, org: Organization, context: OrgContext) -> QuerySet[APIKey]:
+    """The keys ``context`` may see in ``org``: everyone's with ``api_key:manage`` (admins,
+    owners), else only the ones its member created (developers)."""
+    keys = APIKey.objects.for_org(org).select_related("created_by")
+    if not context.allows("api_key:manage"):
+        keys = keys.filter(created_by=context.membership.user)
+    return keys
+
+
+def api_keys_with_status(keys: QuerySet[APIKey], status: str) -> QuerySet[APIKey]:
+    """Narrow ``keys`` to one status (``active``, ``revoked``, ``expired``) as of now;
+    ``UnknownStatus`` for any other word."""
+    if status not in STATUSES:
+        raise UnknownStatus(f"Must be one of {', '.join(STATUSES)}")
+    now = timezone.now()
+    live = Q(revoked_at__isnull=True)
+    unexpired = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    return {
+        "active": keys.filter(live & unexpired),
+        "revoked": keys.filter(revoked_at__isnull=False),
+        "expired": keys.filter(live & Q(expires_at__lte=now)),
+    }[status]

@@ -1,0 +1,226 @@
+"""The base of every portal page: a signed-in person acting in one org.
+
+The org comes from the subdomain (``<slug>.<BASE_DOMAIN>``) when the person belongs to it,
+else from the session's current org (the switcher sets ``session["org_id"]``), else the
+person's first org. The page then acts with the same ``OrgContext`` (credential
+``"session"``) as the API, and asks the same role table (``orgs.roles``) for the action
+each HTTP method needs. Not allowed: a 403 page naming who can help. Another org's object:
+a 404, because every lookup goes through ``Model.objects.for_org(org)``.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
+from django.views import View
+
+from audit.actors import Actor
+from orgs.context import OrgContext
+from orgs.models import Membership, Organization
+from orgs.roles import ROLE_ACTIONS, Role
+
+SESSION_ORG_KEY = "org_id"
+# Subdomains that name the product, not an org.
+PRODUCT_SUBDOMAINS = frozenset({"portal", "api", "www", "app"})
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    actions: tuple[str, ...]  # any one of them opens the page
+
+
+# The left navigation: each page with the actions that open it (the views ask the same).
+NAV: tuple[NavItem, ...] = (
+    NavItem("API keys", "portal-api-keys", ("api_key:read",)),
+    NavItem("Members", "portal-members", ("member:read",)),
+    NavItem("Audit log", "portal-audit-log", ("audit:read", "audit:read_own")),
+    NavItem("Webhooks", "portal-webhooks", ("webhook:read",)),
+    NavItem("Organization", "portal-organization", ("org:read",)),
+)
+
+
+@dataclass
+class Chrome:
+    """What the layout shows around a page: the person, their orgs, the current one."""
+
+    user: Any
+    memberships: list[Membership] = field(default_factory=list)
+    current: Membership | None = None
+    path: str = ""
+
+    @property
+    def org(self) -> Organization | None:
+        return self.current.org if self.current else None
+
+    @property
+    def context(self) -> OrgContext | None:
+        if self.current is None:
+            return None
+        return OrgContext(membership=self.current, credential="session")
+
+    @property
+    def nav(self) -> list[dict[str, Any]]:
+        """The settings pages this person's role may open, the current one marked."""
+        context = self.context
+        if context is None:
+            return []
+        items = []
+        for item in NAV:
+            if any(context.allows(a) for a in item.actions):
+                url = reverse(item.url_name)
+                items.append(
+                    {"label": item.label, "url": url, "current": self.path.startswith(url)}
+                )
+        return items
+
+
+def org_slug_from_host(host: str) -> str | None:
+    """``acme`` for ``acme.<BASE_DOMAIN>[:port]``; None for the bare domain, product
+    subdomains (portal., api.) and other hosts."""
+    hostname = (urlsplit(f"//{host}").hostname or "").lower()
+    base = str(settings.BASE_DOMAIN).lower()
+    if not hostname.endswith("." + base):
+        return None
+    label = hostname[: -len(base) - 1]
+    if not label or "." in label or label in PRODUCT_SUBDOMAINS:
+        return None
+    return label
+
+
+def chrome_for(request: HttpRequest) -> Chrome | None:
+    """The signed-in person's orgs and the one this request acts in (cached per request).
+    One query: the person's active memberships with their orgs."""
+    cached = getattr(request, "_portal_chrome", None)
+    if cached is not None:
+        return cached
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    # Spans orgs on purpose: one person's own memberships, keyed by the person.
+    memberships = list(
+        Membership.unscoped.filter(user=user, status=Membership.Status.ACTIVE)
+        .select_related("org", "user")
+        .order_by("created_at", "pk")
+    )
+    chrome = Chrome(
+        user=user,
+        memberships=memberships,
+        current=_pick(request, memberships),
+        path=request.path,
+    )
+    request._portal_chrome = chrome  # type: ignore[attr-defined]
+    return chrome
+
+
+def _pick(request: HttpRequest, memberships: list[Membership]) -> Membership | None:
+    slug = org_slug_from_host(request.get_host())
+    if slug is not None:
+        for membership in memberships:
+            if membership.org.slug.lower() == slug:
+                return membership
+    wanted = request.session.get(SESSION_ORG_KEY)
+    for membership in memberships:
+        if membership.org_id == wanted:
+            return membership
+    return memberships[0] if memberships else None
+
+
+def portal_context(request: HttpRequest) -> dict[str, Any]:
+    """Template context processor: ``portal`` (the layout's Chrome), computed on first use."""
+    return {"portal": SimpleLazyObject(lambda: chrome_for(request))}
+
+
+def who_can_help(org: Organization, *, limit: int = 3) -> list[str]:
+    """Emails of the active members who can change roles (``member:write``: owners and
+    admins), highest role first: the people a refused person should ask."""
+    roles = role_names(("member:write",))
+    members = sorted(
+        Membership.objects.for_org(org)
+        .filter(role__in=roles, status=Membership.Status.ACTIVE)
+        .select_related("user")
+        .order_by("created_at")[:20],
+        key=lambda m: -Role(m.role).rank,
+    )
+    return [m.user.email for m in members[:limit]]
+
+
+def role_names(actions: tuple[str, ...]) -> list[str]:
+    return [r.value for r in Role if any(a in ROLE_ACTIONS[r] for a in actions)]
+
+
+class PortalView(View):
+    """A page acting in one org. Subclasses name the action each method needs:
+
+    ``required_actions = {"get": "api_key:read", "post": "api_key:write"}``; a method with
+    no action is refused (fail closed). ``own_actions`` names, per method, a narrower action
+    that also opens the page (``audit:read_own``): the view then shows the person's part.
+    """
+
+    required_actions: ClassVar[dict[str, str]] = {}
+    own_actions: ClassVar[dict[str, str]] = {}
+    chrome: Chrome
+    org_context: OrgContext
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        chrome = chrome_for(request)
+        if chrome is None:
+            return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+        if chrome.current is None:
+            return render(request, "portal/no_org.html", status=403)
+        self.chrome = chrome
+        self.org_context = OrgContext(membership=chrome.current, credential="session")
+        method = (request.method or "").lower()
+        needed = tuple(
+            a for a in (self.required_actions.get(method), self.own_actions.get(method)) if a
+        )
+        if method not in ("head", "options") and not any(
+            self.org_context.allows(a) for a in needed
+        ):
+            return self.forbidden(needed)
+        return super().dispatch(request, *args, **kwargs)
+
+    @property
+    def org(self) -> Organization:
+        return self.org_context.org
+
+    @property
+    def membership(self) -> Membership:
+        return self.org_context.membership
+
+    def allows(self, action: str) -> bool:
+        return self.org_context.allows(action)
+
+    def actor(self) -> Actor:
+        return Actor.for_user(self.membership.user, self.request)
+
+    def forbidden(self, actions: tuple[str, ...]) -> HttpResponse:
+        org = self.org
+        return render(
+            self.request,
+            "portal/forbidden.html",
+            {
+                "org": org,
+                "ask": who_can_help(org),
+                "roles": role_names(actions),
+                "your_role": self.org_context.role,
+            },
+            status=403,
+        )
+
+    def render_page(
+        self, template: str, context: dict[str, Any] | None = None, *, status: int = 200
+    ) -> HttpResponse:
+        return render(
+            self.request,
+            template,
+            {"org": self.org, "ctx": self.org_context, **(context or {})},
+            status=status,
+        )
