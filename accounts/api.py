@@ -13,7 +13,8 @@ from rest_framework.views import APIView
 from accounts import serializers as s
 from accounts.errors import InvalidCredentials, JwtDisabled, jwt_disabled_error
 from accounts.services import invitation_accept, password_change
-from accounts.signin import logout, logout_everywhere, password_login, refresh
+from accounts.sessions import browser_sign_out, sessions_end_all
+from accounts.signin import logout, password_login, refresh
 from audit.actors import RequestContext
 from orgs.context import acting, org_context
 from orgs.invitations import InvitationInvalid
@@ -99,11 +100,14 @@ class LogoutView(APIView):
     )
     def post(self, request: Request) -> Response:
         context = org_context(request)
-        logout(
-            membership=context.membership,
-            family_id=context.credential_id,
-            actor=acting(request),
-        )
+        if context.credential == "session":
+            browser_sign_out(request=request._request)
+        else:
+            logout(
+                membership=context.membership,
+                family_id=context.credential_id,
+                actor=acting(request),
+            )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -115,16 +119,11 @@ class LogoutAllView(APIView):
         request=None,
         responses={204: None},
         tags=["auth"],
-        summary="End every sign-in of the current user, in every organization",
+        summary="End every sign-in of the current user: browser sessions and API sign-ins",
     )
     def post(self, request: Request) -> Response:
         context = org_context(request)
-        logout_everywhere(
-            user=context.membership.user,
-            org_id=context.org.pk,
-            actor=acting(request),
-            reason="logout_all",
-        )
+        sessions_end_all(user=context.membership.user, actor=acting(request), org_id=context.org.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -11,3 +11,12 @@ AUTH_REFRESH_REUSE_DETECTED = register(
 )
 AUTH_LOGOUT = register("auth.logout", "A sign-in (token family) was ended")
 AUTH_LOGOUT_ALL = register("auth.logout_all", "Every sign-in of a user was ended")
+JWT_KEY_GENERATED = register(
+    "jwt_key.generated", "An operator generated a new JWT signing key (rotate_jwt_key)"
+)
+AUTH_SESSION_STARTED = register(
+    "auth.session_started", "A person signed in in a browser (a session cookie was issued)"
+)
+AUTH_SESSION_ENDED = register(
+    "auth.session_ended", "A browser session was ended (signed out, or ended from another)"
+)

@@ -1,5 +1,7 @@
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import PermissionsMixin
+from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -68,3 +70,35 @@ class RefreshToken(TenantModel):
 
     def __str__(self) -> str:
         return f"refresh token {self.pk}"
+
+
+class BrowserSession(AbstractBaseSession):
+    """A browser session (the ``tnt_session`` cookie) in the database, with whose it is.
+
+    Django's own session table knows no user, so a person's sessions could not be listed or
+    ended. The session store (``accounts.session_store``) fills the extra columns from the
+    session's data on each save, which happens at sign-in and then at most once per
+    ``SESSION_TOUCH_SECONDS``. ``key_digest`` is the public handle: the key itself is the
+    credential and never leaves the server.
+    """
+
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    key_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "expire_date"], name="browsersession_user")]
+
+    def __str__(self) -> str:
+        return f"browser session {self.key_digest[:12]} of user {self.user_id}"
+
+    @classmethod
+    def get_session_store_class(cls) -> type[SessionBase]:
+        from accounts.session_store import SessionStore
+
+        return SessionStore

@@ -1,13 +1,17 @@
+import secrets
+
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts import audit_actions
 from accounts.errors import InvalidCredentials
 from accounts.managers import UserManager
 from accounts.models import User
 from accounts.signin import revoke_all_families
+from accounts.signing_keys import new_seed
 from audit.actors import Actor, RequestContext
 from audit.services import record
 from orgs.invitations import invitation_claim, invitation_lock
@@ -92,3 +96,19 @@ def invitation_accept(
         return invitation_claim(
             invitation=invitation, user=user, actor=Actor.for_user(user, context=context)
         )
+
+
+def jwt_key_generate(*, actor: Actor) -> tuple[str, str]:
+    """A new JWT signing key ``(kid, seed)`` for the operator to deploy. Audited (the kid
+    only, never the seed); nothing is stored: the deployment's settings hold the keys."""
+    kid = "j" + timezone.now().strftime("%Y%m%d") + secrets.token_hex(2)
+    with transaction.atomic():
+        record(
+            org_id=None,
+            action=audit_actions.JWT_KEY_GENERATED,
+            actor=actor,
+            target_type="jwt_key",
+            target_label=kid,
+            metadata={"kid": kid},
+        )
+    return kid, new_seed()

@@ -3,9 +3,13 @@
 from dataclasses import dataclass
 from typing import Any
 
-from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
+import jwt
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenBackendError, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
-from rest_framework_simplejwt.tokens import AccessToken
+from rest_framework_simplejwt.tokens import AccessToken as SimpleAccessToken
+
+from accounts.signing_keys import ALGORITHM, keyring
 
 REFRESH_PREFIX = "rt_"
 
@@ -16,6 +20,36 @@ class AccessTokenExpired(Exception):
 
 class AccessTokenInvalid(Exception):
     pass
+
+
+class KeyringBackend(TokenBackend):
+    """simplejwt's backend over our keyring: signs with the current key and names it in the
+    header (``kid``); verifies with the key the header names, so several keys verify at once."""
+
+    def __init__(self) -> None:
+        super().__init__(ALGORITHM, issuer=jwt_settings.ISSUER, leeway=jwt_settings.LEEWAY)
+
+    def encode(self, payload: dict[str, Any]) -> str:
+        current = keyring().current
+        claims = {**payload, "iss": self.issuer}
+        return jwt.encode(
+            claims, current.private_key, algorithm=ALGORITHM, headers={"kid": current.kid}
+        )
+
+    def get_verifying_key(self, token: Any) -> Any:
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.InvalidTokenError as exc:
+            raise TokenBackendError("Token is invalid") from exc
+        key = keyring().verifying_key(kid)
+        if key is None:
+            raise TokenBackendError("Token is signed with an unknown key")
+        return key
+
+
+class AccessToken(SimpleAccessToken):
+    def get_token_backend(self) -> TokenBackend:
+        return KeyringBackend()
 
 
 @dataclass(frozen=True)

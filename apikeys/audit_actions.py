@@ -9,3 +9,6 @@ API_KEY_ROLLED = register(
 API_KEY_LEAK_REPORTED = register(
     "api_key.leak_reported", "An API key was reported exposed and was revoked"
 )
+API_KEY_PEPPER_GENERATED = register(
+    "api_key.pepper_generated", "An operator generated a new API-key pepper (rotate_key_pepper)"
+)

@@ -2,6 +2,7 @@
 logged or audited."""
 
 import ipaddress
+import secrets
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -328,3 +329,19 @@ def _notify_owners_of_leak(key: APIKey) -> None:
         from_email=None,
         recipient_list=recipients,
     )
+
+
+def api_key_pepper_generate(*, actor: Actor) -> tuple[str, str]:
+    """A new API-key pepper ``(id, secret)`` for the operator to deploy. Audited (the id only,
+    never the secret); keys hashed under older peppers keep verifying while those stay listed."""
+    pepper_id = "k" + timezone.now().strftime("%Y%m%d") + secrets.token_hex(2)
+    with transaction.atomic():
+        record(
+            org_id=None,
+            action=audit_actions.API_KEY_PEPPER_GENERATED,
+            actor=actor,
+            target_type="api_key_pepper",
+            target_label=pepper_id,
+            metadata={"pepper_id": pepper_id},
+        )
+    return pepper_id, secrets.token_hex(32)

@@ -21,6 +21,7 @@ _ERROR_SCHEMA = {
                 "method_not_allowed",
                 "validation_error",
                 "rate_limited",
+                "not_ready",
                 "internal_error",
             ],
         },
@@ -63,4 +64,8 @@ def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]
                     status_code,
                     {"description": description, "content": {"application/json": {"schema": ref}}},
                 )
+            # An error a view declares by description only (503 from readiness) has the shape too.
+            for status_code, response in responses.items():
+                if status_code.startswith(("4", "5")) and "content" not in response:
+                    response["content"] = {"application/json": {"schema": ref}}
     return result

@@ -6,6 +6,7 @@ without them. ``make run`` (and the test harness) set ``DEBUG=true`` for the loc
 an SQLite file under ``var/`` and a local-memory cache. See README.md.
 """
 
+import base64
 import hashlib
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +29,12 @@ if not SECRET_KEY:
 # The deployment's registrable domain: portal.<BASE_DOMAIN>, api.<BASE_DOMAIN> share a session.
 BASE_DOMAIN = env.str("BASE_DOMAIN", default="localhost")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", f".{BASE_DOMAIN}"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Unsafe requests from any of the deployment's subdomains (a form on portal.<base> posting to
+# api.<base>) pass Django's Origin check; no other origin does.
+CSRF_TRUSTED_ORIGINS = env.list(
+    "CSRF_TRUSTED_ORIGINS",
+    default=[] if BASE_DOMAIN == "localhost" else [f"https://*.{BASE_DOMAIN}"],
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -58,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.SessionSlidingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apikeys.middleware.KeyUsageMiddleware",
@@ -129,6 +136,9 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/login/"
 
 # --- Sessions: one cookie across the deployment's subdomains ---------------------------
+# accounts.BrowserSession rows (so a person's sessions can be listed and ended), read through
+# Redis when REDIS_URL is set.
+SESSION_ENGINE = "accounts.session_store"
 SESSION_COOKIE_NAME = env.str("SESSION_COOKIE_NAME", default="tnt_session")
 SESSION_COOKIE_DOMAIN = (
     env.str(
@@ -137,6 +147,9 @@ SESSION_COOKIE_DOMAIN = (
     or None
 )
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=7 * 24 * 3600)
+# The expiry slides forward as the session is used, with one store write per this many
+# seconds at most (accounts.middleware.SessionSlidingMiddleware).
+SESSION_TOUCH_SECONDS = env.int("SESSION_TOUCH_SECONDS", default=300)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
@@ -150,7 +163,7 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 if TRUSTED_PROXY_COUNT:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^api/health$"]
+SECURE_REDIRECT_EXEMPT = [r"^api/health$", r"^api/health/ready$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
@@ -177,7 +190,14 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# EMAIL_URL (smtp://user:pass@host:587/?tls=True) configures SMTP in one variable; without it,
+# EMAIL_BACKEND alone (the console by default: local mail is printed, and production refuses it).
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = env.str(
+        "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+    )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tenantry <no-reply@localhost>")
 
 # --- REST API --------------------------------------------------------------------------
@@ -185,6 +205,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.JWTAuthentication",
         "apikeys.authentication.APIKeyAuthentication",
+        # The browser's session cookie (CSRF enforced on unsafe methods); last, so an
+        # explicit Authorization header decides when both are sent.
+        "accounts.session_auth.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -202,7 +225,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Multi-tenant identity and API keys. Authenticate with `Authorization: Bearer <jwt>` "
         "or an API key (`Authorization: Bearer <key>`, `Authorization: <key>` or "
-        "`X-API-Key: <key>`)."
+        "`X-API-Key: <key>`). In a browser, the session cookie of the portal's sign-in "
+        "authenticates too (unsafe methods need the `X-CSRFToken` header)."
     ),
     "VERSION": "1.0.0",
     "OAS_VERSION": "3.0.3",
@@ -249,9 +273,28 @@ LOGGING = {
 # --- Tokens ----------------------------------------------------------------------------
 # Access tokens are JWTs (simplejwt encodes and verifies them); refresh tokens are opaque,
 # one-time, stored hashed, and grouped in families for reuse detection (accounts/tokens.py).
+# Access tokens are signed with Ed25519 keys that carry an id (accounts/signing_keys.py):
+# JWT_SIGNING_KEYS="j2:<base64url 32-byte seed>,j1:<old>" verify; JWT_SIGNING_KEY_ID signs.
+# Production must set them; the local run derives one from SECRET_KEY.
+if not DEBUG and not env.str("JWT_SIGNING_KEYS", default=""):
+    raise ImproperlyConfigured(
+        "Production needs JWT_SIGNING_KEYS (manage.py rotate_jwt_key prints a new one)"
+    )
+JWT_SIGNING_KEYS = dict(
+    item.split(":", 1)
+    for item in env.list(
+        "JWT_SIGNING_KEYS",
+        default=[
+            "j1:"
+            + base64.urlsafe_b64encode(hashlib.sha256(("jwt:" + SECRET_KEY).encode()).digest())
+            .rstrip(b"=")
+            .decode()
+        ],
+    )
+)
+JWT_SIGNING_KEY_ID = env.str("JWT_SIGNING_KEY_ID", default=next(iter(JWT_SIGNING_KEYS)))
 SIMPLE_JWT = {
-    "ALGORITHM": "HS256",
-    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
+    "ALGORITHM": "EdDSA",
     "ISSUER": env.str("JWT_ISSUER", default="tenantry"),
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("ACCESS_TOKEN_SECONDS", default=900)),
     "USER_ID_CLAIM": "user_id",
@@ -308,3 +351,15 @@ WEBHOOK_BACKOFF_JITTER = env.float("WEBHOOK_BACKOFF_JITTER", default=0.1)
 EVENT_STREAM_POLL_SECONDS = env.float("EVENT_STREAM_POLL_SECONDS", default=1.0)
 EVENT_STREAM_KEEPALIVE_SECONDS = env.float("EVENT_STREAM_KEEPALIVE_SECONDS", default=15.0)
 EVENT_STREAM_RECHECK_SECONDS = env.float("EVENT_STREAM_RECHECK_SECONDS", default=30.0)
+
+# --- Production refuses what is only safe on a laptop (config/production.py) -------------
+if not DEBUG:
+    from config.production import refuse_unsafe
+
+    refuse_unsafe(
+        secret_key=SECRET_KEY,
+        peppers=API_KEY_PEPPERS,
+        jwt_keys=JWT_SIGNING_KEYS,
+        email_backend=EMAIL_BACKEND,
+        portal_url=PORTAL_URL,
+    )

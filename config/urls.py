@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+from accounts.wellknown import jwks_view
 from config import views
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("health", views.health, name="health"),
+    path("health/ready", views.ready, name="health-ready"),
     path("docs.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
     path("", include("accounts.urls")),
     path("", include("orgs.urls")),
@@ -15,6 +17,7 @@ api_patterns: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns = [
+    path(".well-known/jwks.json", jwks_view, name="jwks"),
     path("api/", include(api_patterns)),
     # Unknown /api/ paths answer in the error shape even with DEBUG on.
     re_path(r"^api/(?P<path>.*)$", views.api_not_found),

@@ -2,9 +2,12 @@
 
 import logging
 
+from django.core.cache import cache
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.request import Request
@@ -25,6 +28,75 @@ logger = logging.getLogger("tenantry.errors")
 @permission_classes([])
 def health(request: Request) -> Response:
     return Response({"status": "ok"})
+
+
+class _Ready:
+    """Readiness, checked per probe; a process that once saw every migration applied keeps
+    that answer (its code cannot gain unapplied migrations while it runs)."""
+
+    migrations_applied = False
+
+    @classmethod
+    def checks(cls) -> dict[str, str]:
+        return {"database": _database(), "cache": _cache(), "migrations": cls._migrations()}
+
+    @classmethod
+    def _migrations(cls) -> str:
+        if not cls.migrations_applied:
+            try:
+                executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+                plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+            except Exception:  # the database check names the cause
+                return "unknown"
+            cls.migrations_applied = not plan
+        return "ok" if cls.migrations_applied else "pending"
+
+
+def _database() -> str:
+    try:
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:
+        logger.warning("Readiness: the database is unreachable", exc_info=True)
+        return "unreachable"
+    return "ok"
+
+
+def _cache() -> str:
+    try:
+        cache.set("health:ready", "1", timeout=5)
+        ok = cache.get("health:ready") == "1"
+    except Exception:
+        logger.warning("Readiness: the cache is unreachable", exc_info=True)
+        ok = False
+    return "ok" if ok else "unreachable"
+
+
+@extend_schema(
+    auth=[],
+    responses={
+        200: inline_serializer(
+            "Ready",
+            {
+                "status": serializers.CharField(),
+                "checks": serializers.DictField(child=serializers.CharField()),
+            },
+        ),
+        503: OpenApiResponse(description="Not ready: `details` names each check's state"),
+    },
+    tags=["health"],
+    description="Readiness: the database and cache answer and every migration is applied.",
+)
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([])
+def ready(request: Request) -> Response | JsonResponse:
+    checks = _Ready.checks()
+    if all(state == "ok" for state in checks.values()):
+        return Response({"status": "ready", "checks": checks})
+    return error_response(
+        request, status=503, message="Not ready", code="not_ready", details=checks
+    )
 
 
 def _is_api(request: HttpRequest) -> bool:

@@ -15,6 +15,7 @@ from audit.actors import Actor
 from audit.services import before_after, record
 from orgs import audit_actions
 from orgs.context import OrgContext
+from orgs.hosts import RESERVED_SUBDOMAINS
 from orgs.models import Membership, Organization
 from orgs.roles import Role
 
@@ -156,6 +157,8 @@ def _validate_org_fields(*, slug: str, name: str) -> None:
         errors["slug"] = ["Use lowercase letters, digits, hyphens and underscores"]
     if not 2 <= len(slug) <= 64:
         errors.setdefault("slug", []).append("Must be 2 to 64 characters")
+    if slug in RESERVED_SUBDOMAINS:  # <slug>.<base> must not shadow the deployment's hosts
+        errors.setdefault("slug", []).append("This name is reserved")
     if not name or len(name) > 200:
         errors["name"] = ["Must be 1 to 200 characters"]
     if errors:

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.django_db
 # The public allow-list of DESIGN.md. Anything else must refuse a request without credentials.
 PUBLIC = {
     "GET /api/health",
+    "GET /api/health/ready",
     "GET /api/docs.json",
     "POST /api/auth/login",
     "POST /api/auth/refresh",
@@ -79,7 +80,7 @@ def test_every_route_is_in_the_openapi_document_with_its_errors():
             expected = (
                 {"apiKeyAuth"}
                 if route.template.startswith("/api/public/")
-                else {"jwtAuth", "apiKeyAuth"}
+                else {"jwtAuth", "apiKeyAuth", "cookieAuth"}
             )
             assert expected <= schemes, f"{route} declares {schemes or 'no'} security schemes"
         success = [code for code in responses if code.startswith("2")]
@@ -173,3 +174,33 @@ def test_bad_input_is_never_a_500_on_any_route(route, org, as_member):
             "application/json"
         ):
             assert set(response.json()) == {"error", "code", "details", "request_id"}, route
+
+
+UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        r
+        for r in api_routes()
+        if r.method in UNSAFE and str(r) not in PUBLIC and not r.template.startswith("/api/public/")
+    ],
+    ids=str,
+)
+def test_every_unsafe_route_refuses_a_session_cookie_without_the_csrf_token(route, org):
+    from django.test import Client
+
+    from accounts.sessions import browser_session_open
+    from audit.actors import RequestContext
+
+    owner = MembershipFactory.create(org=org, role="owner").user
+    client = Client(enforce_csrf_checks=True)
+    client.cookies["tnt_session"] = browser_session_open(
+        user=owner, org_id=org.pk, context=RequestContext()
+    )
+    response = client.generic(
+        route.method, route.path(), data="{}", content_type="application/json"
+    )
+    assert response.status_code == 403, f"{route} answered {response.status_code}"
+    assert response.json()["code"] == "forbidden"

@@ -3,9 +3,8 @@ from datetime import timedelta
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts.tokens import issue_access_token
+from accounts.tokens import AccessToken, issue_access_token
 from audit.models import AuditEvent
 from orgs.roles import actions_for
 from tests.factories import PASSWORD, MembershipFactory

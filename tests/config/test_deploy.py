@@ -4,6 +4,18 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+# A production-like environment: every setting that production refuses to guess is given.
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "pr0duction-like-secret-" + "abcdefghij" * 4,
+    "API_KEY_PEPPERS": "k1:" + "0123456789abcdef" * 4,
+    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+    "PORTAL_URL": "https://portal.tenantry.test",
+    "JWT_SIGNING_KEYS": "j1:" + "A" * 22 + "b" * 21,
+}
+
 # Documented in README.md: HSTS preload is a deployer's decision (it binds the domain into
 # browsers' lists), so it defaults to off and Django's W021 reminder is expected.
 ACCEPTED = {"security.W021"}
@@ -13,10 +25,9 @@ def test_check_deploy_is_clean_under_production_settings():
     env = {
         **os.environ,
         "DEBUG": "false",
-        "SECRET_KEY": "k" * 64 + "production-like-secret-for-the-check",
+        **PRODUCTION,
         "ALLOWED_HOSTS": "api.tenantry.test,portal.tenantry.test",
         "BASE_DOMAIN": "tenantry.test",
-        "API_KEY_PEPPERS": "k1:" + "p" * 64,
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
@@ -39,9 +50,6 @@ def test_production_refuses_to_start_without_secret_key():
     )
     assert result.returncode != 0
     assert "SECRET_KEY is required" in result.stderr
-
-
-PRODUCTION = {"DEBUG": "false", "SECRET_KEY": "s" * 64, "API_KEY_PEPPERS": "k1:" + "p" * 64}
 
 
 def _check(env_overrides):
@@ -94,3 +102,60 @@ def test_production_refuses_a_pepper_derived_from_the_secret_key():
     result = _check({"API_KEY_PEPPERS": ""})
     assert result.returncode != 0
     assert "Production needs API_KEY_PEPPERS" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"SECRET_KEY": "short-but-random-9f3a"}, "SECRET_KEY must be a random value"),
+        ({"SECRET_KEY": "x" * 64}, "SECRET_KEY must be a random value"),
+        ({"SECRET_KEY": "django-insecure-" + "abcdefghij" * 5}, "SECRET_KEY must be a random"),
+        ({"API_KEY_PEPPERS": "k1:tooshort"}, "the pepper 'k1' is shorter than 32 bytes"),
+        (
+            {
+                "API_KEY_PEPPERS": "k2:" + "0123456789abcdef" * 4 + ",k1:old",
+                "API_KEY_PEPPER_ID": "k2",
+            },
+            "the pepper 'k1' is shorter than 32 bytes",
+        ),
+        (
+            {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"},
+            "EMAIL_BACKEND is the console backend",
+        ),
+        ({"PORTAL_URL": "http://127.0.0.1:8000/"}, "PORTAL_URL is the local default"),
+        ({"JWT_SIGNING_KEYS": ""}, "Production needs JWT_SIGNING_KEYS"),
+        ({"JWT_SIGNING_KEYS": "j1:tooshort"}, "the key 'j1' must decode to 32 bytes"),
+    ],
+)
+def test_production_refuses_an_unsafe_setting_with_one_clear_message(overrides, message):
+    result = _check(overrides)
+    assert result.returncode != 0
+    assert message in result.stderr
+    # The message names the variable; it never echoes the secret it refused.
+    for value in overrides.values():
+        if "tooshort" in value or "short-but" in value:
+            assert value not in result.stderr
+
+
+def test_email_url_configures_smtp_in_one_variable():
+    code = "from django.conf import settings; print(settings.EMAIL_BACKEND, settings.EMAIL_HOST)"
+    env = {**os.environ, **PRODUCTION, "EMAIL_URL": "smtp://mailer:pw@mail.internal:587/?tls=True"}
+    env.pop("EMAIL_BACKEND")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == (
+        "django.core.mail.backends.smtp.EmailBackend mail.internal"
+    )
+
+
+def test_seed_demo_refuses_a_production_configuration():
+    env = {**os.environ, **PRODUCTION}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "seed_demo"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "seed_demo runs only with DEBUG=true" in result.stderr

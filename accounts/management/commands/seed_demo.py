@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import User
@@ -21,6 +22,11 @@ class Command(BaseCommand):
     help = "Create the demo organization 'acme' and its users (local development only)."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG:
+            # The demo users' password is printed and published in the README.
+            raise CommandError(
+                "seed_demo runs only with DEBUG=true (the local run), never in production"
+            )
         actor = Actor.system("manage.py seed_demo")
         with transaction.atomic():
             org = Organization.objects.filter(slug=DEMO_SLUG).first()

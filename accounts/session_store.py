@@ -1,0 +1,61 @@
+"""The session engine (``SESSION_ENGINE = "accounts.session_store"``).
+
+Django's cached-database store, read from Redis when ``REDIS_URL`` is set (the database
+otherwise), kept in ``accounts.BrowserSession`` so a person's sessions can be listed and
+ended. The row's user, IP, user agent and times are copied from the session's data when it is
+saved; nothing here decides when that happens (``accounts.middleware`` does).
+"""
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.backends import cached_db, db
+from django.utils import timezone
+
+# Session data keys of ours, beside Django's auth keys.
+ORG_KEY = "tnt_org_id"  # the org the person acts in when the host names none
+META_KEY = "tnt_meta"  # {"ip", "ua", "created"} captured at sign-in
+SEEN_KEY = "tnt_seen"  # epoch seconds of the last write: the sliding-expiry clock
+
+
+def key_digest(session_key: str) -> str:
+    return hashlib.sha256(session_key.encode()).hexdigest()
+
+
+class _BrowserSessionRows:
+    """Mixed into Django's stores: the model and the extra columns."""
+
+    @classmethod
+    def get_model_class(cls) -> Any:
+        from accounts.models import BrowserSession
+
+        return BrowserSession
+
+    def create_model_instance(self, data: dict[str, Any]) -> Any:
+        obj = super().create_model_instance(data)  # type: ignore[misc]
+        user_id = data.get(SESSION_KEY)
+        obj.user_id = int(user_id) if user_id else None
+        obj.key_digest = key_digest(obj.session_key)
+        meta = data.get(META_KEY) or {}
+        created = meta.get("created")
+        obj.created_at = datetime.fromtimestamp(created, tz=UTC) if created else timezone.now()
+        obj.last_seen_at = timezone.now()
+        obj.ip = meta.get("ip") or None
+        obj.user_agent = (meta.get("ua") or "")[:512]
+        return obj
+
+
+class CachedDatabaseStore(_BrowserSessionRows, cached_db.SessionStore):
+    pass
+
+
+class DatabaseStore(_BrowserSessionRows, db.SessionStore):
+    pass
+
+
+# With Redis, reads come from the shared cache and the database keeps the durable copy;
+# without it (local development) a per-process cache would serve stale sessions.
+SessionStore = CachedDatabaseStore if settings.REDIS_URL else DatabaseStore

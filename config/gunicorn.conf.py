@@ -1,0 +1,26 @@
+"""gunicorn settings for production: ``gunicorn -c config/gunicorn.conf.py config.wsgi``.
+
+Every value can be overridden from the environment; see README "Production serving".
+"""
+
+import multiprocessing
+import os
+
+from config.access_log import FORMAT
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+# Sync workers: the request path is CPU-bound Python plus short database round trips.
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# On SIGTERM, workers finish the requests they hold for this long before they are killed.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+keepalive = 5
+# Long-lived workers are recycled, with jitter so they do not restart together.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
+max_requests_jitter = max_requests // 10
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+errorlog = "-"
+logger_class = "config.access_log.AccessLogger"
+access_log_format = FORMAT
+# X-Forwarded-* are believed from these addresses only (TRUSTED_PROXY_COUNT decides in Django).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
