@@ -10,7 +10,6 @@ a 404, because every lookup goes through ``Model.objects.for_org(org)``.
 
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
@@ -22,12 +21,13 @@ from django.views import View
 
 from audit.actors import Actor
 from orgs.context import OrgContext
+from orgs.hosts import org_slug_from_host
 from orgs.models import Membership, Organization
 from orgs.roles import ROLE_ACTIONS, Role
 
-SESSION_ORG_KEY = "org_id"
-# Subdomains that name the product, not an org.
-PRODUCT_SUBDOMAINS = frozenset({"portal", "api", "www", "app"})
+# The session's current org: the same key the sign-in pages and the API's session
+# authentication read (accounts.session_store.ORG_KEY; orgs does not import accounts).
+SESSION_ORG_KEY = "tnt_org_id"
 
 
 @dataclass(frozen=True)
@@ -80,19 +80,6 @@ class Chrome:
                     {"label": item.label, "url": url, "current": self.path.startswith(url)}
                 )
         return items
-
-
-def org_slug_from_host(host: str) -> str | None:
-    """``acme`` for ``acme.<BASE_DOMAIN>[:port]``; None for the bare domain, product
-    subdomains (portal., api.) and other hosts."""
-    hostname = (urlsplit(f"//{host}").hostname or "").lower()
-    base = str(settings.BASE_DOMAIN).lower()
-    if not hostname.endswith("." + base):
-        return None
-    label = hostname[: -len(base) - 1]
-    if not label or "." in label or label in PRODUCT_SUBDOMAINS:
-        return None
-    return label
 
 
 def chrome_for(request: HttpRequest) -> Chrome | None:

@@ -111,8 +111,10 @@ def max_data_queries():
 @pytest.fixture
 def portal_member():
     """A Django test Client signed in (session) as a new member with ``role`` in ``org``,
-    acting in that org (``session["org_id"]``), as the portal's switcher would set it."""
+    acting in that org (the session's current org), as the portal's switcher would set it."""
     from django.test import Client
+
+    from orgs.portal import SESSION_ORG_KEY
 
     def _portal_member(org, role="member", **user_fields):
         membership = MembershipFactory.create(
@@ -121,7 +123,7 @@ def portal_member():
         client = Client()
         client.force_login(membership.user)
         session = client.session
-        session["org_id"] = org.pk
+        session[SESSION_ORG_KEY] = org.pk
         session.save()
         client.membership = membership  # type: ignore[attr-defined]
         return client
