@@ -90,7 +90,7 @@ def test_developer_sees_only_their_part(org, portal_member):
     page = developer.get(URL)
     assert page.status_code == 200
     assert [e.target_id for e in page.context["events"]] == [str(mine.pk)]
-    theirs_event = AuditEvent.objects.filter(org_id=org.pk).order_by("-id").first()
+    theirs_event = AuditEvent.objects.filter(org_id=org.pk).order_by("-id")[0]
     assert developer.get(f"{URL}{theirs_event.pk}/").status_code == 404
 
 
