@@ -1,6 +1,8 @@
 """Guarantees over EVERY API route, found by walking the URLconf: a new route is covered
 or this file fails."""
 
+from typing import Any
+
 import pytest
 from openapi_spec_validator import validate
 from rest_framework.test import APIClient
@@ -310,7 +312,7 @@ def test_another_orgs_id_is_404_on_every_portal_route_that_takes_one(route, org,
     assert response.status_code == 404, f"{route} answered {response.status_code}"
 
 
-JUNK_FORMS = [
+JUNK_FORMS: list[dict[str, Any]] = [
     {"name": "x" * 5000, "role": "emperor", "email": "@", "grace_seconds": "1e400"},
     {"scopes": ["nope"], "expires_at": "tomorrow", "allowed_ips": "\x00", "url": "javascript:1"},
     {"org_id": "abc", "next": "//evil.test", "event_types": ["x"], "since": "0000-00-00"},
