@@ -17,7 +17,9 @@ def when(value: datetime | None, empty: str = "—") -> str:
     if value is None:
         return format_html('<span class="muted">{}</span>', empty)
     now = timezone.now()
-    if value <= now:
+    if abs((now - value).total_seconds()) < 60:
+        text = "just now"
+    elif value <= now:
         text = f"{timesince(value, now, depth=1)} ago"
     else:
         text = f"in {timeuntil(value, now, depth=1)}"
