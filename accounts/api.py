@@ -1,14 +1,10 @@
 """Sign-in API: login, refresh, logout, /users/me, password change, invitation acceptance."""
 
-from typing import Any
-
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from accounts import serializers as s
 from accounts.errors import InvalidCredentials, JwtDisabled, jwt_disabled_error
@@ -16,24 +12,14 @@ from accounts.services import invitation_accept, password_change
 from accounts.sessions import browser_sign_out, sessions_end_all
 from accounts.signin import logout, password_login, refresh
 from audit.actors import RequestContext
+from orgs.bases import OrgView, PublicView, SignedInView, validated
 from orgs.context import acting, org_context
 from orgs.invitations import InvitationInvalid
-from orgs.permissions import IsActiveMember, IsSignedInMember
 from orgs.ratelimits import enforce
+from orgs.roles import ANY_MEMBER
 from orgs.serializers import MembershipSerializer
-from orgs.viewsets import validated
 
 INVALID_CREDENTIALS = "Invalid credentials"
-
-
-class PublicView(APIView):
-    """On the public allow-list: no credential is read. Still answers 401 with a challenge."""
-
-    authentication_classes: list[Any] = []
-    permission_classes = [AllowAny]
-
-    def get_authenticate_header(self, request: Request) -> str:
-        return 'Bearer realm="api"'
 
 
 class LoginView(PublicView):
@@ -88,9 +74,7 @@ class RefreshView(PublicView):
         return Response(s.TokenPairSerializer.shape(pair))
 
 
-class LogoutView(APIView):
-    permission_classes = [IsSignedInMember]
-
+class LogoutView(SignedInView):
     @extend_schema(
         operation_id="auth_logout",
         request=None,
@@ -111,9 +95,7 @@ class LogoutView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class LogoutAllView(APIView):
-    permission_classes = [IsSignedInMember]
-
+class LogoutAllView(SignedInView):
     @extend_schema(
         operation_id="auth_logout_all",
         request=None,
@@ -127,8 +109,8 @@ class LogoutAllView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MeView(APIView):
-    permission_classes = [IsActiveMember]
+class MeView(OrgView):
+    required_actions = {"get": ANY_MEMBER}  # any credential: an API key reads its holder
 
     @extend_schema(
         operation_id="users_me",
@@ -140,9 +122,7 @@ class MeView(APIView):
         return Response(s.MeSerializer.shape(org_context(request)))
 
 
-class PasswordView(APIView):
-    permission_classes = [IsSignedInMember]
-
+class PasswordView(SignedInView):
     @extend_schema(
         operation_id="users_me_password",
         request=s.PasswordChangeSerializer,

@@ -144,7 +144,7 @@ def sessions_list(*, user: User, current_id: str | None) -> list[SessionRow]:
         for s in BrowserSession.objects.filter(user=user, expire_date__gt=now)
     ]
     # Spans orgs on purpose: a person's own sign-ins, keyed by the person.
-    families = TokenFamily.unscoped.filter(user=user, revoked_at__isnull=True)
+    families = TokenFamily.dangerously_unscoped.filter(user=user, revoked_at__isnull=True)
     for family in families.order_by("-created_at"):
         rows.append(
             SessionRow(
@@ -178,7 +178,7 @@ def session_end(*, user: User, session_id: str, actor: Actor, org_id: int | None
             SessionStore(session_key=row.session_key).delete()
             action = audit_actions.AUTH_SESSION_ENDED
         elif session_id.startswith(API_PREFIX) and session_id[3:].isdigit():
-            updated = TokenFamily.unscoped.filter(
+            updated = TokenFamily.dangerously_unscoped.filter(
                 user=user, pk=int(session_id[3:]), revoked_at__isnull=True
             ).update(revoked_at=timezone.now(), revoked_reason="ended_by_user")
             if not updated:

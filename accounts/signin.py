@@ -86,7 +86,7 @@ def refresh(*, raw_token: str, context: RequestContext) -> TokenPair:
         # Lock the token and its family: waiters then re-read both at their latest, so of
         # many replays only the first revokes (and audits) the family.
         token = (
-            RefreshToken.unscoped.select_for_update(of=("self", "family"))
+            RefreshToken.dangerously_unscoped.select_for_update(of=("self", "family"))
             .select_related("family__membership__user", "family__membership__org")
             .filter(token_hash=hash_opaque_token(raw_token))
             .first()
@@ -168,7 +168,7 @@ def logout_everywhere(*, user: User, org_id: int | None, actor: Actor, reason: s
 
 def revoke_all_families(user: User, *, reason: str) -> int:
     """Inside the caller's transaction: end every live sign-in of ``user``."""
-    return TokenFamily.unscoped.filter(user=user, revoked_at__isnull=True).update(
+    return TokenFamily.dangerously_unscoped.filter(user=user, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoked_reason=reason
     )
 

@@ -12,15 +12,15 @@ from apikeys import serializers as s
 from apikeys.models import APIKey
 from apikeys.selectors import STATUSES, UnknownStatus, api_keys_visible, api_keys_with_status
 from apikeys.services import api_key_create, api_key_revoke, api_key_roll, api_key_update
+from orgs.bases import OrgScopedViewSet, validated
 from orgs.context import acting
-from orgs.models import Organization
-from orgs.viewsets import OrgScopedViewSet, validated
 
 NO_STORE = {"Cache-Control": "no-store"}
 
 
 @extend_schema(tags=["api-keys"])
 class APIKeyViewSet(OrgScopedViewSet[APIKey]):
+    model = APIKey
     serializer_class = s.APIKeySerializer
     required_actions = {
         "list": "api_key:read",
@@ -33,8 +33,8 @@ class APIKeyViewSet(OrgScopedViewSet[APIKey]):
     ordering_fields = ["created_at", "name", "last_used_at", "expires_at"]
     ordering = ["-created_at"]
 
-    def scoped_queryset(self, org: Organization) -> QuerySet[APIKey]:
-        keys = api_keys_visible(org=org, context=self.org_context)
+    def narrow_queryset(self, queryset: QuerySet[APIKey]) -> QuerySet[APIKey]:
+        keys = api_keys_visible(queryset, context=self.org_context)
         wanted = self.request.query_params.get("status")
         if wanted is None or self.action != "list":
             return keys

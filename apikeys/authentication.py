@@ -50,7 +50,7 @@ class APIKeyAuthentication(BaseAuthentication):
         if parsed is None:
             raise exceptions.AuthenticationFailed("Invalid API key")
         key = (
-            APIKey.unscoped.select_related("membership__user", "membership__org")
+            APIKey.dangerously_unscoped.select_related("membership__user", "membership__org")
             .filter(key_hash__in=crypto.candidate_digests(parsed.raw))
             .first()
         )  # spans orgs on purpose: the key names its org

@@ -5,7 +5,6 @@ from django.utils import timezone
 
 from apikeys.models import APIKey
 from orgs.context import OrgContext
-from orgs.models import Organization
 
 STATUSES = ("active", "revoked", "expired")
 
@@ -14,10 +13,10 @@ class UnknownStatus(ValueError):
     pass
 
 
-def api_keys_visible(*, org: Organization, context: OrgContext) -> QuerySet[APIKey]:
-    """The keys ``context`` may see in ``org``: everyone's with ``api_key:manage`` (admins,
-    owners), else only the ones its member created (developers)."""
-    keys = APIKey.objects.for_org(org).select_related("created_by")
+def api_keys_visible(keys: QuerySet[APIKey], *, context: OrgContext) -> QuerySet[APIKey]:
+    """Of ``keys`` (already the org's), those ``context`` may see: everyone's with
+    ``api_key:manage`` (admins, owners), else only the ones its member created."""
+    keys = keys.select_related("created_by")
     if not context.allows("api_key:manage"):
         keys = keys.filter(created_by=context.membership.user)
     return keys

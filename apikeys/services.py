@@ -179,7 +179,7 @@ def leaked_keys_report(*, reports: list[dict[str, str]], actor: Actor) -> int:
             if parsed is None:
                 continue
             key = (
-                APIKey.unscoped.select_for_update()
+                APIKey.dangerously_unscoped.select_for_update()
                 .filter(key_hash__in=crypto.candidate_digests(parsed.raw), revoked_at__isnull=True)
                 .first()
             )  # spans orgs on purpose: a leak report names no org; the key does
@@ -206,7 +206,9 @@ def leaked_keys_report(*, reports: list[dict[str, str]], actor: Actor) -> int:
 def api_key_touch(*, key_id: int, ip: str | None) -> None:
     """Bookkeeping, not a user's write (so not audited): when and where a key was last used.
     Callers throttle it to once a minute per key."""
-    APIKey.unscoped.filter(pk=key_id).update(last_used_at=timezone.now(), last_used_ip=ip)
+    APIKey.dangerously_unscoped.filter(pk=key_id).update(
+        last_used_at=timezone.now(), last_used_ip=ip
+    )
 
 
 def _insert(*, org: Organization, creator: Membership, **fields: Any) -> tuple[APIKey, str]:

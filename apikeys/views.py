@@ -26,7 +26,7 @@ PAGE_SIZE = 20
 
 class APIKeyPortalView(PortalView):
     def visible(self) -> Any:
-        return api_keys_visible(org=self.org, context=self.org_context)
+        return api_keys_visible(APIKey.objects.for_org(self.org), context=self.org_context)
 
     def key(self, pk: int) -> APIKey:
         """One key this person may see; another org's, or someone else's for a

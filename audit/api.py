@@ -7,7 +7,6 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -19,7 +18,6 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from audit import serializers as s
 from audit.exports import FORMATS, audit_log_export
@@ -27,31 +25,12 @@ from audit.models import AuditEvent
 from audit.selectors import InvalidCursor, OwnEvents, audit_event_list, outbox_cursor
 from audit.stream import event_stream, event_stream_sync
 from audit.visibility import own_events_for
+from orgs.bases import OrgScopedViewSet, OrgView
 from orgs.context import OrgContext, acting, org_context
-from orgs.models import Organization
-from orgs.permissions import HasOrgAction
-from orgs.viewsets import OrgScopedViewSet
 
 AUDIT_READ = "audit:read"
+AUDIT_READ_OWN = "audit:read_own"  # only the caller's own part of the log
 FORMAT_NAMES = tuple(FORMATS)
-
-
-class HasOrgActionOrOwnVariant(HasOrgAction):
-    """What ``HasOrgAction`` grants, and also a credential that holds the view's
-    ``own_actions`` action for this viewset action (``audit:read_own`` for ``audit:read``):
-    the view then shows only the caller's own part. Still fail closed."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if super().has_permission(request, view):
-            return True
-        context = request.auth
-        own_action = getattr(view, "own_actions", {}).get(getattr(view, "action", None))
-        return (
-            own_action is not None
-            and isinstance(context, OrgContext)
-            and context.membership.is_active
-            and context.allows(own_action)
-        )
 
 
 class _ExportNegotiation(DefaultContentNegotiation):
@@ -85,15 +64,14 @@ class AuditEventViewSet(OrgScopedViewSet[AuditEvent]):
     """``audit:read`` reads the org's whole log; ``audit:read_own`` (developers) reads the
     events its holder did and those done to the API keys they created."""
 
-    permission_classes = [HasOrgActionOrOwnVariant]
-    required_actions = {"list": AUDIT_READ, "export": AUDIT_READ}
-    own_actions = {"list": "audit:read_own", "export": "audit:read_own"}
+    model = AuditEvent
+    required_actions = {
+        "list": (AUDIT_READ, AUDIT_READ_OWN),
+        "export": (AUDIT_READ, AUDIT_READ_OWN),
+    }
     pagination_class = None  # the audit log pages by cursor (audit.selectors)
     filter_backends: list[Any] = []
     serializer_class = s.AuditEventSerializer
-
-    def scoped_queryset(self, org: Organization) -> QuerySet[AuditEvent]:
-        return AuditEvent.objects.filter(org_id=org.pk)
 
     def _own_events(self) -> OwnEvents | None:
         """None for the whole log, else the caller's own part of it."""
@@ -191,7 +169,7 @@ def _valid_query(serializer_class: type[serializers.Serializer[Any]], request: R
 
 
 @extend_schema(tags=["events"])
-class EventStreamView(APIView):
+class EventStreamView(OrgView):
     """``GET /api/events/stream``: the org's lifecycle events as Server-Sent Events.
 
     DRF's pipeline (the authentication classes of settings, ``HasOrgAction``, the error
@@ -201,7 +179,6 @@ class EventStreamView(APIView):
     (Under WSGI the body is the same loop as a plain generator.)
     """
 
-    permission_classes = [HasOrgAction]
     required_actions = {"get": AUDIT_READ}
 
     @classmethod

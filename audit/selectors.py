@@ -89,7 +89,7 @@ def audit_event_list(
         raise ValueError("audit_event_list() needs an organization")
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-    filters: dict[str, Any] = {"org_id": org_id}
+    filters: dict[str, Any] = {}
     for field, value in [
         ("action", action),
         ("actor_type", actor_type),
@@ -101,7 +101,7 @@ def audit_event_list(
     ]:
         if value is not None:
             filters[field] = value
-    rows = AuditEvent.objects.filter(**filters)
+    rows = AuditEvent.objects.for_org(org_id).filter(**filters)
     if own is not None:
         rows = rows.filter(own.as_q())
     if cursor is not None:
@@ -162,7 +162,7 @@ def outbox_cursor(*, org: Any, after_event_id: str | None, now: datetime) -> Out
     org_id = getattr(org, "pk", org)
     if org_id is None:
         raise ValueError("outbox_cursor() needs an organization")
-    rows = OutboxEvent.objects.filter(org_id=org_id)
+    rows = OutboxEvent.objects.for_org(org_id)
     match = _PUBLIC_EVENT_ID.match(after_event_id or "")
     anchor = (
         rows.filter(pk=uuid.UUID(match.group(1))).only("created_at", "audit_event_id").first()
@@ -187,9 +187,8 @@ def outbox_events_next(cursor: OutboxCursor, *, limit: int = STREAM_BATCH) -> li
     """Up to ``limit`` of the cursor's org's events it has not served, oldest first, and
     moves the cursor past them. One query."""
     events = list(
-        OutboxEvent.objects.filter(
-            org_id=cursor.org_id, created_at__gte=cursor.high_water - STREAM_LOOKBACK
-        )
+        OutboxEvent.objects.for_org(cursor.org_id)
+        .filter(created_at__gte=cursor.high_water - STREAM_LOOKBACK)
         .exclude(pk__in=list(cursor.seen))
         .order_by("created_at", "audit_event_id")
         .only("type", "payload", "created_at", "audit_event_id")[:limit]

@@ -23,8 +23,7 @@ FIRST_PAGE = "-"
 
 
 class AuditPortalView(PortalView):
-    required_actions = {"get": AUDIT_READ}
-    own_actions = {"get": AUDIT_READ_OWN}
+    required_actions = {"get": (AUDIT_READ, AUDIT_READ_OWN)}  # the latter: one's own part
 
     def filter_form(self) -> AuditFilterForm:
         members = (
@@ -99,7 +98,7 @@ class AuditLogView(AuditPortalView):
 
 class AuditEventDetailView(AuditPortalView):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        events = AuditEvent.objects.filter(org_id=self.org.pk)
+        events = AuditEvent.objects.for_org(self.org)
         own = own_events_for(self.org_context)
         if own is not None:
             events = events.filter(own.as_q())

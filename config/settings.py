@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
+    "config.request_log.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the portal's css/js) served by the app itself, compressed and cached.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -254,13 +255,15 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "config.logging.RequestIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}
+        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+        "json": {"()": "config.logging.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "filters": ["request_id"],
-            "formatter": "plain",
+            # One JSON object a line in production (LOG_FORMAT=json|plain); text locally.
+            "formatter": env.str("LOG_FORMAT", default="plain" if DEBUG else "json"),
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
@@ -321,6 +324,8 @@ if API_KEY_PEPPER_ID not in API_KEY_PEPPERS:
     raise ImproperlyConfigured("API_KEY_PEPPER_ID names no pepper in API_KEY_PEPPERS")
 API_KEY_LAST_USED_INTERVAL = 60  # seconds: last_used_at is written at most this often
 PUBLIC_API_RATE = env.str("PUBLIC_API_RATE", default="300/15m")  # per key, /api/public/*
+# The credentials /api/public/* accepts (orgs.bases.PublicKeyView): an org's API key only.
+PUBLIC_KEY_AUTHENTICATION_CLASSES = ["apikeys.authentication.APIKeyAuthentication"]
 LEAK_REPORT_RATE = env.str("LEAK_REPORT_RATE", default="60/m")  # per IP
 RATELIMIT_IP_META_KEY = "audit.actors.client_ip"
 

@@ -1,14 +1,13 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
-from accounts.wellknown import jwks_view
+from accounts.wellknown import JWKSView
 from config import views
 
 api_patterns: list[URLPattern | URLResolver] = [
-    path("health", views.health, name="health"),
-    path("health/ready", views.ready, name="health-ready"),
-    path("docs.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
+    path("health", views.HealthView.as_view(), name="health"),
+    path("health/ready", views.ReadyView.as_view(), name="health-ready"),
+    path("docs.json", views.OpenAPIDocumentView.as_view(), name="openapi-schema"),
     path("", include("accounts.urls")),
     path("", include("orgs.urls")),
     path("", include("apikeys.urls")),
@@ -17,13 +16,13 @@ api_patterns: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns = [
-    path(".well-known/jwks.json", jwks_view, name="jwks"),
+    path(".well-known/jwks.json", JWKSView.as_view(), name="jwks"),
     path("api/", include(api_patterns)),
     # Unknown /api/ paths answer in the error shape even with DEBUG on.
     re_path(r"^api/(?P<path>.*)$", views.api_not_found),
     path(
         "developers/api",
-        SpectacularSwaggerView.as_view(url_name="openapi-schema"),
+        views.APIReferenceView.as_view(url_name="openapi-schema"),
         name="api-reference",
     ),
     path("admin/", admin.site.urls),

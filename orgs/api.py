@@ -8,25 +8,23 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orgs import serializers as s
+from orgs.bases import OrgScopedViewSet, OrgView, SignedInView, validated
 from orgs.context import acting, org_context
 from orgs.invitations import invitation_create, invitation_revoke
 from orgs.models import Invitation, Membership, Organization
-from orgs.permissions import HasOrgAction, IsSignedInMember
 from orgs.services import membership_remove, membership_set_role, org_create, org_update
-from orgs.viewsets import OrgScopedViewSet, validated
 
 
-class MyOrganizationsView(GenericAPIView):
+class MyOrganizationsView(SignedInView, GenericAPIView):
     """The caller's organizations (GET) and creating a new one (POST)."""
 
-    permission_classes = [IsSignedInMember]
     serializer_class = s.MyOrganizationSerializer
     ordering_fields = ["created_at"]
     ordering = ["created_at"]
 
     def get_queryset(self) -> QuerySet[Membership]:
         # Spans orgs on purpose: a user's own memberships, keyed by the user.
-        return Membership.unscoped.filter(
+        return Membership.dangerously_unscoped.filter(
             user=org_context(self.request).membership.user, status=Membership.Status.ACTIVE
         ).select_related("org")
 
@@ -53,10 +51,9 @@ class MyOrganizationsView(GenericAPIView):
         return Response(s.OrganizationSerializer(org).data, status=status.HTTP_201_CREATED)
 
 
-class CurrentOrganizationView(GenericAPIView):
+class CurrentOrganizationView(OrgView, GenericAPIView):
     """The organization of the credential."""
 
-    permission_classes = [HasOrgAction]
     required_actions = {"get": "org:read", "patch": "org:write"}
     serializer_class = s.OrganizationSerializer
     pagination_class = None
@@ -80,6 +77,7 @@ class CurrentOrganizationView(GenericAPIView):
 
 @extend_schema(tags=["members"])
 class MemberViewSet(OrgScopedViewSet[Membership]):
+    model = Membership
     serializer_class = s.MembershipSerializer
     required_actions = {
         "list": "member:read",
@@ -90,8 +88,8 @@ class MemberViewSet(OrgScopedViewSet[Membership]):
     ordering_fields = ["created_at", "role"]
     ordering = ["created_at"]
 
-    def scoped_queryset(self, org: Organization) -> QuerySet[Membership]:
-        queryset = Membership.objects.for_org(org).select_related("user")
+    def narrow_queryset(self, queryset: QuerySet[Membership]) -> QuerySet[Membership]:
+        queryset = queryset.select_related("user")
         role = self.request.query_params.get("role")
         return queryset.filter(role=role) if role else queryset
 
@@ -137,6 +135,7 @@ class MemberViewSet(OrgScopedViewSet[Membership]):
 
 @extend_schema(tags=["invitations"])
 class InvitationViewSet(OrgScopedViewSet[Invitation]):
+    model = Invitation
     serializer_class = s.InvitationSerializer
     required_actions = {
         "list": "member:read",
@@ -146,9 +145,6 @@ class InvitationViewSet(OrgScopedViewSet[Invitation]):
     }
     ordering_fields = ["created_at", "expires_at"]
     ordering = ["-created_at"]
-
-    def scoped_queryset(self, org: Organization) -> QuerySet[Invitation]:
-        return Invitation.objects.for_org(org)
 
     @extend_schema(operation_id="invitations_list")
     def list(self, request: Request) -> Response:

@@ -117,7 +117,7 @@ def invitation_lock(raw_token: str) -> Invitation:
     """The pending invitation behind a token (the token names its org), row-locked until
     the caller's transaction ends so it is claimed once; else InvitationInvalid."""
     invitation = (
-        Invitation.unscoped.select_for_update(of=("self",))
+        Invitation.dangerously_unscoped.select_for_update(of=("self",))
         .select_related("org")
         .filter(token_hash=hash_opaque_token(raw_token))
         .first()

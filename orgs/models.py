@@ -4,8 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
-from orgs.managers import TenantManager
 from orgs.roles import Role
+from tenancy.managers import TenantManager
 
 
 class Organization(models.Model):
@@ -27,16 +27,17 @@ class Organization(models.Model):
 
 
 class TenantModel(models.Model):
-    """Base for rows that belong to one org: fail-closed default manager, unscoped escape."""
+    """Base for rows that belong to one org: the fail-closed default manager of ``tenancy``,
+    and its escape hatch for system code. Django's base manager (forward relations, ``save``,
+    cascades) stays its plain one."""
 
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
 
     objects = TenantManager()
-    unscoped = models.Manager()  # noqa: DJ012 - ruff reads this manager as a field
+    dangerously_unscoped = models.Manager()  # noqa: DJ012 - ruff reads this manager as a field
 
     class Meta:
         abstract = True
-        base_manager_name = "unscoped"
 
 
 class Membership(TenantModel):

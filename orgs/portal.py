@@ -1,7 +1,7 @@
 """The base of every portal page: a signed-in person acting in one org.
 
 The org comes from the subdomain (``<slug>.<BASE_DOMAIN>``) when the person belongs to it,
-else from the session's current org (the switcher sets ``session["org_id"]``), else the
+else from the session's current org (the switcher sets ``SESSION_ORG_KEY``), else the
 person's first org. The page then acts with the same ``OrgContext`` (credential
 ``"session"``) as the API, and asks the same role table (``orgs.roles``) for the action
 each HTTP method needs. Not allowed: a 403 page naming who can help. Another org's object:
@@ -9,25 +9,19 @@ a 404, because every lookup goes through ``Model.objects.for_org(org)``.
 """
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
-from django.conf import settings
-from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
-from django.views import View
 
 from audit.actors import Actor
-from orgs.context import OrgContext
+from orgs.bases import SESSION_ORG_KEY, PortalOrgView
+from orgs.context import OrgContext, acting
 from orgs.hosts import org_slug_from_host
 from orgs.models import Membership, Organization
-from orgs.roles import ROLE_ACTIONS, Role
-
-# The session's current org: the same key the sign-in pages and the API's session
-# authentication read (accounts.session_store.ORG_KEY; orgs does not import accounts).
-SESSION_ORG_KEY = "tnt_org_id"
+from orgs.roles import ROLE_ACTIONS, RequiredAction, Role
 
 
 @dataclass(frozen=True)
@@ -93,7 +87,7 @@ def chrome_for(request: HttpRequest) -> Chrome | None:
         return None
     # Spans orgs on purpose: one person's own memberships, keyed by the person.
     memberships = list(
-        Membership.unscoped.filter(user=user, status=Membership.Status.ACTIVE)
+        Membership.dangerously_unscoped.filter(user=user, status=Membership.Status.ACTIVE)
         .select_related("org", "user")
         .order_by("created_at", "pk")
     )
@@ -143,40 +137,38 @@ def role_names(actions: tuple[str, ...]) -> list[str]:
     return [r.value for r in Role if any(a in ROLE_ACTIONS[r] for a in actions)]
 
 
-class PortalView(View):
-    """A page acting in one org. Subclasses name the action each method needs:
+class PortalView(PortalOrgView):
+    """A settings page acting in one org: ``orgs.bases.PortalOrgView`` (the role check of
+    ``required_actions``, fail closed, ``request.auth`` set to the OrgContext), with the
+    layout's one-query org resolution, the org picker for a person with no org, and the
+    403 page that names who can help."""
 
-    ``required_actions = {"get": "api_key:read", "post": "api_key:write"}``; a method with
-    no action is refused (fail closed). ``own_actions`` names, per method, a narrower action
-    that also opens the page (``audit:read_own``): the view then shows the person's part.
-    """
-
-    required_actions: ClassVar[dict[str, str]] = {}
-    own_actions: ClassVar[dict[str, str]] = {}
     chrome: Chrome
-    org_context: OrgContext
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    def resolve_org_context(self, request: HttpRequest) -> OrgContext | None:
         chrome = chrome_for(request)
-        if chrome is None:
-            return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
-        if chrome.current is None:
-            return render(request, "portal/no_org.html", status=403)
+        if chrome is None or chrome.current is None:
+            return None
         self.chrome = chrome
-        self.org_context = OrgContext(membership=chrome.current, credential="session")
-        method = (request.method or "").lower()
-        needed = tuple(
-            a for a in (self.required_actions.get(method), self.own_actions.get(method)) if a
-        )
-        if method not in ("head", "options") and not any(
-            self.org_context.allows(a) for a in needed
-        ):
-            return self.forbidden(needed)
-        return super().dispatch(request, *args, **kwargs)
+        return OrgContext(membership=chrome.current, credential="session")
 
-    @property
-    def org(self) -> Organization:
-        return self.org_context.org
+    def no_org(self, request: HttpRequest) -> HttpResponse:
+        return render(request, "portal/no_org.html", status=403)
+
+    def forbidden(self, request: HttpRequest, action: RequiredAction | None) -> HttpResponse:
+        names = (action,) if isinstance(action, str) else tuple(action or ())
+        org = self.org
+        return render(
+            request,
+            "portal/forbidden.html",
+            {
+                "org": org,
+                "ask": who_can_help(org),
+                "roles": role_names(names),
+                "your_role": self.org_context.role,
+            },
+            status=403,
+        )
 
     @property
     def membership(self) -> Membership:
@@ -186,21 +178,8 @@ class PortalView(View):
         return self.org_context.allows(action)
 
     def actor(self) -> Actor:
-        return Actor.for_user(self.membership.user, self.request)
-
-    def forbidden(self, actions: tuple[str, ...]) -> HttpResponse:
-        org = self.org
-        return render(
-            self.request,
-            "portal/forbidden.html",
-            {
-                "org": org,
-                "ask": who_can_help(org),
-                "roles": role_names(actions),
-                "your_role": self.org_context.role,
-            },
-            status=403,
-        )
+        """The audit actor, exactly as the API's (``orgs.context.acting``)."""
+        return acting(self.request)
 
     def render_page(
         self, template: str, context: dict[str, Any] | None = None, *, status: int = 200

@@ -56,6 +56,18 @@ ACTIONS: dict[str, str] = {
     "webhook:write": "Create, change and delete webhook endpoints",
 }
 
+# What a route needs when no action of the table applies (``x-required-action`` shows it).
+PUBLIC = "public"  # nothing: the route is on the public allow-list
+SIGNED_IN = "signed_in"  # a person's own sign-in (JWT or session), never an API key
+ANY_MEMBER = "any_member"  # any credential of an active member of the org
+ACCESS_LEVELS: dict[str, str] = {
+    PUBLIC: "Nothing: public",
+    SIGNED_IN: "A person's own sign-in (JWT or session); API keys are refused",
+    ANY_MEMBER: "Any credential of an active member of the organization",
+}
+# A route's requirement: one action (or access level), or a tuple of alternatives (any one).
+RequiredAction = str | tuple[str, ...]
+
 _ADMIN = frozenset(
     {
         "org:read",
@@ -87,10 +99,6 @@ def actions_for(role: str) -> frozenset[str]:
         return ROLE_ACTIONS[Role(role)]
     except ValueError:
         return frozenset()  # an unknown role (data drift) may do nothing
-
-
-def role_allows(role: str, action: str) -> bool:
-    return action in actions_for(role)
 
 
 def roles_table_markdown() -> str:

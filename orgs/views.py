@@ -3,22 +3,20 @@ the same services as the API (``orgs.services``, ``orgs.invitations``), render."
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views import View
 
+from orgs.bases import PortalSignedInView
 from orgs.forms import InviteForm, OrganizationForm, RoleForm, apply_service_errors
 from orgs.invitations import invitation_create, invitation_resend, invitation_revoke
 from orgs.models import Invitation, Membership
 from orgs.portal import SESSION_ORG_KEY, PortalView, chrome_for
-from orgs.roles import Role
+from orgs.roles import SIGNED_IN, Role
 from orgs.services import membership_remove, membership_set_role, org_update
 
 
@@ -39,15 +37,17 @@ class OverviewView(PortalView):
         )
 
 
-class SwitchOrgView(View):
-    """POST ``org_id``: the org the portal acts in from now on (one of the person's own)."""
+class SwitchOrgView(PortalSignedInView):
+    """POST ``org_id``: the org the portal acts in from now on (one of the person's own).
+    Not a write to any org's data, so not audited: it changes this session only."""
 
     http_method_names = ["post"]
+    required_actions = {"post": SIGNED_IN}
 
     def post(self, request: HttpRequest) -> HttpResponseBase:
         chrome = chrome_for(request)
         if chrome is None:
-            return redirect_to_login(reverse("portal-overview"), settings.LOGIN_URL)
+            raise Http404("No such organization")
         wanted = request.POST.get("org_id", "")
         membership = next((m for m in chrome.memberships if str(m.org_id) == wanted), None)
         if membership is None:

@@ -4,7 +4,6 @@
 each change goes through the audited services in ``audit.webhooks.services``.
 """
 
-from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -19,9 +18,8 @@ from audit.webhooks.services import (
     webhook_endpoint_delete,
     webhook_endpoint_update,
 )
+from orgs.bases import OrgScopedViewSet, validated
 from orgs.context import acting
-from orgs.models import Organization
-from orgs.viewsets import OrgScopedViewSet, validated
 
 NO_STORE = {"Cache-Control": "no-store"}
 DELIVERY_STATUSES = tuple(WebhookDelivery.Status.values)
@@ -29,6 +27,7 @@ DELIVERY_STATUSES = tuple(WebhookDelivery.Status.values)
 
 @extend_schema(tags=["webhooks"])
 class WebhookEndpointViewSet(OrgScopedViewSet[WebhookEndpoint]):
+    model = WebhookEndpoint
     serializer_class = s.WebhookEndpointSerializer
     required_actions = {
         "list": "webhook:read",
@@ -40,9 +39,6 @@ class WebhookEndpointViewSet(OrgScopedViewSet[WebhookEndpoint]):
     }
     ordering_fields = ["created_at"]
     ordering = ["-created_at", "-id"]
-
-    def scoped_queryset(self, org: Organization) -> QuerySet[WebhookEndpoint]:
-        return WebhookEndpoint.objects.for_org(org)
 
     @extend_schema(operation_id="webhooks_list", summary="List endpoints (never their secret)")
     def list(self, request: Request) -> Response:
@@ -109,5 +105,6 @@ class WebhookEndpointViewSet(OrgScopedViewSet[WebhookEndpoint]):
                     {"status": [f"Must be one of {', '.join(DELIVERY_STATUSES)}"]}
                 )
             deliveries = deliveries.filter(status=wanted)
-        page = self.paginate_queryset(self.filter_queryset(deliveries))  # ?sort=, newest first
+        # ?sort=, newest first (the sort filter reads the view, not the queryset's model)
+        page = self.paginate_queryset(self.filter_queryset(deliveries))  # type: ignore[arg-type]
         return self.get_paginated_response(s.WebhookDeliverySerializer(page, many=True).data)

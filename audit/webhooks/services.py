@@ -136,7 +136,7 @@ def webhook_endpoint_send_test(
             target=endpoint,
             metadata={"url": display_url(endpoint.url)},
         )
-        outbox = OutboxEvent.objects.get(audit_event=event)
+        outbox = OutboxEvent.objects.for_org(endpoint.org_id).get(audit_event=event)
         outbox.dispatched_at = now  # delivered here, not by the fan-out to every endpoint
         outbox.save(update_fields=["dispatched_at"])
         return WebhookDelivery.objects.create(

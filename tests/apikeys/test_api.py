@@ -38,11 +38,11 @@ def test_create_returns_the_raw_key_once_and_lists_never_do(org, as_member, capl
     assert raw not in str(listed)
     assert raw not in str(fetched)
     assert "key" not in fetched
-    assert raw not in str(list(AuditEvent.objects.values()))
+    assert raw not in str(list(AuditEvent.dangerously_unscoped.values()))
     assert raw not in caplog.text
     stored = APIKey.objects.for_org(org).get()
     assert raw not in str(stored.__dict__)
-    assert AuditEvent.objects.filter(action="api_key.created").count() == 1
+    assert AuditEvent.dangerously_unscoped.filter(action="api_key.created").count() == 1
 
 
 @pytest.mark.parametrize("style", ["x-api-key", "bearer", "bare"])
@@ -82,7 +82,7 @@ def test_revoked_key_fails_on_the_very_next_request(org, as_member, make_key):
     assert admin.delete(f"/api/api-keys/{key.pk}").status_code == 204
     response = client.get("/api/users/me")
     assert (response.status_code, response.json()["code"]) == (401, "unauthorized")
-    assert AuditEvent.objects.filter(action="api_key.revoked").count() == 1
+    assert AuditEvent.dangerously_unscoped.filter(action="api_key.revoked").count() == 1
 
 
 def test_expired_key_is_401_expired(org, make_key):
@@ -117,7 +117,7 @@ def test_roll_keeps_the_old_key_until_the_grace_period_ends(org, as_member, make
     )
     assert with_key(old_raw).get("/api/org").status_code == 401
     assert with_key(new_raw).get("/api/org").status_code == 200
-    assert AuditEvent.objects.filter(action="api_key.rolled").count() == 1
+    assert AuditEvent.dangerously_unscoped.filter(action="api_key.rolled").count() == 1
 
 
 def test_roll_with_no_grace_ends_the_old_key_now(org, as_member, make_key):
@@ -216,7 +216,7 @@ def test_patch_changes_name_and_allow_lists_with_audit(org, as_member, make_key)
     )
     assert response.status_code == 200
     assert (response.json()["name"], response.json()["allowed_ips"]) == ("renamed", ["10.0.0.0/8"])
-    event = AuditEvent.objects.get(action="api_key.updated")
+    event = AuditEvent.dangerously_unscoped.get(action="api_key.updated")
     assert event.metadata["after"] == {"name": "renamed", "allowed_ips": ["10.0.0.0/8"]}
 
 
@@ -351,6 +351,6 @@ def test_writes_made_with_a_key_are_audited_as_that_key(org, make_key):
     creator = MembershipFactory.create(org=org, role="admin")
     key, raw = make_key(org, membership=creator)
     with_key(raw).patch("/api/org", {"name": "Via key"}, format="json")
-    event = AuditEvent.objects.get(action="org.updated")
+    event = AuditEvent.dangerously_unscoped.get(action="org.updated")
     assert (event.actor_type, event.actor_id) == ("api_key", str(key.pk))
     assert creator.user.email in event.actor_label

@@ -189,7 +189,7 @@ def test_viewer_is_told_who_to_ask_and_a_forged_post_is_refused(as_role: Any, po
         }"""
     )
     assert status == 403
-    assert not APIKey.unscoped.exists()
+    assert not APIKey.dangerously_unscoped.exists()
 
 
 def test_invite_accept_in_a_second_context_and_no_owner_promotion(

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _new_actions(before):
-    return [e.action for e in AuditEvent.objects.order_by("id")[before:]]
+    return [e.action for e in AuditEvent.dangerously_unscoped.order_by("id")[before:]]
 
 
 def test_the_portal_reads_the_same_session_org_key_as_sign_in():
@@ -98,7 +98,7 @@ def test_invite_emails_the_link_and_audits_once(
     org, portal_member, django_capture_on_commit_callbacks
 ):
     admin = portal_member(org, role="admin")
-    before = AuditEvent.objects.count()
+    before = AuditEvent.dangerously_unscoped.count()
     with django_capture_on_commit_callbacks(execute=True):
         response = admin.post(
             "/settings/members/", {"email": "New@Example.test", "role": "developer"}
@@ -125,7 +125,7 @@ def test_an_admin_cannot_invite_or_promote_an_owner_and_is_told_why(org, portal_
     assert refused.status_code == 422
     assert "Only an owner can grant the owner role" in refused.content.decode()
     target = MembershipFactory.create(org=org, role="member")
-    before = AuditEvent.objects.count()
+    before = AuditEvent.dangerously_unscoped.count()
     response = admin.post(f"/settings/members/{target.pk}/role/", {"role": "owner"}, follow=True)
     assert "Only an owner can grant the owner role" in response.content.decode()
     assert _new_actions(before) == []
@@ -136,12 +136,12 @@ def test_an_admin_cannot_invite_or_promote_an_owner_and_is_told_why(org, portal_
 def test_change_role_and_remove_are_audited_once(org, portal_member):
     owner = portal_member(org, role="owner")
     target = MembershipFactory.create(org=org, role="member")
-    before = AuditEvent.objects.count()
+    before = AuditEvent.dangerously_unscoped.count()
     owner.post(f"/settings/members/{target.pk}/role/", {"role": "developer"})
     assert _new_actions(before) == ["member.role_changed"]
     confirm = owner.get(f"/settings/members/{target.pk}/remove/").content.decode()
     assert f"Remove {target.user.email} from {org.name}?" in confirm
-    before = AuditEvent.objects.count()
+    before = AuditEvent.dangerously_unscoped.count()
     owner.post(f"/settings/members/{target.pk}/remove/")
     assert _new_actions(before) == ["member.removed"]
     assert not Membership.objects.for_org(org).filter(pk=target.pk).exists()
@@ -161,12 +161,12 @@ def test_invitation_resend_and_revoke(org, portal_member):
         org=org, actor=admin_actor(admin), by=None, email="i@example.test", role="member"
     )
     old_hash = invitation.token_hash
-    before = AuditEvent.objects.count()
+    before = AuditEvent.dangerously_unscoped.count()
     admin.post(f"/settings/invitations/{invitation.pk}/resend/")
     assert _new_actions(before) == ["invitation.resent"]
     invitation.refresh_from_db()
     assert invitation.token_hash != old_hash
-    before = AuditEvent.objects.count()
+    before = AuditEvent.dangerously_unscoped.count()
     admin.post(f"/settings/invitations/{invitation.pk}/revoke/")
     assert _new_actions(before) == ["invitation.revoked"]
     again = admin.post(f"/settings/invitations/{invitation.pk}/resend/", follow=True)
@@ -199,7 +199,7 @@ def test_organization_settings(org, portal_member):
     assert "Only owners and admins change these settings" in page.content.decode()
     assert developer.post("/settings/organization/", {"name": "Hijacked"}).status_code == 403
     owner = portal_member(org, role="owner")
-    before = AuditEvent.objects.count()
+    before = AuditEvent.dangerously_unscoped.count()
     response = owner.post("/settings/organization/", {"name": "Renamed Inc"})
     assert response.status_code == 302
     assert _new_actions(before) == ["org.updated"]

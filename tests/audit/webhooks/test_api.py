@@ -60,13 +60,13 @@ def test_create_returns_the_secret_once_and_never_again(org, admin):
         assert secret not in str(answer)
     assert "secret" not in fetched
     assert listed["data"][0]["id"] == body["id"]
-    assert secret not in str(list(AuditEvent.objects.values()))
+    assert secret not in str(list(AuditEvent.dangerously_unscoped.values()))
     assert WebhookEndpoint.objects.for_org(org).get().secret == secret
 
 
 def test_create_is_audited_once_as_the_caller(org, admin):
     response = _create(admin)
-    [event] = AuditEvent.objects.filter(action="webhook.created")
+    [event] = AuditEvent.dangerously_unscoped.filter(action="webhook.created")
     assert event.actor_id == str(admin.membership.user_id)
     assert event.target_id == str(response.json()["id"])
     assert event.request_id == response["X-Request-ID"]
@@ -99,7 +99,7 @@ def test_patch_changes_only_what_it_names_and_is_audited(org, admin):
         "CRM sync",
         URL,
     )
-    assert AuditEvent.objects.get(action="webhook.updated").metadata == {
+    assert AuditEvent.dangerously_unscoped.get(action="webhook.updated").metadata == {
         "before": {"event_types": [], "enabled": True},
         "after": {"event_types": ["api_key.created"], "enabled": False},
     }
@@ -110,7 +110,7 @@ def test_delete_answers_204_and_the_endpoint_is_gone(org, admin):
     response = admin.delete(f"/api/webhooks/{endpoint['id']}")
     assert response.status_code == 204
     assert admin.get(f"/api/webhooks/{endpoint['id']}").status_code == 404
-    assert AuditEvent.objects.filter(action="webhook.deleted").count() == 1
+    assert AuditEvent.dangerously_unscoped.filter(action="webhook.deleted").count() == 1
 
 
 # --- Validation: the services' rules, as 422s ------------------------------------------
@@ -142,7 +142,7 @@ def test_a_bad_endpoint_is_a_422_and_nothing_is_written(org, admin, fields, erro
     assert body["code"] == "validation_error"
     assert error_field in body["details"]["fieldErrors"]
     assert not WebhookEndpoint.objects.for_org(org).exists()
-    assert not AuditEvent.objects.filter(action="webhook.created").exists()
+    assert not AuditEvent.dangerously_unscoped.filter(action="webhook.created").exists()
 
 
 def test_a_bad_patch_is_a_422_and_changes_nothing(org, admin):
@@ -153,7 +153,7 @@ def test_a_bad_patch_is_a_422_and_changes_nothing(org, admin):
     assert response.status_code == 422
     assert "url" in response.json()["details"]["fieldErrors"]
     assert WebhookEndpoint.objects.for_org(org).get().url == URL
-    assert not AuditEvent.objects.filter(action="webhook.updated").exists()
+    assert not AuditEvent.dangerously_unscoped.filter(action="webhook.updated").exists()
 
 
 # --- Who may --------------------------------------------------------------------------
@@ -203,7 +203,7 @@ def test_another_orgs_endpoints_are_not_listed_and_not_found(org, other_org, adm
         assert response.status_code == 404
         assert response.json()["code"] == "not_found"
     assert admin.get(f"/api/webhooks/{theirs.pk}/deliveries").status_code == 404
-    assert WebhookEndpoint.unscoped.get(pk=theirs.pk).enabled
+    assert WebhookEndpoint.dangerously_unscoped.get(pk=theirs.pk).enabled
 
 
 # --- The delivery log -------------------------------------------------------------------

@@ -13,7 +13,7 @@ URL = "/settings/webhooks/"
 
 
 def _new_actions(before):
-    return [e.action for e in AuditEvent.objects.order_by("id")[before:]]
+    return [e.action for e in AuditEvent.dangerously_unscoped.order_by("id")[before:]]
 
 
 def test_anonymous_and_roles_without_webhook_read(client, org, portal_member):
@@ -26,7 +26,7 @@ def test_anonymous_and_roles_without_webhook_read(client, org, portal_member):
 
 def test_create_shows_the_secret_once(org, portal_member):
     admin = portal_member(org, role="admin")
-    before = AuditEvent.objects.count()
+    before = AuditEvent.dangerously_unscoped.count()
     response = admin.post(
         f"{URL}new/",
         {
@@ -57,7 +57,7 @@ def test_test_event_is_delivered_and_logged(org, portal_member, local_targets, r
     admin = portal_member(org, role="admin")
     endpoint = make_endpoint(org, receiver.url, event_types=["api_key.created"])
     other = make_endpoint(org, "https://elsewhere.example.test/")
-    before = AuditEvent.objects.count()
+    before = AuditEvent.dangerously_unscoped.count()
     admin.post(f"{URL}{endpoint.pk}/test/")
     assert _new_actions(before) == ["webhook.tested"]
     Worker().run_until_idle()
@@ -80,7 +80,7 @@ def test_retry_now_requeues_a_failed_delivery(org, portal_member, local_targets,
     page = admin.get(f"{URL}{endpoint.pk}/").content.decode()
     assert "HTTP 500" in page
     assert "Retry now" in page
-    before = AuditEvent.objects.count()
+    before = AuditEvent.dangerously_unscoped.count()
     admin.post(f"{URL}{endpoint.pk}/deliveries/{delivery.pk}/retry/")
     assert _new_actions(before) == ["webhook.delivery_retried"]
     Worker().run_until_idle()
@@ -96,7 +96,7 @@ def test_delete_confirms_then_deletes(org, portal_member):
     assert (
         "Delete the webhook endpoint" in admin.get(f"{URL}{endpoint.pk}/delete/").content.decode()
     )
-    before = AuditEvent.objects.count()
+    before = AuditEvent.dangerously_unscoped.count()
     admin.post(f"{URL}{endpoint.pk}/delete/")
     assert _new_actions(before) == ["webhook.deleted"]
 
