@@ -1,6 +1,10 @@
-"""Reads of API keys, shared by the API and the portal: who sees which keys."""
+"""Reads of API keys: who sees which keys (the API and the portal), and the ids other
+parts name by dotted path (they stand below apikeys)."""
 
-from django.db.models import Q, QuerySet
+from typing import Any
+
+from django.db.models import CharField, Q, QuerySet
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from apikeys.models import APIKey
@@ -35,3 +39,14 @@ def api_keys_with_status(keys: QuerySet[APIKey], status: str) -> QuerySet[APIKey
         "revoked": keys.filter(revoked_at__isnull=False),
         "expired": keys.filter(live & Q(expires_at__lte=now)),
     }[status]
+
+
+def api_key_ids_created_by(*, org: Any, user_id: int) -> QuerySet[APIKey, dict[str, Any]]:
+    """The ids (as text, the audit trail's actor and target ids) of the keys ``user_id``
+    created in ``org``: a subquery, for the audit log's "own events" (``audit.api``)."""
+    return (
+        APIKey.objects.for_org(org)
+        .filter(created_by_id=user_id)
+        .annotate(id_text=Cast("pk", CharField()))
+        .values("id_text")
+    )

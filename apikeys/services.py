@@ -16,7 +16,7 @@ from django.utils import timezone
 from apikeys import audit_actions, crypto
 from apikeys.models import APIKey
 from audit.actors import Actor
-from audit.services import before_after, record
+from audit.services import audited_update, record
 from orgs.context import OrgContext
 from orgs.models import Membership, Organization
 from orgs.roles import ACTIONS, Role
@@ -73,27 +73,20 @@ def api_key_update(
     allowed_ips: list[str] | None = None,
 ) -> APIKey:
     """Rename a key or change its allow-lists. Atomic, audited with before/after."""
-    with transaction.atomic():
-        key = APIKey.objects.for_org(org).select_for_update().get(pk=key.pk)
-        before = _public_fields(key)
-        changes, errors = _editable_fields(
-            name=name, allowed_origins=allowed_origins, allowed_ips=allowed_ips
-        )
-        if errors:
-            raise ValidationError(errors)
-        for field, value in changes.items():
-            setattr(key, field, value)
-        changed = sorted(f for f in changes if before.get(f) != changes[f])
-        if changed:
-            key.save(update_fields=changed)
-            record(
-                org_id=org.pk,
-                action=audit_actions.API_KEY_UPDATED,
-                actor=actor,
-                target=key,
-                metadata=before_after(before, changes, changed),
-            )
-    return key
+    changes, errors = _editable_fields(
+        name=name, allowed_origins=allowed_origins, allowed_ips=allowed_ips
+    )
+    if errors:
+        raise ValidationError(errors)
+    return audited_update(
+        rows=APIKey.objects.for_org(org),
+        pk=key.pk,
+        changes=lambda _key: changes,
+        describe=_public_fields,
+        action=audit_actions.API_KEY_UPDATED,
+        actor=actor,
+        org_id=lambda _key: org.pk,
+    )
 
 
 def api_key_revoke(*, org: Organization, actor: Actor, key: APIKey) -> None:

@@ -20,6 +20,19 @@ class Route:
         return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), 999999)), self.template)
 
     @property
+    def view_class(self) -> object:
+        callback = self.view
+        return getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+
+    @property
+    def acts_in_an_org(self) -> bool:
+        """A page where a member acts in one org (``orgs.bases.PortalOrgView``)."""
+        from orgs.bases import PortalOrgView
+
+        view_class = self.view_class
+        return isinstance(view_class, type) and issubclass(view_class, PortalOrgView)
+
+    @property
     def ids(self) -> list[str]:
         return re.findall(r"\{(\w+)\}", self.template)
 
@@ -38,7 +51,7 @@ def api_routes() -> list[Route]:
 
 
 # Not the portal's pages: the API, the API reference, the Django admin, the JWKS document.
-_NOT_PORTAL = ("/api/", "/developers/", "/admin/", "/.well-known/")
+_NOT_PORTAL = ("/api/", "/developers/", "/admin/", "/.well-known/", "/metrics")
 
 
 def portal_routes() -> list[Route]:

@@ -241,8 +241,19 @@ def _json(body):
 
 # --- The portal's form posts: the same services, so the same one event each -------------
 
-# Portal POSTs that change no data: choosing the org a session acts in.
+# Portal POSTs that change no org's data: choosing the org a session acts in. The sign-in
+# pages (not org pages: PortalPublicView / PortalSignedInView) are held to their audit
+# events by tests/accounts/; a new page of that kind must be named here.
 PORTAL_NOT_WRITES = {"POST /orgs/switch/"}
+SIGN_IN_PAGES = {
+    "POST /login/",
+    "POST /logout/",
+    "POST /password-reset/",
+    "PUT /password-reset/",
+    "POST /reset/{uidb64}/{token}/",
+    "PUT /reset/{uidb64}/{token}/",
+    "POST /orgs/new/",
+}
 PORTAL_AUDITED_READS = {"GET /settings/audit-log/export/"}
 
 
@@ -375,8 +386,18 @@ def _portal_recipes(org):
 PORTAL_WRITES = [
     r
     for r in portal_routes()
-    if (r.method == "POST" and str(r) not in PORTAL_NOT_WRITES) or str(r) in PORTAL_AUDITED_READS
+    if r.acts_in_an_org
+    and ((r.method == "POST" and str(r) not in PORTAL_NOT_WRITES) or str(r) in PORTAL_AUDITED_READS)
 ]
+
+
+def test_every_portal_write_outside_the_org_pages_is_named():
+    others = {
+        str(r)
+        for r in portal_routes()
+        if r.method in MUTATING and not r.acts_in_an_org and str(r) not in PORTAL_NOT_WRITES
+    }
+    assert others == SIGN_IN_PAGES
 
 
 def _portal_request(client, route, path, data):

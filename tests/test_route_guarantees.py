@@ -210,9 +210,24 @@ def test_every_unsafe_route_refuses_a_session_cookie_without_the_csrf_token(rout
 
 # --- The portal's pages: the same guarantees, in the browser's terms ---------------------
 
-# Portal routes anyone may open (sign-in pages and the like). Everything else sends an
-# anonymous visitor to the sign-in page.
-PORTAL_PUBLIC: set[str] = set()
+# Portal routes anyone may open: the sign-in pages (accounts.page_urls), and sign-out,
+# which sends whoever is not signed in to the sign-in page. Everything else sends an
+# anonymous visitor to the sign-in page and back afterwards (?next=).
+PORTAL_PUBLIC: set[str] = {
+    "GET /login/",
+    "POST /login/",
+    "POST /logout/",
+    "GET /password-reset/",
+    "POST /password-reset/",
+    "PUT /password-reset/",
+    "GET /password-reset/sent/",
+    "GET /reset/{uidb64}/{token}/",
+    "POST /reset/{uidb64}/{token}/",
+    "PUT /reset/{uidb64}/{token}/",
+    "GET /reset/done/",
+    "GET /oauth/login/{backend}/",
+    "GET /oauth/complete/{backend}/",
+}
 
 
 def _portal_client(org, role="owner"):
@@ -303,7 +318,18 @@ def _other_org_portal_ids(name, other_org):
     return factories[name]()
 
 
-@pytest.mark.parametrize("route", [r for r in portal_routes() if r.has_id], ids=str)
+def test_the_public_portal_routes_are_exactly_the_allow_list(client):
+    public = set()
+    for route in portal_routes():
+        response = client.generic(route.method, route.path())
+        if not response.get("Location", "").startswith("/login/?next="):
+            public.add(str(route))
+    assert public == PORTAL_PUBLIC
+
+
+@pytest.mark.parametrize(
+    "route", [r for r in portal_routes() if r.has_id and r.acts_in_an_org], ids=str
+)
 def test_another_orgs_id_is_404_on_every_portal_route_that_takes_one(route, org, other_org):
     client, _ = _portal_client(org, role="owner")
     ids = _other_org_portal_ids(route.name, other_org)
