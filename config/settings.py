@@ -63,6 +63,8 @@ MIDDLEWARE = [
     "config.ratelimiting.RateLimitMiddleware",  # headers on every /api/ answer; late counts
     # Security headers wrap everything below, so the early answers (413, 401) carry them too.
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the portal's css/js) served by the app itself, compressed and cached.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -91,6 +93,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "orgs.portal.portal_context",
             ],
         },
     },
@@ -235,6 +238,16 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(LOCAL_DIR / "static"))
+# WhiteNoise serves STATIC_ROOT (after `collectstatic`) in production, and the source
+# folders through the finders when DEBUG is on: no CDN, no separate static server.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Read here from the environment's DEBUG (the test runner turns settings.DEBUG off later):
+# development and tests serve the source folders, with no collectstatic step.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # EMAIL_URL (smtp://user:pass@host:587/?tls=True) configures SMTP in one variable; without it,
 # EMAIL_BACKEND alone (the console by default: local mail is printed, and production refuses it).

@@ -16,6 +16,7 @@ ALLOW_LIST = {
     ("accounts/signin.py", "refresh"): "a refresh token is looked up by its hash, before any org",
     ("accounts/signin.py", "revoke_all_families"): "a person's sign-ins span their orgs",
     ("config/metrics.py", "WebhookCollector._read"): "the operator's metrics span orgs",
+    ("orgs/portal.py", "chrome_for"): "the layout lists one person's orgs (switcher), by person",
     ("apikeys/admin.py", "APIKeyAdmin.get_queryset"): "the staff console spans orgs",
     ("apikeys/authentication.py", "APIKeyAuthentication.authenticate"): (
         "a key is looked up by its hash: the key names the org"
