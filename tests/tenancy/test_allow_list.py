@@ -18,9 +18,6 @@ ALLOW_LIST = {
     ("config/metrics.py", "WebhookCollector._read"): "the operator's metrics span orgs",
     ("orgs/portal.py", "chrome_for"): "the layout lists one person's orgs (switcher), by person",
     ("apikeys/admin.py", "APIKeyAdmin.get_queryset"): "the staff console spans orgs",
-    ("apikeys/authentication.py", "APIKeyAuthentication.authenticate"): (
-        "a key is looked up by its hash: the key names the org"
-    ),
     ("apikeys/services.py", "api_key_touch"): "by primary key, from the authenticated key",
     ("apikeys/services.py", "leaked_keys_report"): "a leaked key is found by its hash",
     ("audit/admin.py", "AuditEventAdmin.get_queryset"): "the staff console spans orgs",
