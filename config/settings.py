@@ -8,6 +8,7 @@ an SQLite file under ``var/`` and a local-memory cache. See README.md.
 
 import base64
 import hashlib
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -122,7 +123,7 @@ else:
 # --- Auth -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    "social_core.backends.google.GoogleOAuth2",
+    "accounts.google.GoogleOIDC",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -132,6 +133,33 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+
+# --- Google sign-in (social-auth-app-django; accounts/google.py, accounts/pipeline.py) ---
+# Without a client id the sign-in page offers the password form only. The endpoint is
+# Google's; tests point it at a local OpenID provider (its discovery document gives the
+# authorization, token, userinfo and JWKS URLs).
+SOCIAL_AUTH_GOOGLE_OIDC_KEY = env.str("GOOGLE_CLIENT_ID", default="")
+SOCIAL_AUTH_GOOGLE_OIDC_SECRET = env.str("GOOGLE_CLIENT_SECRET", default="")
+SOCIAL_AUTH_GOOGLE_OIDC_OIDC_ENDPOINT = env.str(
+    "GOOGLE_OIDC_ENDPOINT", default="https://accounts.google.com"
+)
+SOCIAL_AUTH_JSONFIELD_ENABLED = True
+SOCIAL_AUTH_URL_NAMESPACE = "social"
+SOCIAL_AUTH_REDIRECT_IS_HTTPS = env.bool("SOCIAL_AUTH_REDIRECT_IS_HTTPS", default=not DEBUG)
+# Only what the pipeline needs is kept: never the provider's access or id token.
+SOCIAL_AUTH_GOOGLE_OIDC_EXTRA_DATA: list[str] = []
+SOCIAL_AUTH_PIPELINE = [
+    "social_core.pipeline.social_auth.social_details",
+    "social_core.pipeline.social_auth.social_uid",
+    "social_core.pipeline.social_auth.auth_allowed",
+    "accounts.pipeline.require_verified_email",
+    "social_core.pipeline.social_auth.social_user",
+    "accounts.pipeline.user_by_verified_email",
+    "accounts.pipeline.create_user",
+    "social_core.pipeline.social_auth.associate_user",
+    "accounts.pipeline.join_orgs",
+]
 
 # --- Sessions: one cookie across the deployment's subdomains ---------------------------
 # accounts.BrowserSession rows (so a person's sessions can be listed and ended), read through
@@ -236,6 +264,14 @@ SPECTACULAR_SETTINGS = {
         "config.openapi.add_error_responses",
     ],
 }
+
+# --- Metrics: /metrics answers these networks only (a 404 to anyone else) ----------------
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_network!r} is not a network") from None
 
 # --- Logging: every line carries the request id -----------------------------------------
 LOGGING = {

@@ -3,6 +3,7 @@ from django.urls import URLPattern, URLResolver, include, path, re_path
 
 from accounts.wellknown import JWKSView
 from config import views
+from config.metrics import MetricsView
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("health", views.HealthView.as_view(), name="health"),
@@ -26,6 +27,8 @@ urlpatterns = [
         name="api-reference",
     ),
     path("admin/", admin.site.urls),
+    path("metrics", MetricsView.as_view(), name="metrics"),
+    path("", include("accounts.page_urls")),
 ]
 
 handler400 = "config.views.handler400"

@@ -136,3 +136,30 @@ def _send_invitation(org: Organization, invitation: Invitation, raw_token: str) 
         from_email=None,
         recipient_list=[invitation.email],
     )
+
+
+def invitations_claim_for_verified_email(*, user: Any, actor: Actor) -> list[Membership]:
+    """Accept every pending invitation to ``user``'s email, for a person whose email the
+    caller has VERIFIED (a Google sign-in with ``email_verified``): the provider proved the
+    mailbox, as the emailed token would. Atomic; each audited as ``invitation.accepted``.
+
+    Spans orgs on purpose: one person's invitations, keyed by their email."""
+    now = timezone.now()
+    joined = []
+    with transaction.atomic():
+        pending = (
+            Invitation.dangerously_unscoped.select_for_update(of=("self",))
+            .select_related("org")
+            .filter(
+                email=user.email.lower(),
+                accepted_at__isnull=True,
+                revoked_at__isnull=True,
+                expires_at__gt=now,
+            )
+            .order_by("created_at")
+        )
+        for invitation in pending:
+            if Membership.objects.for_org(invitation.org).filter(user=user).exists():
+                continue
+            joined.append(invitation_claim(invitation=invitation, user=user, actor=actor))
+    return joined
