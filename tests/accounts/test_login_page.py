@@ -181,8 +181,9 @@ def test_a_signed_in_stranger_creates_an_org_and_acts_in_it(client, user):
     response = client.post("/orgs/new/", {"name": "Lab", "slug": "lab"})
     assert response.status_code == 302
     assert client.get("/api/org").json()["slug"] == "lab"
-    events = AuditEvent.dangerously_unscoped
-    assert events.filter(action="org.created", actor_id=str(user.pk)).exists()
+    assert AuditEvent.dangerously_unscoped.filter(
+        action="org.created", actor_id=str(user.pk)
+    ).exists()
 
 
 @pytest.mark.parametrize(
