@@ -8,16 +8,15 @@ from rest_framework.response import Response
 
 from accounts import serializers as s
 from accounts.errors import InvalidCredentials, JwtDisabled, jwt_disabled_error
-from accounts.services import invitation_accept, password_change
+from accounts.services import invitation_accept, logout, password_change, password_login, refresh
 from accounts.sessions import browser_sign_out, sessions_end_all
-from accounts.signin import logout, password_login, refresh
 from audit.actors import RequestContext
 from orgs.bases import OrgView, PublicView, SignedInView, validated
 from orgs.context import acting, org_context
-from orgs.invitations import InvitationInvalid
 from orgs.ratelimits import enforce
 from orgs.roles import ANY_MEMBER
 from orgs.serializers import MembershipSerializer
+from orgs.services import InvitationInvalid
 
 INVALID_CREDENTIALS = "Invalid credentials"
 

@@ -2,7 +2,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.signin import TokenPair
+from accounts.services import TokenPair
 from orgs.context import OrgContext
 from orgs.fields import StrictCharField, StrictEmailField, StrictSlugField
 

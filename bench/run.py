@@ -71,8 +71,7 @@ def run(requests: int) -> None:
     from django.db import connection
     from rest_framework.test import APIClient
 
-    from accounts.services import user_create
-    from accounts.signin import open_session
+    from accounts.services import open_session, user_create
     from apikeys import crypto
     from apikeys.services import api_key_create
     from audit.actors import Actor, RequestContext

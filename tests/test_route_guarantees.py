@@ -94,7 +94,7 @@ def _other_org_id(name, other_org):
     must be added here, or the isolation test below fails for it."""
     from apikeys.services import api_key_create
     from audit.actors import Actor
-    from orgs.invitations import invitation_create
+    from orgs.services import invitation_create
 
     def other_webhook():
         from tests.audit.helpers import make_endpoint
