@@ -241,6 +241,10 @@ else:
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tenantry <no-reply@localhost>")
 
 # --- REST API --------------------------------------------------------------------------
+# Every collection's page: ?limit= defaults to PAGE_SIZE and is capped at MAX_PAGE_SIZE
+# (config.pagination, and the audit log's cursor pages).
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.JWTAuthentication",
@@ -256,7 +260,7 @@ REST_FRAMEWORK = {
     "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_PAGINATION_CLASS": "config.pagination.PagePagination",
     "DEFAULT_FILTER_BACKENDS": ["config.pagination.SortFilter"],
-    "PAGE_SIZE": 20,
+    "PAGE_SIZE": PAGE_SIZE,
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
