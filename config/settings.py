@@ -286,12 +286,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     "GET_LIB_DOC_EXCLUDES": "config.openapi.doc_excludes",
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-            "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-        }
-    },
+    # securitySchemes come from the authentication classes' extensions (accounts/schema.py,
+    # apikeys/schema.py), declared once there.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.openapi.add_error_responses",
