@@ -47,7 +47,7 @@ class LoginView(PublicView):
             raise exceptions.AuthenticationFailed(INVALID_CREDENTIALS) from None
         except JwtDisabled:
             raise jwt_disabled_error() from None
-        return Response(s.TokenPairSerializer.shape(pair))
+        return Response(s.TokenPairSerializer(pair).data)
 
 
 class RefreshView(PublicView):
@@ -70,7 +70,7 @@ class RefreshView(PublicView):
             raise exceptions.AuthenticationFailed("Invalid refresh token") from None
         except JwtDisabled:
             raise jwt_disabled_error() from None
-        return Response(s.TokenPairSerializer.shape(pair))
+        return Response(s.TokenPairSerializer(pair).data)
 
 
 class LogoutView(SignedInView):
@@ -118,7 +118,7 @@ class MeView(OrgView):
         summary="The current user, organization, role and the actions it allows",
     )
     def get(self, request: Request) -> Response:
-        return Response(s.MeSerializer.shape(org_context(request)))
+        return Response(s.MeSerializer(org_context(request)).data)
 
 
 class PasswordView(SignedInView):
