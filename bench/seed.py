@@ -27,7 +27,7 @@ DEEP_PAGES = 10_000
 
 def seed(*, events: int, work: Path, refresh_files: int, refresh_per_file: int) -> dict[str, Any]:
     from accounts.models import RefreshToken, TokenFamily, User
-    from accounts.signin import open_session
+    from accounts.services import open_session
     from apikeys.models import APIKey
     from apikeys.services import api_key_create
     from audit.actors import Actor, RequestContext
@@ -90,7 +90,7 @@ def seed(*, events: int, work: Path, refresh_files: int, refresh_per_file: int) 
     from audit.models import AuditEvent
 
     deep = (
-        AuditEvent.objects.filter(org_id=org.pk)
+        AuditEvent.objects.for_org(org)
         .order_by("-occurred_at", "-id")
         .only("occurred_at", "id")[min(PAGE * DEEP_PAGES, events) - 1]
     )  # the cursor the client holds after DEEP_PAGES pages (fewer on a small seed)

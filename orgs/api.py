@@ -11,10 +11,16 @@ from rest_framework.response import Response
 from orgs import serializers as s
 from orgs.bases import OrgScopedViewSet, OrgView, SignedInView, validated
 from orgs.context import acting, org_context
-from orgs.invitations import invitation_create, invitation_revoke
 from orgs.models import Invitation, Membership, Organization
 from orgs.ratelimits import enforce_invitation, enforce_org_creation
-from orgs.services import membership_remove, membership_set_role, org_create, org_update
+from orgs.services import (
+    invitation_create,
+    invitation_revoke,
+    membership_remove,
+    membership_set_role,
+    org_create,
+    org_update,
+)
 
 
 class MyOrganizationsView(SignedInView, GenericAPIView):

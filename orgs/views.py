@@ -1,5 +1,5 @@
 """Portal pages of orgs: overview, org switcher, Members, Organization. Thin: parse, call
-the same services as the API (``orgs.services``, ``orgs.invitations``), render."""
+the same services as the API (``orgs.services``), render."""
 
 from typing import Any
 
@@ -13,11 +13,17 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from orgs.bases import PortalSignedInView
 from orgs.forms import InviteForm, OrganizationForm, RoleForm, apply_service_errors
-from orgs.invitations import invitation_create, invitation_resend, invitation_revoke
 from orgs.models import Invitation, Membership
 from orgs.portal import SESSION_ORG_KEY, PortalView, chrome_for
 from orgs.roles import SIGNED_IN, Role
-from orgs.services import membership_remove, membership_set_role, org_update
+from orgs.services import (
+    invitation_create,
+    invitation_resend,
+    invitation_revoke,
+    membership_remove,
+    membership_set_role,
+    org_update,
+)
 
 
 def refusal(error: PermissionDenied | ValidationError) -> str:

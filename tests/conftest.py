@@ -2,7 +2,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from accounts.signin import TokenPair
+from accounts.services import TokenPair
 from orgs.models import Membership
 from tests.factories import MembershipFactory, OrgFactory, UserFactory
 from tests.harness.asgi import database_env
@@ -64,7 +64,7 @@ def subprocess_env(db):
 @pytest.fixture
 def sign_in():
     """Open a real sign-in for a membership; returns the TokenPair (as login would)."""
-    from accounts.signin import open_session
+    from accounts.services import open_session
     from audit.actors import RequestContext
 
     def _sign_in(membership):

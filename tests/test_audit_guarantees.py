@@ -12,7 +12,7 @@ from apikeys.services import api_key_create
 from audit.actors import Actor
 from audit.models import AuditEvent
 from audit.registry import all_actions
-from orgs.invitations import invitation_create
+from orgs.services import invitation_create
 from tests.audit.helpers import make_endpoint
 from tests.factories import PASSWORD, MembershipFactory, UserFactory
 from tests.routes import api_routes, portal_routes

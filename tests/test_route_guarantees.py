@@ -139,7 +139,7 @@ def _other_org_id(name, other_org):
     must be added here, or the isolation test below fails for it."""
     from apikeys.services import api_key_create
     from audit.actors import Actor
-    from orgs.invitations import invitation_create
+    from orgs.services import invitation_create
 
     def other_webhook():
         from tests.audit.helpers import make_endpoint
@@ -353,7 +353,7 @@ def _other_org_portal_ids(name, other_org):
     """Another org's object for each portal route that takes an id. A new such route must be
     added here, or the isolation test below fails for it."""
     from audit.actors import Actor
-    from orgs.invitations import invitation_create
+    from orgs.services import invitation_create
     from tests.audit.helpers import emit, make_endpoint
 
     def key():

@@ -5,9 +5,9 @@ from django.core import mail
 
 from accounts.session_store import ORG_KEY
 from audit.models import AuditEvent
-from orgs.invitations import invitation_create
 from orgs.models import Invitation, Membership
 from orgs.portal import SESSION_ORG_KEY
+from orgs.services import invitation_create
 from tests.factories import MembershipFactory, OrgFactory
 
 pytestmark = pytest.mark.django_db
