@@ -2,6 +2,7 @@
 logged or audited."""
 
 import ipaddress
+import logging
 import secrets
 from datetime import datetime, timedelta
 from functools import partial
@@ -20,6 +21,8 @@ from audit.services import audited_update, record
 from orgs.context import OrgContext
 from orgs.models import Membership, Organization
 from orgs.roles import ACTIONS, Role
+
+logger = logging.getLogger("tenantry.mail")
 
 MAX_GRACE = timedelta(days=7)
 
@@ -301,7 +304,11 @@ def _editable_fields(
 
 
 def _origin(value: str) -> str | None:
-    parts = urlsplit(value.strip().lower())
+    try:
+        parts = urlsplit(value.strip().lower())
+        parts.port  # noqa: B018 -- raises ValueError for a port out of range or not a number
+    except ValueError:  # "https://[::1" (an unclosed IPv6 bracket), "https://a:99999"
+        return None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
         return None
     if parts.query or parts.fragment or parts.username:
@@ -310,6 +317,14 @@ def _origin(value: str) -> str | None:
 
 
 def _notify_owners_of_leak(key: APIKey) -> None:
+    """After commit: the key is revoked whether or not the mail goes out."""
+    try:
+        _mail_owners_of_leak(key)
+    except Exception:
+        logger.exception("API key %s: the leak notice could not be mailed", key.pk)
+
+
+def _mail_owners_of_leak(key: APIKey) -> None:
     owners = Membership.objects.for_org(key.org_id).filter(role=Role.OWNER).select_related("user")
     recipients = [m.user.email for m in owners]
     if not recipients:

@@ -12,6 +12,7 @@ import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
+import csp.constants as csp
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
@@ -58,17 +59,21 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
     "config.request_log.RequestLogMiddleware",
+    # Security headers wrap everything below, so the early answers (413, 401) carry them too.
     "django.middleware.security.SecurityMiddleware",
     # Static files (the portal's css/js) served by the app itself, compressed and cached.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.BodySizeLimitMiddleware",
+    "config.middleware.AmbiguousCredentialsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.SessionSlidingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apikeys.middleware.KeyUsageMiddleware",
 ]
 
@@ -184,6 +189,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_DOMAIN = SESSION_COOKIE_DOMAIN
+CSRF_FAILURE_VIEW = "config.views.csrf_failure"  # the error shape under /api/
 
 # --- HTTPS and security headers (production) -------------------------------------------
 # Clients sit behind this many trusted proxies (load balancers) that set X-Forwarded-For
@@ -199,6 +205,24 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp) on every response: no inline script or style without
+# the response's nonce ({{ request.csp_nonce }}), nothing from other origins, never framed.
+# JSON answers carry it too; it costs nothing there and covers a browser that renders one.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF, csp.NONCE],
+        "style-src": [csp.SELF, csp.NONCE],
+        "img-src": [csp.SELF, "data:"],
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.NONE],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    }
+}
 
 # --- Internationalisation, static ------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -240,7 +264,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
+    # OPTIONS answers 405 like any other method a route does not serve (no CORS here).
+    "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_PAGINATION_CLASS": "config.pagination.PagePagination",
     "DEFAULT_FILTER_BACKENDS": ["config.pagination.SortFilter"],
     "PAGE_SIZE": 20,
@@ -264,6 +290,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # validatorUrl: null keeps Swagger UI from sending our document to swagger.io's online
+    # validator (its default on any non-localhost host).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     "GET_LIB_DOC_EXCLUDES": "config.openapi.doc_excludes",
     "APPEND_COMPONENTS": {
@@ -341,6 +370,11 @@ SIMPLE_JWT = {
     "LEEWAY": 0,
 }
 REFRESH_TOKEN_IDLE_LIFETIME = timedelta(days=env.int("REFRESH_TOKEN_IDLE_DAYS", default=14))
+# A spent refresh token presented again within this many seconds of its use is refused
+# (401) without revoking its sign-in: concurrent refreshes by one client. Later, it revokes.
+REFRESH_TOKEN_REUSE_LEEWAY = timedelta(
+    seconds=env.int("REFRESH_TOKEN_REUSE_LEEWAY_SECONDS", default=10)
+)
 REFRESH_TOKEN_ABSOLUTE_LIFETIME = timedelta(days=env.int("REFRESH_TOKEN_ABSOLUTE_DAYS", default=30))
 # --- API keys ---------------------------------------------------------------------------
 API_KEY_PREFIX = env.str("API_KEY_PREFIX", default="tnt")

@@ -15,6 +15,7 @@ from audit.actors import Actor
 from audit.services import audited_update, record
 from orgs import audit_actions
 from orgs.context import OrgContext
+from orgs.fields import has_control_characters
 from orgs.hosts import RESERVED_SUBDOMAINS
 from orgs.models import Membership, Organization
 from orgs.roles import Role
@@ -54,6 +55,8 @@ def org_update(
     changes: dict[str, Any] = {}
     if name is not None:
         changes["name"] = name.strip()
+        if errors := _name_errors(changes["name"]):
+            raise ValidationError(errors)
     if jwt_enabled is not None:
         changes["jwt_enabled"] = jwt_enabled
     return audited_update(
@@ -154,10 +157,17 @@ def _validate_org_fields(*, slug: str, name: str) -> None:
         errors.setdefault("slug", []).append("Must be 2 to 64 characters")
     if slug in RESERVED_SUBDOMAINS:  # <slug>.<base> must not shadow the deployment's hosts
         errors.setdefault("slug", []).append("This name is reserved")
-    if not name or len(name) > 200:
-        errors["name"] = ["Must be 1 to 200 characters"]
+    errors.update(_name_errors(name))
     if errors:
         raise ValidationError(errors)
+
+
+def _name_errors(name: str) -> dict[str, list[str]]:
+    if not name or len(name) > 200:
+        return {"name": ["Must be 1 to 200 characters"]}
+    if has_control_characters(name):  # CR/LF in a name would reach mail headers
+        return {"name": ["Must not contain control characters"]}
+    return {}
 
 
 def _lock(org: Organization, membership: Membership) -> Membership:

@@ -5,7 +5,6 @@ table) decides who may manage webhooks. The org is explicit and scopes every loo
 another org's endpoint is ``WebhookEndpoint.DoesNotExist``, which the API renders as its 404
 """
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from audit.models import OutboxEvent
 from audit.registry import all_actions
 from audit.services import audited_update, record
 from audit.webhooks import audit_actions
+from audit.webhooks.addresses import is_deliverable
 from audit.webhooks.models import WebhookDelivery, WebhookEndpoint, display_url
 from audit.webhooks.signing import generate_secret
 
@@ -226,6 +226,6 @@ def _is_private_literal(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
-        return not ipaddress.ip_address(host).is_global
+        return not is_deliverable(host)
     except ValueError:
         return False
