@@ -347,6 +347,12 @@ def _portal_recipes(org):
             {"name": "Renamed", "jwt_enabled": "on"},
             "org.updated",
         ),
+        "POST /settings/organization/email-domains/": lambda: (
+            owner(),
+            "/settings/organization/email-domains/",
+            {"allowed_email_domains": "acme.test", "default_role": "member"},
+            "org.email_domains_changed",
+        ),
         "POST /settings/api-keys/new/": lambda: (
             owner(),
             "/settings/api-keys/new/",
