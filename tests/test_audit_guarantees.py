@@ -374,6 +374,12 @@ def _portal_recipes(org):
             "webhook.tested",
         ),
         "POST /settings/webhooks/{pk}/deliveries/{delivery_pk}/retry/": retry,
+        "POST /settings/webhooks/{pk}/enabled/": lambda: (
+            owner(),
+            webhook_path("enabled/"),
+            {},
+            "webhook.updated",
+        ),
         "POST /settings/webhooks/{pk}/delete/": lambda: (
             owner(),
             webhook_path("delete/"),

@@ -345,6 +345,7 @@ def _other_org_portal_ids(name, other_org):
         "portal-webhook": webhook,
         "portal-webhook-test": webhook,
         "portal-webhook-delete": webhook,
+        "portal-webhook-enabled": webhook,
         "portal-webhook-retry": delivery,
     }
     assert name in factories, f"portal route {name!r} takes an id but has no isolation factory"
