@@ -117,6 +117,13 @@ def _other_org_id(name, other_org):
         "public-user": lambda: MembershipFactory.create(org=other_org).user_id,
         "webhooks-detail": lambda: other_webhook().pk,
         "webhooks-deliveries": lambda: other_webhook().pk,
+        "webhooks-send-test": lambda: other_webhook().pk,
+        "webhooks-retry-delivery": lambda: other_webhook().pk,
+        "invitations-resend": lambda: (
+            invitation_create(
+                org=other_org, actor=Actor.system(), by=None, email="x@example.test", role="member"
+            )[0].pk
+        ),
     }
     assert name in factories, f"route {name!r} takes an id but has no isolation factory"
     return factories[name]()
