@@ -15,6 +15,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.exceptions import Throttled
 from social_core.actions import do_complete
 from social_core.exceptions import AuthException
 from social_django.utils import psa
@@ -25,7 +26,7 @@ from accounts.services import password_reset_finish
 from accounts.sessions import browser_session_set_org, browser_sign_in, browser_sign_out
 from audit.actors import Actor, RequestContext
 from orgs.hosts import membership_for_person
-from orgs.ratelimits import hit
+from orgs.ratelimits import enforce, enforce_login
 from orgs.services import org_create
 
 # The API login's answer, word for word: no failure says which part was wrong.
@@ -39,8 +40,25 @@ def google_enabled() -> bool:
 
 
 def _limited(request: HttpRequest, *, group: str, key: Any) -> bool:
-    usage = hit(request, group=group, key=key, rate=settings.LOGIN_RATE)
-    return bool(usage and usage["should_limit"])
+    """Count an attempt in one bucket (``key``: ``"ip"`` or ``(group, request) -> value``)."""
+    try:
+        enforce(request, group=group, key=key, rate=settings.LOGIN_RATE)
+    except Throttled:
+        return True
+    return False
+
+
+def _login_limited(request: HttpRequest, *, email: str) -> bool:
+    """The API login's buckets, counted the same way: per address, then per email as the
+    user lookup compares it and per account."""
+    if _limited(request, group="login-ip", key="ip"):
+        return True
+    try:
+        if email:
+            enforce_login(request, email=email)
+    except Throttled:
+        return True
+    return False
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -57,9 +75,7 @@ class LoginPage(View):
         email = (request.POST.get("email") or "").strip()
         password = request.POST.get("password") or ""
         next_url = request.POST.get("next", "")
-        if _limited(request, group="login-ip", key="ip") or (
-            email and _limited(request, group="login-email", key=lambda *_: email.lower())
-        ):
+        if _login_limited(request, email=email):
             return self._render(request, next_url=next_url, email=email, error=TOO_MANY, status=429)
         user = ModelBackend().authenticate(request, username=email, password=password)
         if user is None:

@@ -51,6 +51,51 @@ def test_every_non_public_route_refuses_a_garbage_bearer_token(route):
     assert response.status_code == 401, f"{route} answered {response.status_code}"
 
 
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy",
+    "RateLimit",
+}  # fmt: skip
+UNLIMITED = {"GET /api/health", "GET /api/health/ready"}  # probes of load balancers
+
+
+@pytest.mark.parametrize("route", [r for r in api_routes() if str(r) not in UNLIMITED], ids=str)
+def test_every_route_answers_with_rate_limit_headers(route, org, as_member):
+    """Whoever asks and whatever the answer (401, 403, 404, 422, 2xx), a limited route says
+    how much is left: anonymous callers by address, keys and people by their own bucket."""
+    from apikeys.services import api_key_create
+    from audit.actors import Actor
+
+    owner = as_member(org, role="owner")
+    _, raw_key = api_key_create(org=org, actor=Actor.system(), creator=owner.membership, name="k")
+    as_key = APIClient()
+    as_key.credentials(HTTP_X_API_KEY=raw_key)
+    as_key.raise_request_exception = owner.raise_request_exception = False
+    path = route.path(pk=owner.membership.pk, user_id=owner.membership.user_id)
+    for client in (APIClient(), owner, as_key):
+        response = client.generic(route.method, path, data="{}", content_type="application/json")
+        missing = RATE_LIMIT_HEADERS - set(response.headers)
+        assert not missing, f"{route} answered {response.status_code} without {missing}"
+        assert int(response["X-RateLimit-Remaining"]) >= 0
+
+
+def test_the_openapi_document_declares_the_rate_limit_headers_and_retry_after():
+    spec = APIClient().get("/api/docs.json").json()
+    validate(spec)
+    for route in api_routes():
+        if route.template == "/api/docs.json" or str(route) in UNLIMITED:
+            continue
+        template = route.template.replace("{pk}", "{id}")
+        responses = spec["paths"][template][route.method.lower()]["responses"]
+        for status_code, answer in responses.items():
+            assert set(answer.get("headers", {})) >= RATE_LIMIT_HEADERS, (route, status_code)
+        assert "Retry-After" in responses["429"]["headers"], route
+
+
+def test_the_health_check_is_not_limited(api):
+    response = api.get("/api/health")
+    assert not RATE_LIMIT_HEADERS & set(response.headers)
+
+
 def test_public_routes_are_exactly_the_allow_list():
     anonymous = APIClient()
     public = set()

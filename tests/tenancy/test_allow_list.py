@@ -37,6 +37,7 @@ ALLOW_LIST = {
     ("orgs/invitations.py", "invitations_claim_for_verified_email"): (
         "one person's invitations, keyed by their verified email, span orgs"
     ),
+    ("usage/services.py", "usage_rollup"): "the rollup copies every org's counters",
 }
 
 
