@@ -54,17 +54,20 @@ INSTALLED_APPS = [
     "apikeys",
 ]
 
+# Sessions, the session's user and messages are the browser's: config.middleware's versions
+# of Django's classes pass API requests without a session cookie straight on. (CSRF stays
+# Django's own: it costs a cookie lookup, and Django's deploy check looks for it by name.)
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
     "config.request_log.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "config.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.AuthenticationMiddleware",
     "accounts.middleware.SessionSlidingMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apikeys.middleware.KeyUsageMiddleware",
 ]

@@ -17,9 +17,6 @@ ALLOW_LIST = {
     ("accounts/sessions.py", "session_end"): "a person ends one of their own API sign-ins",
     ("orgs/hosts.py", "membership_for_person"): "a person's memberships span orgs, by person",
     ("apikeys/admin.py", "APIKeyAdmin.get_queryset"): "the staff console spans orgs",
-    ("apikeys/authentication.py", "APIKeyAuthentication.authenticate"): (
-        "a key is looked up by its hash: the key names the org"
-    ),
     ("apikeys/services.py", "api_key_touch"): "by primary key, from the authenticated key",
     ("apikeys/services.py", "leaked_keys_report"): "a leaked key is found by its hash",
     ("audit/admin.py", "AuditEventAdmin.get_queryset"): "the staff console spans orgs",
