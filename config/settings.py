@@ -57,6 +57,9 @@ INSTALLED_APPS = [
     "usage",
 ]
 
+# Sessions, the session's user and messages are the browser's: config.middleware's versions
+# of Django's classes pass API requests without a session cookie straight on. (CSRF stays
+# Django's own: it costs a cookie lookup, and Django's deploy check looks for it by name.)
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
     "config.request_log.RequestLogMiddleware",
@@ -70,12 +73,12 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.BodySizeLimitMiddleware",
     "config.middleware.AmbiguousCredentialsMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "config.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.AuthenticationMiddleware",
     "accounts.middleware.SessionSlidingMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.MessageMiddleware",
     "apikeys.middleware.KeyUsageMiddleware",
 ]
 
