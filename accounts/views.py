@@ -39,7 +39,8 @@ def google_enabled() -> bool:
     return bool(settings.SOCIAL_AUTH_GOOGLE_OIDC_KEY)
 
 
-def _over(request: HttpRequest, *, group: str, key: Any) -> bool:
+def _limited(request: HttpRequest, *, group: str, key: Any) -> bool:
+    """Count an attempt in one bucket (``key``: ``"ip"`` or ``(group, request) -> value``)."""
     try:
         enforce(request, group=group, key=key, rate=settings.LOGIN_RATE)
     except Throttled:
@@ -47,11 +48,12 @@ def _over(request: HttpRequest, *, group: str, key: Any) -> bool:
     return False
 
 
-def _limited(request: HttpRequest, *, email: str) -> bool:
-    """The API login's buckets: per address, per email as the lookup compares it, and per
-    account once found (orgs.ratelimits.enforce_login)."""
+def _login_limited(request: HttpRequest, *, email: str) -> bool:
+    """The API login's buckets, counted the same way: per address, then per email as the
+    user lookup compares it and per account."""
+    if _limited(request, group="login-ip", key="ip"):
+        return True
     try:
-        enforce(request, group="login-ip", key="ip", rate=settings.LOGIN_RATE)
         if email:
             enforce_login(request, email=email)
     except Throttled:
@@ -73,7 +75,7 @@ class LoginPage(View):
         email = (request.POST.get("email") or "").strip()
         password = request.POST.get("password") or ""
         next_url = request.POST.get("next", "")
-        if _limited(request, email=email):
+        if _login_limited(request, email=email):
             return self._render(request, next_url=next_url, email=email, error=TOO_MANY, status=429)
         user = ModelBackend().authenticate(request, username=email, password=password)
         if user is None:
@@ -144,8 +146,8 @@ class PasswordResetPage(auth_views.PasswordResetView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         email = (request.POST.get("email") or "").strip().lower()
         bucket = email_bucket_value(email)  # as the lookup compares emails (email__iexact)
-        if _over(request, group="password-reset-ip", key="ip") or (
-            email and _over(request, group="password-reset-email", key=lambda *_: bucket)
+        if _limited(request, group="password-reset-ip", key="ip") or (
+            email and _limited(request, group="password-reset-email", key=lambda *_: bucket)
         ):
             form = self.get_form()
             form.is_valid()

@@ -34,6 +34,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("metrics", MetricsView.as_view(), name="metrics"),
     path("", include("accounts.page_urls")),
+    # The portal: server-rendered pages on the same services as the API.
+    path("", include("orgs.portal_urls")),
+    path("", include("apikeys.portal_urls")),
+    path("", include("audit.portal_urls")),
+    path("", include("audit.webhooks.portal_urls")),
 ]
 
 handler400 = "config.views.handler400"

@@ -170,11 +170,11 @@ class PublicKeyView(OrgView):
     (``PUBLIC_KEY_AUTHENTICATION_CLASSES``): orgs imports no app above it."""
 
     base_permission_classes: ClassVar[Sequence[type[BasePermission]]] = (IsAPIKey, HasOrgAction)
+    # Shown on each operation of the OpenAPI document.
+    api_note = "API key only (X-API-Key or Authorization); 300 requests per 15 minutes per key."
     # The key's bucket here is PUBLIC_API_RATE (orgs.ratelimits.buckets_for), counted with
     # the org's ceiling by the throttle every API view runs (config.ratelimiting).
     rate_limit_scope = "public"
-    # Shown on each operation of the OpenAPI document.
-    api_note = "API key only (X-API-Key or Authorization); 300 requests per 15 minutes per key."
 
     def get_authenticators(self) -> list[BaseAuthentication]:
         return [import_string(path)() for path in settings.PUBLIC_KEY_AUTHENTICATION_CLASSES]
