@@ -25,7 +25,7 @@ from accounts.sessions import browser_session_set_org, browser_sign_in, browser_
 from audit.actors import Actor, RequestContext
 from orgs.bases import PortalPublicView, PortalSignedInView
 from orgs.hosts import membership_for_person
-from orgs.ratelimits import enforce, enforce_login
+from orgs.ratelimits import email_bucket_value, enforce, enforce_login
 from orgs.services import org_create
 
 # The API login's answer, word for word: no failure says which part was wrong.
@@ -145,8 +145,9 @@ class PasswordResetPage(auth_views.PasswordResetView, PortalPublicView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         email = (request.POST.get("email") or "").strip().lower()
+        bucket = email_bucket_value(email)  # as the lookup compares emails (email__iexact)
         if _limited(request, group="password-reset-ip", key="ip") or (
-            email and _limited(request, group="password-reset-email", key=lambda *_: email)
+            email and _limited(request, group="password-reset-email", key=lambda *_: bucket)
         ):
             form = self.get_form()
             form.is_valid()

@@ -63,7 +63,6 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
     "config.request_log.RequestLogMiddleware",
-    "config.ratelimiting.RateLimitMiddleware",  # headers on every /api/ answer; late counts
     # Security headers wrap everything below, so the early answers (413, 401) carry them too.
     "django.middleware.security.SecurityMiddleware",
     # Static files (the portal's css/js) served by the app itself, compressed and cached.
@@ -71,6 +70,9 @@ MIDDLEWARE = [
     "config.middleware.SecurityHeadersMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Rate-limit headers on every /api/ answer, the early ones below (413, 401) included;
+    # what never reached the throttle is counted here, after the fact.
+    "config.ratelimiting.RateLimitMiddleware",
     "config.middleware.BodySizeLimitMiddleware",
     "config.middleware.AmbiguousCredentialsMiddleware",
     "config.middleware.SessionMiddleware",
