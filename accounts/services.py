@@ -6,14 +6,14 @@ the same ``InvalidCredentials``.
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from accounts import audit_actions
@@ -396,3 +396,26 @@ def _pair(membership: Membership, family: TokenFamily, raw_refresh: str) -> Toke
         expires_in=access_token_lifetime_seconds(),
         membership=membership,
     )
+
+
+def expired_sign_ins_flush(*, actor: Actor, now: datetime | None = None) -> dict[str, int]:
+    """Delete what can no longer sign anybody in: API sign-ins (token families, with their
+    refresh tokens) revoked more than a day ago or past ``REFRESH_TOKEN_ABSOLUTE_LIFETIME``,
+    and expired browser sessions. Atomic, audited once as ``auth.expired_flushed`` with the
+    counts; idempotent (a second run deletes nothing and records zeros)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Spans orgs on purpose: a sweep over every org's dead sign-ins.
+        dead = TokenFamily.dangerously_unscoped.filter(
+            models.Q(revoked_at__lt=now - timedelta(days=1))
+            | models.Q(created_at__lt=now - settings.REFRESH_TOKEN_ABSOLUTE_LIFETIME)
+        )
+        _, by_model = dead.delete()
+        sessions, _ = BrowserSession.objects.filter(expire_date__lt=now).delete()
+        counts = {
+            "sign_ins": by_model.get(TokenFamily._meta.label, 0),
+            "refresh_tokens": by_model.get(RefreshToken._meta.label, 0),
+            "browser_sessions": sessions,
+        }
+        record(org_id=None, action=audit_actions.AUTH_EXPIRED_FLUSHED, actor=actor, metadata=counts)
+    return counts
