@@ -20,8 +20,12 @@ from social_django.utils import psa
 
 from accounts.pipeline import UnverifiedEmail
 from accounts.redirects import safe_next
-from accounts.services import password_reset_finish
-from accounts.sessions import browser_session_set_org, browser_sign_in, browser_sign_out
+from accounts.services import (
+    browser_session_set_org,
+    browser_sign_in,
+    browser_sign_out,
+    password_reset_finish,
+)
 from audit.actors import Actor, RequestContext
 from orgs.bases import PortalPublicView, PortalSignedInView
 from orgs.hosts import membership_for_person
