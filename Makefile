@@ -19,6 +19,7 @@ run: install
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
+	@if [ -z "$$REDIS_URL" ]; then echo "Rate limits: counted in this process's local memory (no REDIS_URL; usage is not metered); set REDIS_URL to share them."; fi
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 test: install

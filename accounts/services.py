@@ -10,6 +10,7 @@ from accounts import audit_actions
 from accounts.errors import InvalidCredentials
 from accounts.managers import UserManager
 from accounts.models import User
+from accounts.sessions import end_browser_sessions
 from accounts.signin import revoke_all_families
 from accounts.signing_keys import new_seed
 from audit.actors import Actor, RequestContext
@@ -61,14 +62,33 @@ def password_change(
         user.set_password(new_password)
         user.save(update_fields=["password"])
         ended = revoke_all_families(user, reason="password_changed")
+        sessions = end_browser_sessions(user)
         record(
             org_id=org_id,
             action=audit_actions.USER_PASSWORD_CHANGED,
             actor=actor,
             target=user,
-            metadata={"families_revoked": ended},
+            metadata={"families_revoked": ended, "sessions_ended": sessions},
         )
     return ended
+
+
+def password_reset_finish(*, user: User, new_password: str, context: RequestContext) -> None:
+    """Set the password of someone who proved control of their mailbox (a reset link),
+    ending every sign-in and browser session they had. Atomic, audited (no password, no
+    token). The caller validated the password (Django's SetPasswordForm)."""
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        families = revoke_all_families(user, reason="password_reset")
+        sessions = end_browser_sessions(user)
+        record(
+            org_id=None,
+            action=audit_actions.USER_PASSWORD_RESET,
+            actor=Actor.for_user(user, context=context),
+            target=user,
+            metadata={"families_revoked": families, "sessions_ended": sessions},
+        )
 
 
 def invitation_accept(

@@ -202,13 +202,7 @@ def sessions_end_all(
     """Sign out everywhere: every browser session (but ``keep_session_key``, for "sign out
     other devices") and every API sign-in family of ``user``. Atomic, audited once."""
     with transaction.atomic():
-        keys = list(
-            BrowserSession.objects.filter(user=user)
-            .exclude(session_key=keep_session_key or "")
-            .values_list("session_key", flat=True)
-        )
-        for key in keys:
-            SessionStore(session_key=key).delete()
+        sessions = end_browser_sessions(user, keep_session_key=keep_session_key)
         families = revoke_all_families(user, reason="logout_all")
         record(
             org_id=org_id,
@@ -216,9 +210,22 @@ def sessions_end_all(
             actor=actor,
             target=user,
             metadata={
-                "sessions_ended": len(keys),
+                "sessions_ended": sessions,
                 "families_revoked": families,
                 "kept_current": keep_session_key is not None,
             },
         )
-    return len(keys) + families
+    return sessions + families
+
+
+def end_browser_sessions(user: User, *, keep_session_key: str | None = None) -> int:
+    """Inside the caller's transaction: delete ``user``'s browser sessions (row and cached
+    copy), but ``keep_session_key``. Returns how many."""
+    keys = list(
+        BrowserSession.objects.filter(user=user)
+        .exclude(session_key=keep_session_key or "")
+        .values_list("session_key", flat=True)
+    )
+    for key in keys:
+        SessionStore(session_key=key).delete()
+    return len(keys)

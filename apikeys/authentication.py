@@ -32,7 +32,7 @@ _KEY = ModelColumns(
         for f in APIKey._meta.concrete_fields
         if f.name
         not in {"id", "org", "membership", "scopes", "allowed_origins", "allowed_ips",
-                "expires_at", "revoked_at"}
+                "expires_at", "revoked_at", "rate_limit"}
     ),
 )  # fmt: skip
 # One statement, compiled once (spans orgs on purpose: the key names its org). A key whose
@@ -104,7 +104,11 @@ class APIKeyAuthentication(BaseAuthentication):
         _note_use(request, key, ip)
         scopes = frozenset(key.scopes) if key.scopes is not None else None
         context = OrgContext(
-            membership=membership, credential="api_key", scopes=scopes, credential_id=key.pk
+            membership=membership,
+            credential="api_key",
+            scopes=scopes,
+            credential_id=key.pk,
+            rate_limit=key.rate_limit or None,  # its own bucket's rate (orgs.ratelimits)
         )
         return membership.user, context
 

@@ -4,6 +4,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from apikeys.models import APIKey
+from orgs.fields import StrictCharField
 from orgs.roles import ACTIONS
 
 
@@ -23,8 +24,8 @@ class APIKeySerializer(serializers.ModelSerializer[APIKey]):
         model = APIKey
         fields = [
             "id", "name", "prefix", "last_four", "env", "status", "scopes",
-            "allowed_origins", "allowed_ips", "created_by", "created_at", "expires_at",
-            "last_used_at", "last_used_ip", "revoked_at", "replaced_by_id",
+            "allowed_origins", "allowed_ips", "rate_limit", "created_by", "created_at",
+            "expires_at", "last_used_at", "last_used_ip", "revoked_at", "replaced_by_id",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -40,7 +41,7 @@ class APIKeyCreatedSerializer(APIKeySerializer):
 
 
 class APIKeyCreateSerializer(serializers.Serializer[Any]):
-    name = serializers.CharField(max_length=100)
+    name = StrictCharField(max_length=100)
     env = serializers.ChoiceField(choices=["live", "test"], default="live")
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     scopes = serializers.ListField(
@@ -50,21 +51,31 @@ class APIKeyCreateSerializer(serializers.Serializer[Any]):
         default=None,
     )
     allowed_origins = serializers.ListField(
-        child=serializers.CharField(max_length=255), max_length=50, required=False, default=list
+        child=StrictCharField(max_length=255), max_length=50, required=False, default=list
     )
     allowed_ips = serializers.ListField(
-        child=serializers.CharField(max_length=64), max_length=50, required=False, default=list
+        child=StrictCharField(max_length=64), max_length=50, required=False, default=list
     )
+    rate_limit = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, allow_null=True,
+        help_text="This key's own limit, e.g. 100/m or 300/15m; at most the org's per-key "
+        "rate. Blank: the org's.",
+    )  # fmt: skip
 
 
 class APIKeyUpdateSerializer(serializers.Serializer[Any]):
-    name = serializers.CharField(max_length=100, required=False)
+    name = StrictCharField(max_length=100, required=False)
     allowed_origins = serializers.ListField(
-        child=serializers.CharField(max_length=255), max_length=50, required=False
+        child=StrictCharField(max_length=255), max_length=50, required=False
     )
     allowed_ips = serializers.ListField(
-        child=serializers.CharField(max_length=64), max_length=50, required=False
+        child=StrictCharField(max_length=64), max_length=50, required=False
     )
+    rate_limit = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, allow_null=True,
+        help_text="This key's own limit, e.g. 100/m or 300/15m; at most the org's per-key "
+        "rate. Blank: the org's.",
+    )  # fmt: skip
 
 
 class APIKeyRollSerializer(serializers.Serializer[Any]):
@@ -72,7 +83,7 @@ class APIKeyRollSerializer(serializers.Serializer[Any]):
 
 
 class VerifySerializer(serializers.Serializer[Any]):
-    token = serializers.CharField(max_length=4096)
+    token = StrictCharField(max_length=4096)
 
 
 class PublicUserSerializer(serializers.Serializer[Any]):
@@ -104,11 +115,11 @@ class PublicMemberSerializer(PublicUserSerializer):
 
 
 class LeakReportSerializer(serializers.Serializer[Any]):
-    token = serializers.CharField(max_length=512)
-    type = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
-    url = serializers.CharField(max_length=2048, required=False, default="", allow_blank=True)
+    token = StrictCharField(max_length=512)
+    type = StrictCharField(max_length=100, required=False, default="", allow_blank=True)
+    url = StrictCharField(max_length=2048, required=False, default="", allow_blank=True)
     # "source" is the partner format's name; DRF pops declared fields, so no clash at runtime.
-    source = serializers.CharField(  # type: ignore[assignment]
+    source = StrictCharField(  # type: ignore[assignment]
         max_length=100, required=False, default="", allow_blank=True
     )
 

@@ -6,10 +6,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.apps import apps
 from django.core.handlers.asgi import ASGIRequest
-from django.db.models import CharField
-from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -27,6 +24,7 @@ from audit.exports import FORMATS, audit_log_export
 from audit.models import AuditEvent
 from audit.selectors import InvalidCursor, OwnEvents, audit_event_list, outbox_cursor
 from audit.stream import event_stream, event_stream_sync
+from audit.visibility import own_events_for
 from orgs.bases import OrgScopedViewSet, OrgView
 from orgs.context import OrgContext, acting, org_context
 
@@ -77,25 +75,7 @@ class AuditEventViewSet(OrgScopedViewSet[AuditEvent]):
 
     def _own_events(self) -> OwnEvents | None:
         """None for the whole log, else the caller's own part of it."""
-        context = self.org_context
-        if context.allows(AUDIT_READ):
-            return None
-        user_id = context.membership.user_id
-        # Audit stands below apikeys and does not import it: the model is named by its
-        # label (as the retention purge names Organization). Its ids stay a subquery.
-        api_key = apps.get_model("apikeys", "APIKey")
-        keys: Any = api_key._default_manager
-        own_key_ids = (
-            keys.for_org(self.org)
-            .filter(created_by_id=user_id)
-            .annotate(id_text=Cast("pk", CharField()))
-            .values("id_text")
-        )
-        return OwnEvents(
-            user_id=str(user_id),
-            actors={"api_key": own_key_ids},  # what their keys did (orgs.context.acting)
-            targets={api_key._meta.label_lower: own_key_ids},  # what was done to them
-        )
+        return own_events_for(self.org_context)
 
     @extend_schema(
         operation_id="audit_events_list",

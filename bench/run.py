@@ -107,8 +107,17 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
         # Limits stay on (counted in Redis on every request) but above what one client
         # reaches here: the bench measures their cost, not a wall of 429s.
-        "REFRESH_RATE": "100000000/m",
-        "LOGIN_RATE": "100000000/m",
+        **{
+            name: "100000000/m"
+            for name in (
+                "REFRESH_RATE",
+                "LOGIN_RATE",
+                "RATE_LIMIT_ORG",
+                "RATE_LIMIT_KEY",
+                "RATE_LIMIT_USER",
+                "RATE_LIMIT_ANONYMOUS",
+            )
+        },
     }
     os.environ.update(env)
     server = None

@@ -8,9 +8,11 @@ an SQLite file under ``var/`` and a local-memory cache. See README.md.
 
 import base64
 import hashlib
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
+import csp.constants as csp
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
@@ -52,6 +54,7 @@ INSTALLED_APPS = [
     "orgs",
     "accounts",
     "apikeys",
+    "usage",
 ]
 
 # Sessions, the session's user and messages are the browser's: config.middleware's versions
@@ -60,15 +63,22 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
     "config.request_log.RequestLogMiddleware",
+    "config.ratelimiting.RateLimitMiddleware",  # headers on every /api/ answer; late counts
+    # Security headers wrap everything below, so the early answers (413, 401) carry them too.
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the portal's css/js) served by the app itself, compressed and cached.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.BodySizeLimitMiddleware",
+    "config.middleware.AmbiguousCredentialsMiddleware",
     "config.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "config.middleware.AuthenticationMiddleware",
     "accounts.middleware.SessionSlidingMiddleware",
     "config.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apikeys.middleware.KeyUsageMiddleware",
 ]
 
@@ -86,6 +96,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "orgs.portal.portal_context",
             ],
         },
     },
@@ -129,7 +140,7 @@ else:
 # --- Auth -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    "social_core.backends.google.GoogleOAuth2",
+    "accounts.google.GoogleOIDC",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -139,6 +150,33 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+
+# --- Google sign-in (social-auth-app-django; accounts/google.py, accounts/pipeline.py) ---
+# Without a client id the sign-in page offers the password form only. The endpoint is
+# Google's; tests point it at a local OpenID provider (its discovery document gives the
+# authorization, token, userinfo and JWKS URLs).
+SOCIAL_AUTH_GOOGLE_OIDC_KEY = env.str("GOOGLE_CLIENT_ID", default="")
+SOCIAL_AUTH_GOOGLE_OIDC_SECRET = env.str("GOOGLE_CLIENT_SECRET", default="")
+SOCIAL_AUTH_GOOGLE_OIDC_OIDC_ENDPOINT = env.str(
+    "GOOGLE_OIDC_ENDPOINT", default="https://accounts.google.com"
+)
+SOCIAL_AUTH_JSONFIELD_ENABLED = True
+SOCIAL_AUTH_URL_NAMESPACE = "social"
+SOCIAL_AUTH_REDIRECT_IS_HTTPS = env.bool("SOCIAL_AUTH_REDIRECT_IS_HTTPS", default=not DEBUG)
+# Only what the pipeline needs is kept: never the provider's access or id token.
+SOCIAL_AUTH_GOOGLE_OIDC_EXTRA_DATA: list[str] = []
+SOCIAL_AUTH_PIPELINE = [
+    "social_core.pipeline.social_auth.social_details",
+    "social_core.pipeline.social_auth.social_uid",
+    "social_core.pipeline.social_auth.auth_allowed",
+    "accounts.pipeline.require_verified_email",
+    "social_core.pipeline.social_auth.social_user",
+    "accounts.pipeline.user_by_verified_email",
+    "accounts.pipeline.create_user",
+    "social_core.pipeline.social_auth.associate_user",
+    "accounts.pipeline.join_orgs",
+]
 
 # --- Sessions: one cookie across the deployment's subdomains ---------------------------
 # accounts.BrowserSession rows (so a person's sessions can be listed and ended), read through
@@ -160,6 +198,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_DOMAIN = SESSION_COOKIE_DOMAIN
+CSRF_FAILURE_VIEW = "config.views.csrf_failure"  # the error shape under /api/
 
 # --- HTTPS and security headers (production) -------------------------------------------
 # Clients sit behind this many trusted proxies (load balancers) that set X-Forwarded-For
@@ -175,6 +214,24 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp) on every response: no inline script or style without
+# the response's nonce ({{ request.csp_nonce }}), nothing from other origins, never framed.
+# JSON answers carry it too; it costs nothing there and covers a browser that renders one.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF, csp.NONCE],
+        "style-src": [csp.SELF, csp.NONCE],
+        "img-src": [csp.SELF, "data:"],
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.NONE],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    }
+}
 
 # --- Internationalisation, static ------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -184,6 +241,16 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(LOCAL_DIR / "static"))
+# WhiteNoise serves STATIC_ROOT (after `collectstatic`) in production, and the source
+# folders through the finders when DEBUG is on: no CDN, no separate static server.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Read here from the environment's DEBUG (the test runner turns settings.DEBUG off later):
+# development and tests serve the source folders, with no collectstatic step.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # EMAIL_URL (smtp://user:pass@host:587/?tls=True) configures SMTP in one variable; without it,
 # EMAIL_BACKEND alone (the console by default: local mail is printed, and production refuses it).
@@ -206,12 +273,15 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
+    # OPTIONS answers 405 like any other method a route does not serve (no CORS here).
+    "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_PAGINATION_CLASS": "config.pagination.PagePagination",
     "DEFAULT_FILTER_BACKENDS": ["config.pagination.SortFilter"],
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["config.ratelimiting.NestedRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -230,7 +300,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # validatorUrl: null keeps Swagger UI from sending our document to swagger.io's online
+    # validator (its default on any non-localhost host).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
+    "GET_LIB_DOC_EXCLUDES": "config.openapi.doc_excludes",
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
@@ -240,8 +314,17 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.openapi.add_error_responses",
+        "config.ratelimiting.add_rate_limit_headers",
     ],
 }
+
+# --- Metrics: /metrics answers these networks only (a 404 to anyone else) ----------------
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_network!r} is not a network") from None
 
 # --- Logging: every line carries the request id -----------------------------------------
 LOGGING = {
@@ -298,6 +381,11 @@ SIMPLE_JWT = {
     "LEEWAY": 0,
 }
 REFRESH_TOKEN_IDLE_LIFETIME = timedelta(days=env.int("REFRESH_TOKEN_IDLE_DAYS", default=14))
+# A spent refresh token presented again within this many seconds of its use is refused
+# (401) without revoking its sign-in: concurrent refreshes by one client. Later, it revokes.
+REFRESH_TOKEN_REUSE_LEEWAY = timedelta(
+    seconds=env.int("REFRESH_TOKEN_REUSE_LEEWAY_SECONDS", default=10)
+)
 REFRESH_TOKEN_ABSOLUTE_LIFETIME = timedelta(days=env.int("REFRESH_TOKEN_ABSOLUTE_DAYS", default=30))
 # --- API keys ---------------------------------------------------------------------------
 API_KEY_PREFIX = env.str("API_KEY_PREFIX", default="tnt")
@@ -317,11 +405,31 @@ API_KEY_PEPPER_ID = env.str("API_KEY_PEPPER_ID", default=next(iter(API_KEY_PEPPE
 if API_KEY_PEPPER_ID not in API_KEY_PEPPERS:
     raise ImproperlyConfigured("API_KEY_PEPPER_ID names no pepper in API_KEY_PEPPERS")
 API_KEY_LAST_USED_INTERVAL = 60  # seconds: last_used_at is written at most this often
+# --- Rate limits (orgs/ratelimits.py; README "Rate limits") ---------------------------------
+# Every API route: per principal (key, person in an org, or client address when anonymous),
+# nested in a per-org ceiling. Orgs override in Organization.settings["rate_limits"]
+# ({"org", "key", "user", "public"}); a key narrows its own with APIKey.rate_limit.
+RATE_LIMIT_ORG = env.str("RATE_LIMIT_ORG", default="3000/m")  # all of an org's credentials
+RATE_LIMIT_KEY = env.str("RATE_LIMIT_KEY", default="600/m")  # per API key
+RATE_LIMIT_USER = env.str("RATE_LIMIT_USER", default="600/m")  # per person (JWT/session) per org
+RATE_LIMIT_ANONYMOUS = env.str("RATE_LIMIT_ANONYMOUS", default="120/m")  # per client address
 PUBLIC_API_RATE = env.str("PUBLIC_API_RATE", default="300/15m")  # per key, /api/public/*
+# The audit log's "own events" (audit:read_own) ask apikeys, which audit stands below.
+AUDIT_OWN_API_KEY_IDS = "apikeys.selectors.api_key_ids_created_by"
+# Abuse limits on top: invitations (they send email) per org and per inviter; organizations
+# created per person; Django admin sign-in attempts per client address and per username.
+INVITATION_RATE_ORG = env.str("INVITATION_RATE_ORG", default="100/h")
+INVITATION_RATE_INVITER = env.str("INVITATION_RATE_INVITER", default="30/h")
+ORG_CREATE_RATE = env.str("ORG_CREATE_RATE", default="5/d")
+ADMIN_LOGIN_RATE_IP = env.str("ADMIN_LOGIN_RATE_IP", default="10/m")
+ADMIN_LOGIN_RATE_USERNAME = env.str("ADMIN_LOGIN_RATE_USERNAME", default="10/h")
+# Usage counters (usage/counters.py) live in Redis this long; run `manage.py rollup_usage`
+# more often than that (hourly is plenty) to copy them into PostgreSQL.
+USAGE_REDIS_DAYS = env.int("USAGE_REDIS_DAYS", default=8)
 # The credentials /api/public/* accepts (orgs.bases.PublicKeyView): an org's API key only.
 PUBLIC_KEY_AUTHENTICATION_CLASSES = ["apikeys.authentication.APIKeyAuthentication"]
 LEAK_REPORT_RATE = env.str("LEAK_REPORT_RATE", default="60/m")  # per IP
-RATELIMIT_IP_META_KEY = "audit.actors.client_ip"
+RATELIMIT_IP_META_KEY = "orgs.ratelimits.ratelimit_ip"  # never empty, never junk
 
 LOGIN_RATE = env.str("LOGIN_RATE", default="10/m")  # per IP and per email, each
 REFRESH_RATE = env.str("REFRESH_RATE", default="60/m")  # per IP

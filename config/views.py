@@ -6,9 +6,10 @@ from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views import defaults
+from django.views import csrf, defaults
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,7 +34,7 @@ class OpenAPIDocumentView(SpectacularJSONAPIView, PublicView):
     """``/api/docs.json``. drf-spectacular's view first: its authentication stays as it was."""
 
 
-class APIReferenceView(SpectacularSwaggerView, PublicView):
+class APIReferenceView(SpectacularSwaggerSplitView, PublicView):
     """``/developers/api``: the interactive reference, from our own static files."""
 
 
@@ -108,6 +109,7 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+@csrf_exempt  # nothing is served here, so there is nothing to forge: a POST is a JSON 404
 def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     return error_response(request, status=404, message="Resource not found", code="not_found")
 
@@ -124,6 +126,14 @@ def handler403(request: HttpRequest, exception: Exception | None = None) -> Http
             request, status=403, message="You do not have permission", code="forbidden"
         )
     return defaults.permission_denied(request, exception or Exception())
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    if _is_api(request):
+        return error_response(
+            request, status=403, message="CSRF verification failed", code="forbidden"
+        )
+    return csrf.csrf_failure(request, reason)
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

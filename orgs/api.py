@@ -3,6 +3,7 @@
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,6 +13,7 @@ from orgs.bases import OrgScopedViewSet, OrgView, SignedInView, validated
 from orgs.context import acting, org_context
 from orgs.invitations import invitation_create, invitation_revoke
 from orgs.models import Invitation, Membership, Organization
+from orgs.ratelimits import enforce_invitation, enforce_org_creation
 from orgs.services import membership_remove, membership_set_role, org_create, org_update
 
 
@@ -41,6 +43,7 @@ class MyOrganizationsView(SignedInView, GenericAPIView):
         summary="Create an organization; the caller becomes its owner",
     )
     def post(self, request: Request) -> Response:
+        enforce_org_creation(request, user_id=org_context(request).membership.user_id)
         data = validated(s.OrganizationCreateSerializer, request)
         org = org_create(
             actor=acting(request),
@@ -91,11 +94,17 @@ class MemberViewSet(OrgScopedViewSet[Membership]):
     def narrow_queryset(self, queryset: QuerySet[Membership]) -> QuerySet[Membership]:
         queryset = queryset.select_related("user")
         role = self.request.query_params.get("role")
+        if role and role not in s.ROLE_CHOICES:
+            raise ValidationError({"role": [f"Must be one of: {', '.join(s.ROLE_CHOICES)}"]})
         return queryset.filter(role=role) if role else queryset
 
     @extend_schema(
         operation_id="members_list",
-        parameters=[OpenApiParameter("role", str, description="Only members with this role")],
+        parameters=[
+            OpenApiParameter(
+                "role", str, enum=s.ROLE_CHOICES, description="Only members with this role"
+            )
+        ],
     )
     def list(self, request: Request) -> Response:
         return self.page()
@@ -165,6 +174,9 @@ class InvitationViewSet(OrgScopedViewSet[Invitation]):
         ),
     )
     def create(self, request: Request) -> Response:
+        enforce_invitation(
+            request, org_id=self.org.pk, inviter_id=self.org_context.membership.user_id
+        )
         data = validated(s.InvitationCreateSerializer, request)
         invitation, _token = invitation_create(
             org=self.org,

@@ -1,5 +1,6 @@
 """Invitations: create (token emailed, only its digest stored), revoke, claim. All audited."""
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +18,8 @@ from orgs.models import Invitation, Membership, Organization
 from orgs.opaque_tokens import hash_opaque_token, new_opaque_token
 from orgs.roles import Role
 from orgs.services import check_may_grant, insert_membership
+
+logger = logging.getLogger("tenantry.mail")
 
 INVITATION_PREFIX = "inv_"
 
@@ -86,6 +89,33 @@ def invitation_revoke(*, org: Organization, actor: Actor, invitation: Invitation
         )
 
 
+def invitation_resend(
+    *, org: Organization, actor: Actor, by: OrgContext | None, invitation: Invitation
+) -> Invitation:
+    """Email a pending invitation again with a NEW token and a fresh expiry; the old link
+    stops working. The resender must be allowed to grant its role. Atomic, audited."""
+    check_may_grant(by=by, role=Role(invitation.role))
+    now = timezone.now()
+    with transaction.atomic():
+        invitation = Invitation.objects.for_org(org).select_for_update().get(pk=invitation.pk)
+        if invitation.status_at(now) != "pending":
+            raise ValidationError("Only a pending invitation can be sent again")
+        raw, digest = new_opaque_token(INVITATION_PREFIX)
+        invitation.token_hash = digest
+        invitation.expires_at = now + settings.INVITATION_LIFETIME
+        invitation.save(update_fields=["token_hash", "expires_at"])
+        record(
+            org_id=org.pk,
+            action=audit_actions.INVITATION_RESENT,
+            actor=actor,
+            target=invitation,
+            target_label=invitation.email,
+            metadata={"email": invitation.email, "role": invitation.role},
+        )
+        transaction.on_commit(lambda: _send_invitation(org, invitation, raw))
+    return invitation
+
+
 def invitation_lock(raw_token: str) -> Invitation:
     """The pending invitation behind a token (the token names its org), row-locked until
     the caller's transaction ends so it is claimed once; else InvitationInvalid."""
@@ -124,6 +154,16 @@ def invitation_claim(*, invitation: Invitation, user: Any, actor: Actor) -> Memb
 
 
 def _send_invitation(org: Organization, invitation: Invitation, raw_token: str) -> None:
+    """Runs after the invitation committed: a mail failure must not turn that write into a
+    500 (the inviter would retry and hit "already pending"). It is logged, without the
+    token, and the invitation can be revoked and sent again."""
+    try:
+        _mail_invitation(org, invitation, raw_token)
+    except Exception:
+        logger.exception("Invitation %s: the mail could not be sent", invitation.pk)
+
+
+def _mail_invitation(org: Organization, invitation: Invitation, raw_token: str) -> None:
     link = f"{settings.PORTAL_URL}/invitations/accept?token={raw_token}"
     send_mail(
         subject=f"You are invited to {org.name} on Tenantry",
@@ -136,3 +176,30 @@ def _send_invitation(org: Organization, invitation: Invitation, raw_token: str) 
         from_email=None,
         recipient_list=[invitation.email],
     )
+
+
+def invitations_claim_for_verified_email(*, user: Any, actor: Actor) -> list[Membership]:
+    """Accept every pending invitation to ``user``'s email, for a person whose email the
+    caller has VERIFIED (a Google sign-in with ``email_verified``): the provider proved the
+    mailbox, as the emailed token would. Atomic; each audited as ``invitation.accepted``.
+
+    Spans orgs on purpose: one person's invitations, keyed by their email."""
+    now = timezone.now()
+    joined = []
+    with transaction.atomic():
+        pending = (
+            Invitation.dangerously_unscoped.select_for_update(of=("self",))
+            .select_related("org")
+            .filter(
+                email=user.email.lower(),
+                accepted_at__isnull=True,
+                revoked_at__isnull=True,
+                expires_at__gt=now,
+            )
+            .order_by("created_at")
+        )
+        for invitation in pending:
+            if Membership.objects.for_org(invitation.org).filter(user=user).exists():
+                continue
+            joined.append(invitation_claim(invitation=invitation, user=user, actor=actor))
+    return joined

@@ -16,6 +16,12 @@ class Organization(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     jwt_enabled = models.BooleanField(default=True)
     settings = models.JSONField(default=dict, blank=True)
+    # Whoever signs in with Google under a verified address at one of these domains joins,
+    # as ``default_role`` (owner-managed; lowercase, no "@").
+    allowed_email_domains = models.JSONField(default=list, blank=True)
+    default_role = models.CharField(
+        max_length=16, choices=[(r.value, r.value) for r in Role], default=Role.MEMBER.value
+    )
 
     class Meta:
         constraints = [
