@@ -27,7 +27,7 @@ DEEP_PAGES = 10_000
 
 def seed(*, events: int, work: Path, refresh_files: int, refresh_per_file: int) -> dict[str, Any]:
     from accounts.models import RefreshToken, TokenFamily, User
-    from accounts.signin import open_session
+    from accounts.services import open_session
     from apikeys.models import APIKey
     from apikeys.services import api_key_create
     from audit.actors import Actor, RequestContext

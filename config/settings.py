@@ -63,7 +63,6 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
     "config.request_log.RequestLogMiddleware",
-    "config.ratelimiting.RateLimitMiddleware",  # headers on every /api/ answer; late counts
     # Security headers wrap everything below, so the early answers (413, 401) carry them too.
     "django.middleware.security.SecurityMiddleware",
     # Static files (the portal's css/js) served by the app itself, compressed and cached.
@@ -71,6 +70,9 @@ MIDDLEWARE = [
     "config.middleware.SecurityHeadersMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Rate-limit headers on every /api/ answer, the early ones below (413, 401) included;
+    # what never reached the throttle is counted here, after the fact.
+    "config.ratelimiting.RateLimitMiddleware",
     "config.middleware.BodySizeLimitMiddleware",
     "config.middleware.AmbiguousCredentialsMiddleware",
     "config.middleware.SessionMiddleware",
@@ -263,6 +265,10 @@ else:
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tenantry <no-reply@localhost>")
 
 # --- REST API --------------------------------------------------------------------------
+# Every collection's page: ?limit= defaults to PAGE_SIZE and is capped at MAX_PAGE_SIZE
+# (config.pagination, and the audit log's cursor pages).
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.JWTAuthentication",
@@ -278,7 +284,7 @@ REST_FRAMEWORK = {
     "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_PAGINATION_CLASS": "config.pagination.PagePagination",
     "DEFAULT_FILTER_BACKENDS": ["config.pagination.SortFilter"],
-    "PAGE_SIZE": 20,
+    "PAGE_SIZE": PAGE_SIZE,
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["config.ratelimiting.NestedRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",
@@ -305,12 +311,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     "GET_LIB_DOC_EXCLUDES": "config.openapi.doc_excludes",
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-            "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-        }
-    },
+    # securitySchemes come from the authentication classes' extensions (accounts/schema.py,
+    # apikeys/schema.py), declared once there.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.openapi.add_error_responses",

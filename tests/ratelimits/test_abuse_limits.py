@@ -110,3 +110,13 @@ def test_login_is_then_limited_per_account(org, settings, monkeypatch):
     answers = [api_login(s, org, f"203.0.113.{n}") for n, s in enumerate(spellings)]
     assert [a.status_code for a in answers] == [401, 401, 429]
     assert answers[-1]["RateLimit"].startswith('"login-account";r=0;')
+
+
+def test_portal_login_shares_the_email_bucket_of_the_api_login(org, settings):
+    settings.LOGIN_RATE = "3/d"
+    api_login("admin@example.test", org, "203.0.113.50")
+    api_login("ADMIN@example.test", org, "203.0.113.51")
+    portal = Client(REMOTE_ADDR="203.0.113.52")
+    first = portal.post("/login/", {"email": "adm\u0131n@example.test", "password": "wrong"})
+    second = portal.post("/login/", {"email": "Admin@example.test", "password": "wrong"})
+    assert (first.status_code, second.status_code) == (400, 429)

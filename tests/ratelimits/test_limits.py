@@ -134,9 +134,8 @@ def test_django_ratelimit_reads_the_same_counters():
 
 
 def test_a_key_request_costs_one_redis_round_trip(org, monkeypatch):
-    """One pipeline for every bucket and usage counter (django-ratelimit's get_usage would
-    cost up to three per bucket: SET NX, EXISTS, INCR). The last-used marker (SET NX) is
-    asked of Redis once a minute per key and process (apikeys.authentication.use_throttle)."""
+    """One pipeline for every bucket and the usage counters; django-ratelimit's get_usage
+    would cost up to three per bucket (SET NX, EXISTS, INCR): six for key + org."""
     _, raw = make_key(org)
     client = with_key(raw)
     client.get("/api/users/me")  # the last-used marker is now set for a minute
