@@ -1,7 +1,7 @@
 """Every write of accounts: users, passwords, invitation acceptance, the API's sign-in
 sessions (login, one-time refresh with reuse detection, logout) and browser sessions (sign
-in, sign out, end one, end all). Each is atomic, audited and org-explicit. Sign-in failures that could tell an attacker which part was wrong all raise
-the same ``InvalidCredentials``.
+in, sign out, end one, end all). Each is atomic, audited and org-explicit. Sign-in failures
+that could tell an attacker which part was wrong all raise the same ``InvalidCredentials``.
 """
 
 import secrets

@@ -37,6 +37,7 @@ def seed(*, events: int, work: Path, refresh_files: int, refresh_per_file: int) 
     from orgs.services import membership_add, org_create
 
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
     system = Actor.system("bench")
     owner = User.objects.create_user(email="owner@bench.test", password=None)
     org = org_create(actor=system, slug="bench", name="Bench", owner=owner)
