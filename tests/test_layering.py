@@ -1,7 +1,7 @@
 """DESIGN.md's dependency rules, read from every module's imports (and from every
 ``apps.get_model`` call, which is an import by another name).
 
-    config -> apikeys -> accounts -> orgs -> audit (HTTP floor) -> audit (ground floor)
+    config -> usage -> apikeys -> accounts -> orgs -> audit (HTTP floor) -> audit (ground floor)
                                                                 -> tenancy (a library)
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("accounts", "apikeys", "audit", "orgs", "tenancy", "config")
+APPS = ("accounts", "apikeys", "audit", "orgs", "tenancy", "usage", "config")
 
 # audit's HTTP floor stands on orgs' base views; so does audit.webhooks, whose endpoints and
 # deliveries are tenant rows of orgs' Organization. Everything else in audit is the ground
@@ -69,6 +69,8 @@ def _forbidden(relative: str) -> set[str]:
     if app == "config":
         return set()  # the top: it may stand on anything
     forbidden = {"config"}  # no app imports config
+    if app != "usage":
+        forbidden |= {"usage"}  # metering stands above apikeys; only config names it
     if app == "tenancy":
         forbidden |= {"accounts", "apikeys", "audit", "orgs", "audit.webhooks"}
     elif app == "orgs":
