@@ -8,16 +8,15 @@ from rest_framework.response import Response
 
 from accounts import serializers as s
 from accounts.errors import InvalidCredentials, JwtDisabled, jwt_disabled_error
-from accounts.services import invitation_accept, password_change
+from accounts.services import invitation_accept, logout, password_change, password_login, refresh
 from accounts.sessions import browser_sign_out, sessions_end_all
-from accounts.signin import logout, password_login, refresh
 from audit.actors import RequestContext
 from orgs.bases import OrgView, PublicView, SignedInView, validated
 from orgs.context import acting, org_context
-from orgs.invitations import InvitationInvalid
 from orgs.ratelimits import enforce, enforce_login
 from orgs.roles import ANY_MEMBER
 from orgs.serializers import MembershipSerializer
+from orgs.services import InvitationInvalid
 
 INVALID_CREDENTIALS = "Invalid credentials"
 
@@ -45,7 +44,7 @@ class LoginView(PublicView):
             raise exceptions.AuthenticationFailed(INVALID_CREDENTIALS) from None
         except JwtDisabled:
             raise jwt_disabled_error() from None
-        return Response(s.TokenPairSerializer.shape(pair))
+        return Response(s.TokenPairSerializer(pair).data)
 
 
 class RefreshView(PublicView):
@@ -68,7 +67,7 @@ class RefreshView(PublicView):
             raise exceptions.AuthenticationFailed("Invalid refresh token") from None
         except JwtDisabled:
             raise jwt_disabled_error() from None
-        return Response(s.TokenPairSerializer.shape(pair))
+        return Response(s.TokenPairSerializer(pair).data)
 
 
 class LogoutView(SignedInView):
@@ -116,7 +115,7 @@ class MeView(OrgView):
         summary="The current user, organization, role and the actions it allows",
     )
     def get(self, request: Request) -> Response:
-        return Response(s.MeSerializer.shape(org_context(request)))
+        return Response(s.MeSerializer(org_context(request)).data)
 
 
 class PasswordView(SignedInView):

@@ -20,9 +20,9 @@ from django.utils import timezone
 
 from accounts import audit_actions
 from accounts.models import BrowserSession, TokenFamily, User
+from accounts.services import end_browser_sessions, revoke_all_families
 from accounts.session_auth import session_public_id
 from accounts.session_store import META_KEY, ORG_KEY, SEEN_KEY, SessionStore
-from accounts.signin import revoke_all_families
 from audit.actors import Actor, RequestContext
 from audit.services import record
 
@@ -216,16 +216,3 @@ def sessions_end_all(
             },
         )
     return sessions + families
-
-
-def end_browser_sessions(user: User, *, keep_session_key: str | None = None) -> int:
-    """Inside the caller's transaction: delete ``user``'s browser sessions (row and cached
-    copy), but ``keep_session_key``. Returns how many."""
-    keys = list(
-        BrowserSession.objects.filter(user=user)
-        .exclude(session_key=keep_session_key or "")
-        .values_list("session_key", flat=True)
-    )
-    for key in keys:
-        SessionStore(session_key=key).delete()
-    return len(keys)

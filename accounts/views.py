@@ -6,13 +6,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
-from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import Throttled
@@ -25,6 +23,7 @@ from accounts.redirects import safe_next
 from accounts.services import password_reset_finish
 from accounts.sessions import browser_session_set_org, browser_sign_in, browser_sign_out
 from audit.actors import Actor, RequestContext
+from orgs.bases import PortalPublicView, PortalSignedInView
 from orgs.hosts import membership_for_person
 from orgs.ratelimits import email_bucket_value, enforce, enforce_login, enforce_org_creation
 from orgs.services import org_create
@@ -62,7 +61,7 @@ def _login_limited(request: HttpRequest, *, email: str) -> bool:
 
 
 @method_decorator(never_cache, name="dispatch")
-class LoginPage(View):
+class LoginPage(PortalPublicView):
     """Google first, then email + password. The password path shares the API login's
     limits (the same counters: per IP and per email) and its single error."""
 
@@ -117,8 +116,9 @@ def sign_in_and_redirect(
     return HttpResponseRedirect(safe_next(next_url, request))
 
 
-class LogoutPage(View):
-    """POST only (a form button): ends this session, on every subdomain at once."""
+class LogoutPage(PortalPublicView):
+    """POST only (a form button): ends this session, on every subdomain at once. Public: a
+    sign-out always works, an already ended session included."""
 
     http_method_names = ["post"]
 
@@ -137,7 +137,7 @@ class _NoReferrer:
         return response
 
 
-class PasswordResetPage(auth_views.PasswordResetView):
+class PasswordResetPage(auth_views.PasswordResetView, PortalPublicView):
     template_name = "accounts/password_reset_form.html"
     email_template_name = "accounts/password_reset_email.txt"
     subject_template_name = "accounts/password_reset_subject.txt"
@@ -156,11 +156,11 @@ class PasswordResetPage(auth_views.PasswordResetView):
         return super().post(request, *args, **kwargs)
 
 
-class PasswordResetDonePage(auth_views.PasswordResetDoneView):
+class PasswordResetDonePage(auth_views.PasswordResetDoneView, PortalPublicView):
     template_name = "accounts/password_reset_done.html"
 
 
-class PasswordResetConfirmPage(_NoReferrer, auth_views.PasswordResetConfirmView):
+class PasswordResetConfirmPage(_NoReferrer, auth_views.PasswordResetConfirmView, PortalPublicView):
     """Django's view: the token leaves the URL at once (kept in the session, then the
     browser is redirected to ``.../set-password/``); the new password goes through our
     service, which ends every other sign-in and is audited."""
@@ -178,7 +178,7 @@ class PasswordResetConfirmPage(_NoReferrer, auth_views.PasswordResetConfirmView)
         return HttpResponseRedirect(self.get_success_url())
 
 
-class PasswordResetCompletePage(auth_views.PasswordResetCompleteView):
+class PasswordResetCompletePage(auth_views.PasswordResetCompleteView, PortalPublicView):
     template_name = "accounts/password_reset_complete.html"
 
 
@@ -246,16 +246,7 @@ def google_complete(request: HttpRequest, backend: str) -> HttpResponse:
     return HttpResponseRedirect(safe_next(response.get("Location"), request))
 
 
-class SignedInPage(View):
-    """A page for a signed-in person (any org or none); others go to the sign-in page."""
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), reverse("login"))
-        return super().dispatch(request, *args, **kwargs)
-
-
-class OrgNewPage(SignedInPage):
+class OrgNewPage(PortalSignedInView):
     """Create an organization (the stranger's path after Google sign-in) and land in it."""
 
     template_name = "accounts/org_new.html"

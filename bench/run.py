@@ -13,6 +13,7 @@ here, never in tests (query counts are asserted in tests).
 """
 
 import argparse
+import base64
 import json
 import math
 import os
@@ -94,9 +95,13 @@ def main() -> None:
         "DEBUG": "false",
         "DATABASE_URL": database.url,
         "REDIS_URL": cache.url,
-        "SECRET_KEY": "bench-" + os.urandom(24).hex(),
+        "SECRET_KEY": "bench-" + os.urandom(32).hex(),
         "API_KEY_PEPPERS": "k1:" + os.urandom(32).hex(),
+        "JWT_SIGNING_KEYS": "j1:" + base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode(),
         "ALLOWED_HOSTS": "127.0.0.1",
+        # Nothing is mailed while measuring; production refuses the console backend.
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "PORTAL_URL": "https://portal.bench.invalid",
         # Production serves HTTPS behind a TLS terminator, which is not what is measured.
         "SECURE_SSL_REDIRECT": "false",
         "LOG_LEVEL": "WARNING",

@@ -139,7 +139,7 @@ def _other_org_id(name, other_org):
     must be added here, or the isolation test below fails for it."""
     from apikeys.services import api_key_create
     from audit.actors import Actor
-    from orgs.invitations import invitation_create
+    from orgs.services import invitation_create
 
     def other_webhook():
         from tests.audit.helpers import make_endpoint
@@ -162,6 +162,13 @@ def _other_org_id(name, other_org):
         "public-user": lambda: MembershipFactory.create(org=other_org).user_id,
         "webhooks-detail": lambda: other_webhook().pk,
         "webhooks-deliveries": lambda: other_webhook().pk,
+        "webhooks-send-test": lambda: other_webhook().pk,
+        "webhooks-retry-delivery": lambda: other_webhook().pk,
+        "invitations-resend": lambda: (
+            invitation_create(
+                org=other_org, actor=Actor.system(), by=None, email="x@example.test", role="member"
+            )[0].pk
+        ),
     }
     assert name in factories, f"route {name!r} takes an id but has no isolation factory"
     return factories[name]()
@@ -353,7 +360,7 @@ def _other_org_portal_ids(name, other_org):
     """Another org's object for each portal route that takes an id. A new such route must be
     added here, or the isolation test below fails for it."""
     from audit.actors import Actor
-    from orgs.invitations import invitation_create
+    from orgs.services import invitation_create
     from tests.audit.helpers import emit, make_endpoint
 
     def key():
@@ -390,6 +397,7 @@ def _other_org_portal_ids(name, other_org):
         "portal-webhook": webhook,
         "portal-webhook-test": webhook,
         "portal-webhook-delete": webhook,
+        "portal-webhook-enabled": webhook,
         "portal-webhook-retry": delivery,
     }
     assert name in factories, f"portal route {name!r} takes an id but has no isolation factory"
