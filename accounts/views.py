@@ -29,7 +29,7 @@ from accounts.services import (
 from audit.actors import Actor, RequestContext
 from orgs.bases import PortalPublicView, PortalSignedInView
 from orgs.hosts import membership_for_person
-from orgs.ratelimits import email_bucket_value, enforce, enforce_login
+from orgs.ratelimits import email_bucket_value, enforce, enforce_login, enforce_org_creation
 from orgs.services import org_create
 
 # The API login's answer, word for word: no failure says which part was wrong.
@@ -263,6 +263,11 @@ class OrgNewPage(PortalSignedInView):
             "name": (request.POST.get("name") or "").strip(),
             "slug": (request.POST.get("slug") or "").strip().lower(),
         }
+        try:
+            enforce_org_creation(request, user_id=int(request.user.pk or 0))
+        except Throttled:
+            errors = {"__all__": ["Too many organizations created today; try again tomorrow."]}
+            return self._render(request, values, errors, status=429)
         try:
             org = org_create(
                 actor=Actor.for_user(request.user, request),  # type: ignore[arg-type]
