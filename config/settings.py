@@ -30,6 +30,7 @@ if not SECRET_KEY:
 
 # The deployment's registrable domain: portal.<BASE_DOMAIN>, api.<BASE_DOMAIN> share a session.
 BASE_DOMAIN = env.str("BASE_DOMAIN", default="localhost")
+# Host headers served (comma-separated); the subdomains of BASE_DOMAIN by default.
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", f".{BASE_DOMAIN}"])
 # Unsafe requests from any of the deployment's subdomains (a form on portal.<base> posting to
 # api.<base>) pass Django's Origin check; no other origin does.

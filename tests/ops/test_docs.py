@@ -15,4 +15,10 @@ def test_every_variable_the_settings_read_is_explained():
     assert len(found) > 50
     assert [v.name for v in found if not v.description] == []
     names = {v.name for v in found}
-    assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "JWT_SIGNING_KEYS", "RATE_LIMIT_KEY"} <= names
+    assert {
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "JWT_SIGNING_KEYS",
+        "RATE_LIMIT_KEY",
+    } <= names
