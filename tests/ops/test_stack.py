@@ -7,18 +7,9 @@ import time
 
 import httpx
 import jwt
-import pytest
 
 from accounts.management.commands.seed_demo import DEMO_PASSWORD
-from scripts.stack import Stack, free_port
 from tests.audit.webhooks.receiver import Receiver, verify_standard_webhook
-
-
-@pytest.fixture(scope="module")
-def stack():
-    running = Stack(web_port=free_port(), stream_port=free_port(), rollup_seconds=3600).start()
-    yield running
-    running.stop()
 
 
 def _wait_for(predicate, timeout=20.0):
