@@ -8,8 +8,15 @@ from rest_framework.response import Response
 
 from accounts import serializers as s
 from accounts.errors import InvalidCredentials, JwtDisabled, jwt_disabled_error
-from accounts.services import invitation_accept, logout, password_change, password_login, refresh
-from accounts.sessions import browser_sign_out, sessions_end_all
+from accounts.services import (
+    browser_sign_out,
+    invitation_accept,
+    logout,
+    password_change,
+    password_login,
+    refresh,
+    sessions_end_all,
+)
 from audit.actors import RequestContext
 from orgs.bases import OrgView, PublicView, SignedInView, validated
 from orgs.context import acting, org_context

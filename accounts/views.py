@@ -20,12 +20,16 @@ from social_django.utils import psa
 
 from accounts.pipeline import UnverifiedEmail
 from accounts.redirects import safe_next
-from accounts.services import password_reset_finish
-from accounts.sessions import browser_session_set_org, browser_sign_in, browser_sign_out
+from accounts.services import (
+    browser_session_set_org,
+    browser_sign_in,
+    browser_sign_out,
+    password_reset_finish,
+)
 from audit.actors import Actor, RequestContext
 from orgs.bases import PortalPublicView, PortalSignedInView
 from orgs.hosts import membership_for_person
-from orgs.ratelimits import email_bucket_value, enforce, enforce_login
+from orgs.ratelimits import email_bucket_value, enforce, enforce_login, enforce_org_creation
 from orgs.services import org_create
 
 # The API login's answer, word for word: no failure says which part was wrong.
@@ -259,6 +263,11 @@ class OrgNewPage(PortalSignedInView):
             "name": (request.POST.get("name") or "").strip(),
             "slug": (request.POST.get("slug") or "").strip().lower(),
         }
+        try:
+            enforce_org_creation(request, user_id=int(request.user.pk or 0))
+        except Throttled:
+            errors = {"__all__": ["Too many organizations created today; try again tomorrow."]}
+            return self._render(request, values, errors, status=429)
         try:
             org = org_create(
                 actor=Actor.for_user(request.user, request),  # type: ignore[arg-type]

@@ -177,7 +177,7 @@ def _session(admin: Any) -> dict[str, str]:
     classes: list[str] = settings.REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]  # type: ignore[assignment]
     if not any("session" in name.lower() for name in classes):
         return {"session_missing": "session auth for the API is not on main yet (issue 9)"}
-    from accounts.sessions import browser_session_open
+    from accounts.services import browser_session_open
     from audit.actors import RequestContext
 
     key = browser_session_open(user=admin.user, org_id=admin.org_id, context=RequestContext())

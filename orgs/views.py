@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from rest_framework.exceptions import Throttled
 
 from orgs.bases import PortalSignedInView
 from orgs.forms import (
@@ -21,6 +22,7 @@ from orgs.forms import (
 )
 from orgs.models import Invitation, Membership
 from orgs.portal import SESSION_ORG_KEY, PortalView, chrome_for
+from orgs.ratelimits import enforce_invitation
 from orgs.roles import SIGNED_IN, Role
 from orgs.services import (
     invitation_create,
@@ -75,6 +77,20 @@ class SwitchOrgView(PortalSignedInView):
         return redirect(target)
 
 
+TOO_MANY_INVITATIONS = "Too many invitations sent in the last hour; try again later."
+
+
+def invitations_allowed(view: Any, request: HttpRequest) -> bool:
+    """The API's invitation limits (per org, per inviter): each email sent counts."""
+    try:
+        enforce_invitation(
+            request, org_id=view.org.pk, inviter_id=view.org_context.membership.user_id
+        )
+    except Throttled:
+        return False
+    return True
+
+
 class MembersView(PortalView):
     required_actions = {"get": "member:read", "post": "member:write"}
 
@@ -84,6 +100,9 @@ class MembersView(PortalView):
     def post(self, request: HttpRequest) -> HttpResponse:
         """Invite someone (the same service as ``POST /api/invitations``)."""
         form = InviteForm(request.POST)
+        if form.is_valid() and not invitations_allowed(self, request):
+            form.add_error(None, TOO_MANY_INVITATIONS)
+            return self.page(form, status=429)
         if form.is_valid():
             try:
                 invitation, _token = invitation_create(
@@ -190,6 +209,9 @@ class InvitationResendView(PortalView):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         invitation = get_object_or_404(Invitation.objects.for_org(self.org), pk=pk)
+        if not invitations_allowed(self, request):
+            messages.error(request, f"Not sent: {TOO_MANY_INVITATIONS}")
+            return redirect("portal-members")
         try:
             invitation_resend(
                 org=self.org, actor=self.actor(), by=self.org_context, invitation=invitation

@@ -190,7 +190,7 @@ def owner_as(org, as_member):
     """An APIClient for one owner of ``org``, carrying ONE credential of the kind asked."""
     from django.test import Client
 
-    from accounts.sessions import browser_session_open
+    from accounts.services import browser_session_open
     from apikeys.services import api_key_create
     from audit.actors import Actor, RequestContext
 
@@ -278,7 +278,7 @@ UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 def test_every_unsafe_route_refuses_a_session_cookie_without_the_csrf_token(route, org):
     from django.test import Client
 
-    from accounts.sessions import browser_session_open
+    from accounts.services import browser_session_open
     from audit.actors import RequestContext
 
     owner = MembershipFactory.create(org=org, role="owner").user

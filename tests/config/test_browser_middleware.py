@@ -4,7 +4,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from accounts.sessions import browser_session_open
+from accounts.services import browser_session_open
 from apikeys.services import api_key_create
 from audit.actors import Actor, RequestContext
 from tests.apikeys.conftest import with_key

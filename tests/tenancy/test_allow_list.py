@@ -11,8 +11,9 @@ ROOT = Path(__file__).resolve().parents[2]
 ESCAPE_HATCH = "dangerously_unscoped"
 
 ALLOW_LIST = {
-    ("accounts/sessions.py", "sessions_list"): "a person's API sign-ins span their orgs",
-    ("accounts/sessions.py", "session_end"): "a person ends their own sign-in, in any org",
+    ("accounts/selectors.py", "sessions_list"): "a person's API sign-ins span their orgs",
+    ("accounts/services.py", "expired_sign_ins_flush"): "a sweep of every org's dead sign-ins",
+    ("accounts/services.py", "session_end"): "a person ends their own sign-in, in any org",
     ("accounts/services.py", "refresh"): "a refresh token is looked up by its hash, before any org",
     ("accounts/services.py", "revoke_all_families"): "a person's sign-ins span their orgs",
     ("config/metrics.py", "WebhookCollector._read"): "the operator's metrics span orgs",
