@@ -1,5 +1,8 @@
 """Writes docs/roles.md from the role table in ``orgs/roles.py`` (the one source of who may do
-what); a test fails when the file is stale. ``DEBUG=true .venv/bin/python scripts/roles_reference.py``."""
+what); a test fails when the file is stale.
+
+``DEBUG=true .venv/bin/python scripts/roles_reference.py`` regenerates it.
+"""
 
 import os
 import sys
