@@ -413,6 +413,11 @@ REFRESH_TOKEN_ABSOLUTE_LIFETIME = timedelta(days=env.int("REFRESH_TOKEN_ABSOLUTE
 # --- API keys ---------------------------------------------------------------------------
 # Keys read <prefix>_live_... or <prefix>_test_...; one prefix per deployment.
 API_KEY_PREFIX = env.str("API_KEY_PREFIX", default="tnt")
+# Peppers as "id:secret,id:secret"; new keys use API_KEY_PEPPER_ID, old ones keep theirs.
+# Production must set them: a pepper derived from SECRET_KEY would tie every key's life to
+# that key's (rotate it and every API key breaks) and make one leak expose both.
+if not DEBUG and not env.str("API_KEY_PEPPERS", default=""):
+    raise ImproperlyConfigured("Production needs API_KEY_PEPPERS (e.g. k1:<64 random hex>)")
 API_KEY_PEPPERS = dict(
     item.split(":", 1)
     for item in env.list(

@@ -41,3 +41,12 @@ def test_the_postman_collection_is_in_sync_with_the_openapi_document(api):
     operations = sum(1 for item in document["paths"].values() for method in item)
     collection = json.loads(COLLECTION.read_text())
     assert sum(len(folder["item"]) for folder in collection["item"]) == operations
+
+
+def test_the_roles_reference_is_the_role_table():
+    from scripts.roles_reference import OUTPUT as ROLES
+    from scripts.roles_reference import render
+
+    assert ROLES.read_text() == render(), (
+        "docs/roles.md is stale: run `DEBUG=true .venv/bin/python scripts/roles_reference.py`"
+    )
