@@ -1,14 +1,13 @@
 """The sign-in pages (not under /api/)."""
 
 from django.urls import include, path
-from social_django import views as social_views
 
 from accounts import views
 
 # social_django's begin (POST with the CSRF token) and our own complete.
 google_patterns = [
-    path("login/<str:backend>/", social_views.auth, name="begin"),
-    path("complete/<str:backend>/", views.google_complete, name="complete"),
+    path("login/<str:backend>/", views.GoogleBeginPage.as_view(), name="begin"),
+    path("complete/<str:backend>/", views.GoogleCompletePage.as_view(), name="complete"),
 ]
 
 urlpatterns = [

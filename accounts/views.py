@@ -6,17 +6,16 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
-from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from social_core.actions import do_complete
 from social_core.exceptions import AuthException
+from social_django import views as social_views
 from social_django.utils import psa
 
 from accounts.pipeline import UnverifiedEmail
@@ -24,6 +23,7 @@ from accounts.redirects import safe_next
 from accounts.services import password_reset_finish
 from accounts.sessions import browser_session_set_org, browser_sign_in, browser_sign_out
 from audit.actors import Actor, RequestContext
+from orgs.bases import PortalPublicView, PortalSignedInView
 from orgs.hosts import membership_for_person
 from orgs.ratelimits import hit
 from orgs.services import org_create
@@ -44,7 +44,7 @@ def _limited(request: HttpRequest, *, group: str, key: Any) -> bool:
 
 
 @method_decorator(never_cache, name="dispatch")
-class LoginPage(View):
+class LoginPage(PortalPublicView):
     """Google first, then email + password. The password path shares the API login's
     limits (the same counters: per IP and per email) and its single error."""
 
@@ -101,8 +101,9 @@ def sign_in_and_redirect(
     return HttpResponseRedirect(safe_next(next_url, request))
 
 
-class LogoutPage(View):
-    """POST only (a form button): ends this session, on every subdomain at once."""
+class LogoutPage(PortalPublicView):
+    """POST only (a form button): ends this session, on every subdomain at once. Public: a
+    signed-out browser posting it is simply sent to the sign-in page."""
 
     http_method_names = ["post"]
 
@@ -121,7 +122,7 @@ class _NoReferrer:
         return response
 
 
-class PasswordResetPage(auth_views.PasswordResetView):
+class PasswordResetPage(PortalPublicView, auth_views.PasswordResetView):
     template_name = "accounts/password_reset_form.html"
     email_template_name = "accounts/password_reset_email.txt"
     subject_template_name = "accounts/password_reset_subject.txt"
@@ -139,11 +140,11 @@ class PasswordResetPage(auth_views.PasswordResetView):
         return super().post(request, *args, **kwargs)
 
 
-class PasswordResetDonePage(auth_views.PasswordResetDoneView):
+class PasswordResetDonePage(PortalPublicView, auth_views.PasswordResetDoneView):
     template_name = "accounts/password_reset_done.html"
 
 
-class PasswordResetConfirmPage(_NoReferrer, auth_views.PasswordResetConfirmView):
+class PasswordResetConfirmPage(PortalPublicView, _NoReferrer, auth_views.PasswordResetConfirmView):
     """Django's view: the token leaves the URL at once (kept in the session, then the
     browser is redirected to ``.../set-password/``); the new password goes through our
     service, which ends every other sign-in and is audited."""
@@ -161,7 +162,7 @@ class PasswordResetConfirmPage(_NoReferrer, auth_views.PasswordResetConfirmView)
         return HttpResponseRedirect(self.get_success_url())
 
 
-class PasswordResetCompletePage(auth_views.PasswordResetCompleteView):
+class PasswordResetCompletePage(PortalPublicView, auth_views.PasswordResetCompleteView):
     template_name = "accounts/password_reset_complete.html"
 
 
@@ -179,8 +180,25 @@ GOOGLE_REFUSED = (
 )
 
 
+class GoogleBeginPage(PortalPublicView):
+    """POST (with the CSRF token) from the sign-in page: off to Google. social_django's own
+    view, which keeps ``next`` and the ``state`` in the session."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, backend: str) -> HttpResponseBase:
+        return social_views.auth(request, backend)
+
+
+@method_decorator(csrf_exempt, name="dispatch")  # Google's redirect back: state is its check
+class GoogleCompletePage(PortalPublicView):
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest, backend: str) -> HttpResponse:
+        return google_complete(request, backend)
+
+
 @never_cache
-@csrf_exempt  # a redirect back from Google; the OAuth state is its CSRF check
 @psa("social:complete")
 def google_complete(request: HttpRequest, backend: str) -> HttpResponse:
     """Google's redirect back. Checks state, nonce and the id token (social-core), runs the
@@ -229,16 +247,7 @@ def google_complete(request: HttpRequest, backend: str) -> HttpResponse:
     return HttpResponseRedirect(safe_next(response.get("Location"), request))
 
 
-class SignedInPage(View):
-    """A page for a signed-in person (any org or none); others go to the sign-in page."""
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), reverse("login"))
-        return super().dispatch(request, *args, **kwargs)
-
-
-class OrgNewPage(SignedInPage):
+class OrgNewPage(PortalSignedInView):
     """Create an organization (the stranger's path after Google sign-in) and land in it."""
 
     template_name = "accounts/org_new.html"

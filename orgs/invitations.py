@@ -148,7 +148,7 @@ def invitations_claim_for_verified_email(*, user: Any, actor: Actor) -> list[Mem
     joined = []
     with transaction.atomic():
         pending = (
-            Invitation.unscoped.select_for_update(of=("self",))
+            Invitation.dangerously_unscoped.select_for_update(of=("self",))
             .select_related("org")
             .filter(
                 email=user.email.lower(),
