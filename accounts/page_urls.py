@@ -21,6 +21,7 @@ urlpatterns = [
         name="password_reset_confirm",
     ),
     path("reset/done/", views.PasswordResetCompletePage.as_view(), name="password_reset_complete"),
+    path("invitations/<str:token>/", views.InvitationPage.as_view(), name="invitation"),
     path("orgs/new/", views.OrgNewPage.as_view(), name="org-new"),
     path("oauth/", include((google_patterns, "social"))),
 ]

@@ -15,7 +15,7 @@ from accounts.signin import revoke_all_families
 from accounts.signing_keys import new_seed
 from audit.actors import Actor, RequestContext
 from audit.services import record
-from orgs.invitations import invitation_claim, invitation_lock
+from orgs.invitations import InvitationInvalid, invitation_claim, invitation_lock
 from orgs.models import Membership
 
 
@@ -132,3 +132,18 @@ def jwt_key_generate(*, actor: Actor) -> tuple[str, str]:
             metadata={"kid": kid},
         )
     return kid, new_seed()
+
+
+def invitation_accept_signed_in(
+    *, raw_token: str, user: User, context: RequestContext
+) -> Membership:
+    """Accept an invitation as the signed-in ``user``, whose email must be the invited one
+    (a signed-in person with another email is refused, never joined). Atomic, audited as
+    invitation.accepted."""
+    with transaction.atomic():
+        invitation = invitation_lock(raw_token)
+        if invitation.email != user.email.lower():
+            raise InvitationInvalid
+        return invitation_claim(
+            invitation=invitation, user=user, actor=Actor.for_user(user, context=context)
+        )

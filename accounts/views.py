@@ -18,13 +18,20 @@ from social_core.exceptions import AuthException
 from social_django import views as social_views
 from social_django.utils import psa
 
+from accounts.errors import InvalidCredentials
+from accounts.models import User
 from accounts.pipeline import UnverifiedEmail
 from accounts.redirects import safe_next
-from accounts.services import password_reset_finish
+from accounts.services import (
+    invitation_accept,
+    invitation_accept_signed_in,
+    password_reset_finish,
+)
 from accounts.sessions import browser_session_set_org, browser_sign_in, browser_sign_out
 from audit.actors import Actor, RequestContext
 from orgs.bases import PortalPublicView, PortalSignedInView
 from orgs.hosts import membership_for_person
+from orgs.invitations import InvitationInvalid, invitation_peek
 from orgs.ratelimits import hit
 from orgs.services import org_create
 
@@ -294,4 +301,79 @@ class OrgNewPage(PortalSignedInView):
             "has_org": has_org,
             "base_domain": settings.BASE_DOMAIN,
         }
+        return render(request, self.template_name, context, status=status)
+
+
+@method_decorator(never_cache, name="dispatch")
+class InvitationPage(_NoReferrer, PortalPublicView):
+    """The emailed link, ``/invitations/<token>/``. The token is in the path: this page sends
+    no Referer (``Referrer-Policy: no-referrer``) and the access log redacts the path
+    (config.access_log). Signed in as the invited email: one button joins. Signed in as
+    someone else: told so, never joined. Signed out: sign in, or set a password (a new
+    account), or continue with Google (a verified email joins by itself)."""
+
+    template_name = "accounts/invitation.html"
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        return self._render(request, token)
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        if _limited(request, group="accept-ip", key="ip"):
+            return self._render(request, token, error=TOO_MANY, status=429)
+        invitation = invitation_peek(token)
+        if invitation is None:
+            return self._render(request, token)
+        context = RequestContext.from_request(request)
+        user = request.user
+        try:
+            if user.is_authenticated:
+                membership = invitation_accept_signed_in(
+                    raw_token=token,
+                    user=user,
+                    context=context,
+                )
+                browser_session_set_org(request=request, org_id=membership.org_id)
+            else:
+                membership = invitation_accept(
+                    raw_token=token,
+                    password=request.POST.get("password") or "",
+                    name=(request.POST.get("name") or "").strip()[:200],
+                    context=context,
+                )
+                browser_sign_in(
+                    request=request,
+                    user=membership.user,
+                    org_id=membership.org_id,
+                    via="invitation",
+                )
+        except ValidationError as exc:
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {}
+            message = " ".join(m for ms in errors.values() for m in ms) or INVALID_CREDENTIALS
+            return self._render(request, token, error=message, status=422)
+        except (InvitationInvalid, InvalidCredentials):
+            return self._render(request, token, error=INVALID_CREDENTIALS, status=400)
+        messages.success(request, f"You joined {membership.org.name} as {membership.role}.")
+        return HttpResponseRedirect("/")
+
+    def _render(
+        self, request: HttpRequest, token: str, *, error: str = "", status: int = 200
+    ) -> HttpResponse:
+        invitation = invitation_peek(token)
+        user = request.user
+        signed_in_email = user.email if user.is_authenticated else ""
+        context = {
+            "invitation": invitation,
+            "error": error,
+            "signed_in_email": signed_in_email,
+            "other_email": bool(
+                invitation and signed_in_email and signed_in_email.lower() != invitation.email
+            ),
+            "has_account": bool(
+                invitation and User.objects.filter(email__iexact=invitation.email).exists()
+            ),
+            "google_enabled": google_enabled(),
+            "here": request.path,
+        }
+        if invitation is None and status == 200:
+            status = 404
         return render(request, self.template_name, context, status=status)

@@ -32,6 +32,7 @@ ALLOW_LIST = {
     ("orgs/admin.py", "MembershipAdmin.get_queryset"): "the staff console spans orgs",
     ("orgs/api.py", "MyOrganizationsView.get_queryset"): "a person's memberships span orgs",
     ("orgs/invitations.py", "invitation_lock"): "an invitation is found by its token's hash",
+    ("orgs/invitations.py", "invitation_peek"): "an invitation is found by its token's hash",
     ("orgs/invitations.py", "invitations_claim_for_verified_email"): (
         "a verified email's pending invitations, found by the email"
     ),
