@@ -99,6 +99,16 @@ def _other_org_id(name, other_org):
 
         return make_endpoint(other_org, "https://hooks.example.test/theirs")
 
+    def other_sign_in():
+        """Another person's API sign-in (token family), by the id the sessions list shows."""
+        from accounts.models import TokenFamily
+        from accounts.signin import open_session
+        from audit.actors import RequestContext
+
+        membership = MembershipFactory.create(org=other_org)
+        open_session(membership=membership, context=RequestContext(), via="test")
+        return TokenFamily.objects.for_org(other_org).get(user=membership.user)
+
     def other_key():
         creator = MembershipFactory.create(org=other_org, role="owner")
         return api_key_create(org=other_org, actor=Actor.system(), creator=creator, name="k")[0]
@@ -115,6 +125,8 @@ def _other_org_id(name, other_org):
         "public-user": lambda: MembershipFactory.create(org=other_org).user_id,
         "webhooks-detail": lambda: other_webhook().pk,
         "webhooks-deliveries": lambda: other_webhook().pk,
+        # Sessions are a person's, not an org's: another person's sign-in is not found.
+        "users-me-sessions-detail": lambda: f"tf_{other_sign_in().pk}",
     }
     assert name in factories, f"route {name!r} takes an id but has no isolation factory"
     return factories[name]()
