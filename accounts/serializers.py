@@ -4,27 +4,36 @@ from rest_framework import serializers
 
 from accounts.signin import TokenPair
 from orgs.context import OrgContext
+from orgs.fields import StrictCharField, StrictEmailField, StrictSlugField
 
 
 class LoginSerializer(serializers.Serializer[Any]):
-    email = serializers.EmailField(max_length=254, error_messages={"invalid": "Invalid email"})
-    password = serializers.CharField(max_length=1024, trim_whitespace=False)
-    org_slug = serializers.SlugField(max_length=64)
+    email = StrictEmailField(max_length=254, error_messages={"invalid": "Invalid email"})
+    password = StrictCharField(
+        max_length=1024, trim_whitespace=False, allow_control_characters=True
+    )
+    org_slug = StrictSlugField(max_length=64)
 
 
 class RefreshSerializer(serializers.Serializer[Any]):
-    refresh_token = serializers.CharField(max_length=512)
+    refresh_token = StrictCharField(max_length=512)
 
 
 class PasswordChangeSerializer(serializers.Serializer[Any]):
-    current_password = serializers.CharField(max_length=1024, trim_whitespace=False)
-    new_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    current_password = StrictCharField(
+        max_length=1024, trim_whitespace=False, allow_control_characters=True
+    )
+    new_password = StrictCharField(
+        max_length=1024, trim_whitespace=False, allow_control_characters=True
+    )
 
 
 class InvitationAcceptSerializer(serializers.Serializer[Any]):
-    token = serializers.CharField(max_length=512)
-    password = serializers.CharField(max_length=1024, trim_whitespace=False)
-    name = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    token = StrictCharField(max_length=512)
+    password = StrictCharField(
+        max_length=1024, trim_whitespace=False, allow_control_characters=True
+    )
+    name = StrictCharField(max_length=200, required=False, default="", allow_blank=True)
 
 
 class LoginUserSerializer(serializers.Serializer[Any]):

@@ -77,7 +77,10 @@ def refresh(*, raw_token: str, context: RequestContext) -> TokenPair:
     """Exchange a refresh token for a new pair. One-time, atomic, audited.
 
     The token row is locked, so of concurrent exchanges of one token exactly one wins; the
-    others see it spent. Presenting a spent token is taken as theft: the whole family is
+    others see it spent. A spent token presented again within
+    ``REFRESH_TOKEN_REUSE_LEEWAY`` of its use (Auth0's "reuse interval") is refused without
+    consequence: that is a client racing itself (two tabs, a retried request), and the winner
+    must keep a working pair. Presented later, it is taken as theft: the whole family is
     revoked (the revocation commits even though the caller gets a 401).
     """
     now = timezone.now()
@@ -97,7 +100,10 @@ def refresh(*, raw_token: str, context: RequestContext) -> TokenPair:
         membership = family.membership
         if token.used_at is not None:
             replayed = True
-            if family.revoked_at is None:
+            # Read the clock after the lock: a racer that waited on the winner's lock is
+            # within the leeway however long it waited.
+            racing = timezone.now() - token.used_at <= settings.REFRESH_TOKEN_REUSE_LEEWAY
+            if family.revoked_at is None and not racing:
                 _revoke(family, now=now, reason="reuse_detected")
                 record(
                     org_id=family.org_id,

@@ -1,6 +1,8 @@
 """``/.well-known/jwks.json``: the public keys that verify our access tokens, for backends
 that verify a token offline instead of calling ``/api/public/verify``."""
 
+from typing import Any
+
 from django.http import HttpRequest, JsonResponse
 
 from accounts.signing_keys import jwks
@@ -12,9 +14,9 @@ JWKS_MAX_AGE_SECONDS = 300
 
 
 class JWKSView(PortalPublicView):
-    http_method_names = ["get", "head", "options"]
+    http_method_names = ["get"]  # nothing else, HEAD and OPTIONS included
 
-    def get(self, request: HttpRequest) -> JsonResponse:
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
         response = JsonResponse(jwks())
         response["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE_SECONDS}"
         return response

@@ -4,6 +4,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from apikeys.models import APIKey
+from orgs.fields import StrictCharField
 from orgs.roles import ACTIONS
 
 
@@ -40,7 +41,7 @@ class APIKeyCreatedSerializer(APIKeySerializer):
 
 
 class APIKeyCreateSerializer(serializers.Serializer[Any]):
-    name = serializers.CharField(max_length=100)
+    name = StrictCharField(max_length=100)
     env = serializers.ChoiceField(choices=["live", "test"], default="live")
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     scopes = serializers.ListField(
@@ -50,20 +51,20 @@ class APIKeyCreateSerializer(serializers.Serializer[Any]):
         default=None,
     )
     allowed_origins = serializers.ListField(
-        child=serializers.CharField(max_length=255), max_length=50, required=False, default=list
+        child=StrictCharField(max_length=255), max_length=50, required=False, default=list
     )
     allowed_ips = serializers.ListField(
-        child=serializers.CharField(max_length=64), max_length=50, required=False, default=list
+        child=StrictCharField(max_length=64), max_length=50, required=False, default=list
     )
 
 
 class APIKeyUpdateSerializer(serializers.Serializer[Any]):
-    name = serializers.CharField(max_length=100, required=False)
+    name = StrictCharField(max_length=100, required=False)
     allowed_origins = serializers.ListField(
-        child=serializers.CharField(max_length=255), max_length=50, required=False
+        child=StrictCharField(max_length=255), max_length=50, required=False
     )
     allowed_ips = serializers.ListField(
-        child=serializers.CharField(max_length=64), max_length=50, required=False
+        child=StrictCharField(max_length=64), max_length=50, required=False
     )
 
 
@@ -72,7 +73,7 @@ class APIKeyRollSerializer(serializers.Serializer[Any]):
 
 
 class VerifySerializer(serializers.Serializer[Any]):
-    token = serializers.CharField(max_length=4096)
+    token = StrictCharField(max_length=4096)
 
 
 class PublicUserSerializer(serializers.Serializer[Any]):
@@ -104,11 +105,11 @@ class PublicMemberSerializer(PublicUserSerializer):
 
 
 class LeakReportSerializer(serializers.Serializer[Any]):
-    token = serializers.CharField(max_length=512)
-    type = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
-    url = serializers.CharField(max_length=2048, required=False, default="", allow_blank=True)
+    token = StrictCharField(max_length=512)
+    type = StrictCharField(max_length=100, required=False, default="", allow_blank=True)
+    url = StrictCharField(max_length=2048, required=False, default="", allow_blank=True)
     # "source" is the partner format's name; DRF pops declared fields, so no clash at runtime.
-    source = serializers.CharField(  # type: ignore[assignment]
+    source = StrictCharField(  # type: ignore[assignment]
         max_length=100, required=False, default="", allow_blank=True
     )
 

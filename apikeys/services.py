@@ -2,6 +2,7 @@
 logged or audited."""
 
 import ipaddress
+import logging
 import secrets
 from datetime import datetime, timedelta
 from functools import partial
@@ -16,10 +17,12 @@ from django.utils import timezone
 from apikeys import audit_actions, crypto
 from apikeys.models import APIKey
 from audit.actors import Actor
-from audit.services import before_after, record
+from audit.services import audited_update, record
 from orgs.context import OrgContext
 from orgs.models import Membership, Organization
 from orgs.roles import ACTIONS, Role
+
+logger = logging.getLogger("tenantry.mail")
 
 MAX_GRACE = timedelta(days=7)
 
@@ -73,27 +76,20 @@ def api_key_update(
     allowed_ips: list[str] | None = None,
 ) -> APIKey:
     """Rename a key or change its allow-lists. Atomic, audited with before/after."""
-    with transaction.atomic():
-        key = APIKey.objects.for_org(org).select_for_update().get(pk=key.pk)
-        before = _public_fields(key)
-        changes, errors = _editable_fields(
-            name=name, allowed_origins=allowed_origins, allowed_ips=allowed_ips
-        )
-        if errors:
-            raise ValidationError(errors)
-        for field, value in changes.items():
-            setattr(key, field, value)
-        changed = sorted(f for f in changes if before.get(f) != changes[f])
-        if changed:
-            key.save(update_fields=changed)
-            record(
-                org_id=org.pk,
-                action=audit_actions.API_KEY_UPDATED,
-                actor=actor,
-                target=key,
-                metadata=before_after(before, changes, changed),
-            )
-    return key
+    changes, errors = _editable_fields(
+        name=name, allowed_origins=allowed_origins, allowed_ips=allowed_ips
+    )
+    if errors:
+        raise ValidationError(errors)
+    return audited_update(
+        rows=APIKey.objects.for_org(org),
+        pk=key.pk,
+        changes=lambda _key: changes,
+        describe=_public_fields,
+        action=audit_actions.API_KEY_UPDATED,
+        actor=actor,
+        org_id=lambda _key: org.pk,
+    )
 
 
 def api_key_revoke(*, org: Organization, actor: Actor, key: APIKey) -> None:
@@ -308,7 +304,11 @@ def _editable_fields(
 
 
 def _origin(value: str) -> str | None:
-    parts = urlsplit(value.strip().lower())
+    try:
+        parts = urlsplit(value.strip().lower())
+        parts.port  # noqa: B018 -- raises ValueError for a port out of range or not a number
+    except ValueError:  # "https://[::1" (an unclosed IPv6 bracket), "https://a:99999"
+        return None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
         return None
     if parts.query or parts.fragment or parts.username:
@@ -317,6 +317,14 @@ def _origin(value: str) -> str | None:
 
 
 def _notify_owners_of_leak(key: APIKey) -> None:
+    """After commit: the key is revoked whether or not the mail goes out."""
+    try:
+        _mail_owners_of_leak(key)
+    except Exception:
+        logger.exception("API key %s: the leak notice could not be mailed", key.pk)
+
+
+def _mail_owners_of_leak(key: APIKey) -> None:
     owners = Membership.objects.for_org(key.org_id).filter(role=Role.OWNER).select_related("user")
     recipients = [m.user.email for m in owners]
     if not recipients:

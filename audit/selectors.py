@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db.models import Q
@@ -125,9 +125,14 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         occurred_at_text, pk = json.loads(raw)
         occurred_at = parse_datetime(occurred_at_text)
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as exc:
+        if occurred_at is None or occurred_at.tzinfo is None or type(pk) is not int:
+            raise InvalidCursor("invalid cursor")
+        # In UTC, as the database compares it: year 1 at +23:59 or year 9999 at -23:59 falls
+        # outside what a datetime can hold (OverflowError), which a cursor we made never does.
+        occurred_at = occurred_at.astimezone(UTC)
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, OverflowError) as exc:
         raise InvalidCursor("invalid cursor") from exc
-    if occurred_at is None or occurred_at.tzinfo is None or type(pk) is not int:
+    if not 0 < pk < 2**63:
         raise InvalidCursor("invalid cursor")
     return occurred_at, pk
 

@@ -8,6 +8,7 @@ It never imports an app.
 import logging
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
 from config.errors import error_body
+from config.parsers import PayloadTooLarge
 
 logger = logging.getLogger("tenantry.errors")
 
@@ -33,6 +35,7 @@ _DEFAULT_CODES = {
     status.HTTP_404_NOT_FOUND: "not_found",
     status.HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
     status.HTTP_406_NOT_ACCEPTABLE: "invalid_request",
+    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE: "invalid_request",
     status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "invalid_request",
     status.HTTP_422_UNPROCESSABLE_ENTITY: "validation_error",
     status.HTTP_429_TOO_MANY_REQUESTS: "rate_limited",
@@ -52,8 +55,12 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     request = context.get("request")
     if isinstance(exc, Ratelimited):
         exc = exceptions.Throttled()
-    elif isinstance(exc, Http404):
+    elif isinstance(exc, Http404 | ObjectDoesNotExist):
+        # A service looked the object up in the caller's org and did not find it: another
+        # org's object, or one deleted meanwhile. Either way the contract's 404.
         exc = exceptions.NotFound()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, DjangoValidationError):

@@ -1,7 +1,9 @@
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from config.errors import error_response
 from config.request_id import accept_or_generate, current_request_id
 
 Handler = Callable[[HttpRequest], HttpResponse]
@@ -26,7 +28,13 @@ class RequestIdMiddleware:
 
 
 class SecurityHeadersMiddleware:
-    """Headers Django's SecurityMiddleware does not set. API answers are never cached."""
+    """Headers Django's SecurityMiddleware does not set (it sets HSTS on https, nosniff,
+    Referrer-Policy and COOP).
+
+    ``Cache-Control: no-store`` on everything that may carry a secret or personal data: every
+    API answer but the public OpenAPI document, the admin, and any page for a signed-in
+    person. A shared cache or the browser's disk never keeps a key, a token or a member list.
+    """
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
@@ -35,6 +43,71 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         response.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if request.path.startswith("/api/") and not request.path.startswith("/api/docs"):
-            response.setdefault("Cache-Control", "no-store")
+        response.setdefault("X-Content-Type-Options", "nosniff")
+        if _may_carry_personal_data(request):
+            response["Cache-Control"] = "no-store"
         return response
+
+
+_PUBLIC_DOCUMENTS = ("/api/docs.json",)
+
+
+def _may_carry_personal_data(request: HttpRequest) -> bool:
+    path = request.path
+    if path.startswith("/api/") or path.startswith("/admin/"):
+        return path not in _PUBLIC_DOCUMENTS
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated)
+
+
+class BodySizeLimitMiddleware:
+    """An API request announcing a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (2.5 MB) is a 413
+    in the error shape before anything reads it. (The JSON parser also stops reading at the
+    limit, for a body whose length was not announced.)"""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and request.path.startswith("/api/"):
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0  # Django reads such a body as empty
+            if length > limit:
+                return error_response(
+                    request, status=413, message="Request body too large", code="invalid_request"
+                )
+        return self.get_response(request)
+
+
+class AmbiguousCredentialsMiddleware:
+    """An API request with two different credentials (``Authorization`` and ``X-API-Key``
+    naming different things) is a 401: serving it as whichever one happens to be valid would
+    hide a client's mistake, or let a junk header ride along with a stolen one. The same key
+    in both headers is one credential. (A session cookie is ambient, not presented: a header
+    credential is what such a request means.)"""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            api_key = request.META.get("HTTP_X_API_KEY", "").strip()
+            authorization = request.META.get("HTTP_AUTHORIZATION", "").strip()
+            if api_key and authorization and _credential(authorization) != api_key:
+                response = error_response(
+                    request,
+                    status=401,
+                    message="Ambiguous credentials: send one of Authorization or X-API-Key",
+                    code="unauthorized",
+                )
+                response["WWW-Authenticate"] = 'Bearer realm="api"'
+                return response
+        return self.get_response(request)
+
+
+def _credential(authorization: str) -> str:
+    scheme, _, rest = authorization.partition(" ")
+    return rest.strip() if scheme.lower() == "bearer" else authorization

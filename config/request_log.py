@@ -1,5 +1,5 @@
-"""One log line per request: id, route, status, duration, org and actor. Never the path's
-values or the query string (tokens travel there), only the route's template."""
+"""One log line and the metrics of each request: id, route, status, duration, org and actor.
+Never the path's values or the query string (tokens travel there), only the route's template."""
 
 import logging
 import time
@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+
+from config import metrics
 
 logger = logging.getLogger("tenantry.requests")
 
@@ -20,9 +22,10 @@ class RequestLogMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         response = self.get_response(request)
-        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        seconds = time.perf_counter() - started
         match = request.resolver_match
         route = "/" + match.route if match is not None else "(unmatched)"
+        metrics.observe(request, response, route, seconds)
         org_id, actor_type, actor_id = actor_of(request)
         logger.info(
             "%s %s %s",
@@ -33,7 +36,7 @@ class RequestLogMiddleware:
                 "method": request.method,
                 "route": route,
                 "status": response.status_code,
-                "duration_ms": duration_ms,
+                "duration_ms": round(seconds * 1000, 2),
                 "org_id": org_id,
                 "actor_type": actor_type,
                 "actor_id": actor_id,

@@ -8,9 +8,11 @@ an SQLite file under ``var/`` and a local-memory cache. See README.md.
 
 import base64
 import hashlib
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
+import csp.constants as csp
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
@@ -57,15 +59,19 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
     "config.request_log.RequestLogMiddleware",
+    # Security headers wrap everything below, so the early answers (413, 401) carry them too.
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.BodySizeLimitMiddleware",
+    "config.middleware.AmbiguousCredentialsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.SessionSlidingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apikeys.middleware.KeyUsageMiddleware",
 ]
 
@@ -180,6 +186,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_DOMAIN = SESSION_COOKIE_DOMAIN
+CSRF_FAILURE_VIEW = "config.views.csrf_failure"  # the error shape under /api/
 
 # --- HTTPS and security headers (production) -------------------------------------------
 # Clients sit behind this many trusted proxies (load balancers) that set X-Forwarded-For
@@ -195,6 +202,24 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp) on every response: no inline script or style without
+# the response's nonce ({{ request.csp_nonce }}), nothing from other origins, never framed.
+# JSON answers carry it too; it costs nothing there and covers a browser that renders one.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF, csp.NONCE],
+        "style-src": [csp.SELF, csp.NONCE],
+        "img-src": [csp.SELF, "data:"],
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.NONE],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    }
+}
 
 # --- Internationalisation, static ------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -226,12 +251,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
+    # OPTIONS answers 405 like any other method a route does not serve (no CORS here).
+    "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_PAGINATION_CLASS": "config.pagination.PagePagination",
     "DEFAULT_FILTER_BACKENDS": ["config.pagination.SortFilter"],
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -250,7 +277,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # validatorUrl: null keeps Swagger UI from sending our document to swagger.io's online
+    # validator (its default on any non-localhost host).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
+    "GET_LIB_DOC_EXCLUDES": "config.openapi.doc_excludes",
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
@@ -262,6 +293,14 @@ SPECTACULAR_SETTINGS = {
         "config.openapi.add_error_responses",
     ],
 }
+
+# --- Metrics: /metrics answers these networks only (a 404 to anyone else) ----------------
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_network!r} is not a network") from None
 
 # --- Logging: every line carries the request id -----------------------------------------
 LOGGING = {
@@ -318,6 +357,11 @@ SIMPLE_JWT = {
     "LEEWAY": 0,
 }
 REFRESH_TOKEN_IDLE_LIFETIME = timedelta(days=env.int("REFRESH_TOKEN_IDLE_DAYS", default=14))
+# A spent refresh token presented again within this many seconds of its use is refused
+# (401) without revoking its sign-in: concurrent refreshes by one client. Later, it revokes.
+REFRESH_TOKEN_REUSE_LEEWAY = timedelta(
+    seconds=env.int("REFRESH_TOKEN_REUSE_LEEWAY_SECONDS", default=10)
+)
 REFRESH_TOKEN_ABSOLUTE_LIFETIME = timedelta(days=env.int("REFRESH_TOKEN_ABSOLUTE_DAYS", default=30))
 # --- API keys ---------------------------------------------------------------------------
 API_KEY_PREFIX = env.str("API_KEY_PREFIX", default="tnt")
@@ -338,6 +382,8 @@ if API_KEY_PEPPER_ID not in API_KEY_PEPPERS:
     raise ImproperlyConfigured("API_KEY_PEPPER_ID names no pepper in API_KEY_PEPPERS")
 API_KEY_LAST_USED_INTERVAL = 60  # seconds: last_used_at is written at most this often
 PUBLIC_API_RATE = env.str("PUBLIC_API_RATE", default="300/15m")  # per key, /api/public/*
+# The audit log's "own events" (audit:read_own) ask apikeys, which audit stands below.
+AUDIT_OWN_API_KEY_IDS = "apikeys.selectors.api_key_ids_created_by"
 # The credentials /api/public/* accepts (orgs.bases.PublicKeyView): an org's API key only.
 PUBLIC_KEY_AUTHENTICATION_CLASSES = ["apikeys.authentication.APIKeyAuthentication"]
 LEAK_REPORT_RATE = env.str("LEAK_REPORT_RATE", default="60/m")  # per IP

@@ -3,6 +3,7 @@ from django.urls import URLPattern, URLResolver, include, path, re_path
 
 from accounts.wellknown import JWKSView
 from config import views
+from config.metrics import MetricsView
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("health", views.HealthView.as_view(), name="health"),
@@ -20,12 +21,15 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     # Unknown /api/ paths answer in the error shape even with DEBUG on.
     re_path(r"^api/(?P<path>.*)$", views.api_not_found),
+    # The split view serves its start-up script as a file (?script=): no inline script, so
+    # the page runs under a Content-Security-Policy without 'unsafe-inline'.
     path(
         "developers/api",
         views.APIReferenceView.as_view(url_name="openapi-schema"),
         name="api-reference",
     ),
     path("admin/", admin.site.urls),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("", include("accounts.page_urls")),
 ]
 

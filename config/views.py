@@ -6,13 +6,15 @@ from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views import defaults
+from django.views import csrf, defaults
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.access_log import redact_path
 from config.errors import error_response
 from orgs.bases import PublicView
 
@@ -33,7 +35,7 @@ class OpenAPIDocumentView(SpectacularJSONAPIView, PublicView):
     """``/api/docs.json``. drf-spectacular's view first: its authentication stays as it was."""
 
 
-class APIReferenceView(SpectacularSwaggerView, PublicView):
+class APIReferenceView(SpectacularSwaggerSplitView, PublicView):
     """``/developers/api``: the interactive reference, from our own static files."""
 
 
@@ -108,6 +110,7 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+@csrf_exempt  # nothing is served here, so there is nothing to forge: a POST is a JSON 404
 def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     return error_response(request, status=404, message="Resource not found", code="not_found")
 
@@ -126,6 +129,14 @@ def handler403(request: HttpRequest, exception: Exception | None = None) -> Http
     return defaults.permission_denied(request, exception or Exception())
 
 
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    if _is_api(request):
+        return error_response(
+            request, status=403, message="CSRF verification failed", code="forbidden"
+        )
+    return csrf.csrf_failure(request, reason)
+
+
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _is_api(request):
         return api_not_found(request)
@@ -135,7 +146,9 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 def handler500(request: HttpRequest) -> HttpResponse:
     # Django's own logging of the crash is routed away (settings.LOGGING); this line carries
     # the request id so an operator can find it from the client's error body.
-    logger.error("Unhandled error in %s", request.path, exc_info=True)
+    # The path may carry a token (an invitation or password-reset link): redacted as in the
+    # access log.
+    logger.error("Unhandled error in %s", redact_path(request.path), exc_info=True)
     if _is_api(request):
         return error_response(
             request, status=500, message="Internal server error", code="internal_error"

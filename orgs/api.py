@@ -3,6 +3,7 @@
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -91,11 +92,17 @@ class MemberViewSet(OrgScopedViewSet[Membership]):
     def narrow_queryset(self, queryset: QuerySet[Membership]) -> QuerySet[Membership]:
         queryset = queryset.select_related("user")
         role = self.request.query_params.get("role")
+        if role and role not in s.ROLE_CHOICES:
+            raise ValidationError({"role": [f"Must be one of: {', '.join(s.ROLE_CHOICES)}"]})
         return queryset.filter(role=role) if role else queryset
 
     @extend_schema(
         operation_id="members_list",
-        parameters=[OpenApiParameter("role", str, description="Only members with this role")],
+        parameters=[
+            OpenApiParameter(
+                "role", str, enum=s.ROLE_CHOICES, description="Only members with this role"
+            )
+        ],
     )
     def list(self, request: Request) -> Response:
         return self.page()

@@ -16,8 +16,9 @@ action or HTTP method -> action of ``orgs.roles``, or a tuple of alternatives), 
 permission check, the OpenAPI document (``x-required-action``) and the tests all read.
 
 Portal (plain Django) counterparts: ``PortalPublicView``, ``PortalSignedInView`` and
-``PortalOrgView``, which resolves the org from the subdomain or the session's current org
-and checks the same role table, building the same ``OrgContext`` (credential "session").
+``PortalOrgView``, which resolves the org as the API's session credential does (subdomain,
+then the session's current org) and checks the same role table, building the same
+``OrgContext`` (credential "session").
 """
 
 from collections.abc import Sequence
@@ -40,12 +41,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orgs.context import OrgContext, org_context
-from orgs.models import Membership, Organization
+from orgs.hosts import membership_for_person
+from orgs.models import Organization
 from orgs.permissions import HasOrgAction, IsAPIKey, IsSignedInMember, required_action
 from orgs.ratelimits import hit, refuse_if_limited
 from orgs.roles import ACCESS_LEVELS, ACTIONS, PUBLIC, SIGNED_IN, RequiredAction
 
 _M = TypeVar("_M", bound=Model)
+
+# The session's current org (the portal's switcher sets it): accounts.session_store.ORG_KEY.
+SESSION_ORG_KEY = "tnt_org_id"
 
 _HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -166,6 +171,8 @@ class PublicKeyView(OrgView):
     (``PUBLIC_KEY_AUTHENTICATION_CLASSES``): orgs imports no app above it."""
 
     base_permission_classes: ClassVar[Sequence[type[BasePermission]]] = (IsAPIKey, HasOrgAction)
+    # Shown on each operation of the OpenAPI document.
+    api_note = "API key only (X-API-Key or Authorization); 300 requests per 15 minutes per key."
 
     def get_authenticators(self) -> list[BaseAuthentication]:
         return [import_string(path)() for path in settings.PUBLIC_KEY_AUTHENTICATION_CLASSES]
@@ -238,18 +245,17 @@ class PortalSignedInView(View):
 class PortalOrgView(PortalSignedInView):
     """A page where a signed-in member acts in one org (the settings pages).
 
-    The org comes from ``org_hint``: the subdomain (``acme.<BASE_DOMAIN>``) when it names an
-    org the person belongs to, otherwise the session's current org (``session["org_id"]``,
-    set by the org switcher). The person's active membership there becomes the request's
-    ``OrgContext`` (credential "session"), stored as ``request.auth`` like the API's, so
+    The org is the one the API's session credential would act in (``orgs.hosts``): the
+    subdomain's (``acme.<BASE_DOMAIN>``) when the person is a member there, else the
+    session's current org (``session[SESSION_ORG_KEY]``, set by the org switcher), else
+    their oldest membership. That active membership becomes the request's ``OrgContext``
+    (credential "session"), stored as ``request.auth`` like the API's, so
     ``orgs.context.acting(request)`` and the services work the same. Each method's action
     comes from ``required_actions`` and is checked against ``orgs.roles``; a method not
     named is refused. Query with ``self.scoped(Model)``: another org's object is a 404.
     """
 
     required_actions: ClassVar[dict[str, RequiredAction]] = {}
-    # Hosts under BASE_DOMAIN that are the product's own, never an org's slug.
-    RESERVED_SUBDOMAINS: ClassVar[frozenset[str]] = frozenset({"portal", "api", "www"})
 
     org_context: OrgContext
 
@@ -275,43 +281,19 @@ class PortalOrgView(PortalSignedInView):
         manager: Any = model._default_manager
         return cast("QuerySet[_M]", manager.for_org(self.org))
 
-    def subdomain_slug(self, request: HttpRequest) -> str | None:
-        host = request.get_host().split(":")[0].lower()
-        suffix = "." + settings.BASE_DOMAIN.lower()
-        if not host.endswith(suffix):
-            return None
-        slug = host[: -len(suffix)]
-        if not slug or "." in slug or slug in self.RESERVED_SUBDOMAINS:
-            return None
-        return slug
-
-    def org_hint(self, request: HttpRequest) -> list[dict[str, Any]]:
-        """Where to look for the org, in order: lookups of ``Organization``."""
-        hints: list[dict[str, Any]] = []
-        slug = self.subdomain_slug(request)
-        if slug:
-            hints.append({"slug": slug})
-        org_id = request.session.get("org_id")
-        if org_id is not None:
-            hints.append({"pk": org_id})
-        return hints
-
     def resolve_org_context(self, request: HttpRequest) -> OrgContext | None:
-        for lookup in self.org_hint(request):
-            try:
-                org = Organization.objects.get(**lookup)
-                membership = (
-                    Membership.objects.for_org(org)
-                    .select_related("org", "user")
-                    .get(user_id=request.user.pk or 0, status=Membership.Status.ACTIVE)
-                )
-            except (ObjectDoesNotExist, ValueError, TypeError):
-                continue
-            return OrgContext(membership=membership, credential="session")
-        return None
+        """The hook that names the org; None when the person belongs to none."""
+        membership = membership_for_person(
+            user_id=int(request.user.pk or 0),
+            host=request.get_host(),
+            preferred_org_id=request.session.get(SESSION_ORG_KEY),
+        )
+        if membership is None:
+            return None
+        return OrgContext(membership=membership, credential="session")
 
     def no_org(self, request: HttpRequest) -> HttpResponse:
-        """The person has no current org here: the overview offers the org picker."""
+        """The person belongs to no org: the overview offers to create one."""
         return redirect("/")
 
     def forbidden(self, request: HttpRequest, action: RequiredAction | None) -> HttpResponse:

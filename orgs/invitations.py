@@ -1,5 +1,6 @@
 """Invitations: create (token emailed, only its digest stored), revoke, claim. All audited."""
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +18,8 @@ from orgs.models import Invitation, Membership, Organization
 from orgs.opaque_tokens import hash_opaque_token, new_opaque_token
 from orgs.roles import Role
 from orgs.services import check_may_grant, insert_membership
+
+logger = logging.getLogger("tenantry.mail")
 
 INVITATION_PREFIX = "inv_"
 
@@ -124,6 +127,16 @@ def invitation_claim(*, invitation: Invitation, user: Any, actor: Actor) -> Memb
 
 
 def _send_invitation(org: Organization, invitation: Invitation, raw_token: str) -> None:
+    """Runs after the invitation committed: a mail failure must not turn that write into a
+    500 (the inviter would retry and hit "already pending"). It is logged, without the
+    token, and the invitation can be revoked and sent again."""
+    try:
+        _mail_invitation(org, invitation, raw_token)
+    except Exception:
+        logger.exception("Invitation %s: the mail could not be sent", invitation.pk)
+
+
+def _mail_invitation(org: Organization, invitation: Invitation, raw_token: str) -> None:
     link = f"{settings.PORTAL_URL}/invitations/{raw_token}/"
     send_mail(
         subject=f"You are invited to {org.name} on Tenantry",

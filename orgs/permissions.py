@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -32,8 +33,22 @@ class HasOrgAction(BasePermission):
         context = request.auth
         if not isinstance(context, OrgContext):
             return False
+        refuse_unserved_method(view, request)
         action = required_action(view, request.method or "")
         return action is not None and context.grants(action)
+
+
+def refuse_unserved_method(view: Any, request: Request) -> None:
+    """A method the view does not serve is a 405, not a 403 for want of an action: the
+    permission check runs before DRF would pick the handler. (OPTIONS is not served: there
+    is no metadata class.)"""
+    method = (request.method or "").lower()
+    if (
+        method not in getattr(view, "http_method_names", ())
+        or method == "options"
+        or getattr(view, method, None) is None
+    ):
+        raise MethodNotAllowed(request.method or "")
 
 
 class IsSignedInMember(BasePermission):

@@ -3,6 +3,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
+from orgs.fields import StrictBooleanField, StrictCharField, StrictEmailField, StrictSlugField
 from orgs.models import Invitation, Membership, Organization
 from orgs.roles import Role
 
@@ -24,13 +25,13 @@ class MyOrganizationSerializer(serializers.Serializer[Any]):
 
 
 class OrganizationCreateSerializer(serializers.Serializer[Any]):
-    slug = serializers.SlugField(min_length=2, max_length=64)
-    name = serializers.CharField(max_length=200)
+    slug = StrictSlugField(min_length=2, max_length=64)
+    name = StrictCharField(max_length=200)
 
 
 class OrganizationUpdateSerializer(serializers.Serializer[Any]):
-    name = serializers.CharField(max_length=200, required=False)
-    jwt_enabled = serializers.BooleanField(required=False)
+    name = StrictCharField(max_length=200, required=False)
+    jwt_enabled = StrictBooleanField(required=False)
 
 
 class MemberUserSerializer(serializers.Serializer[Any]):
@@ -66,5 +67,5 @@ class InvitationSerializer(serializers.ModelSerializer[Invitation]):
 
 
 class InvitationCreateSerializer(serializers.Serializer[Any]):
-    email = serializers.EmailField(max_length=254, error_messages={"invalid": "Invalid email"})
+    email = StrictEmailField(max_length=254, error_messages={"invalid": "Invalid email"})
     role = serializers.ChoiceField(choices=ROLE_CHOICES)

@@ -12,9 +12,10 @@ from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 
 from audit.actors import Actor
-from audit.services import before_after, record
+from audit.services import audited_update, record
 from orgs import audit_actions
 from orgs.context import OrgContext
+from orgs.fields import has_control_characters
 from orgs.hosts import RESERVED_SUBDOMAINS
 from orgs.models import Membership, Organization
 from orgs.roles import Role
@@ -51,25 +52,22 @@ def org_update(
     *, org: Organization, actor: Actor, name: str | None = None, jwt_enabled: bool | None = None
 ) -> Organization:
     """Change the org's name or JWT switch. Atomic, audited with before/after."""
-    with transaction.atomic():
-        org = Organization.objects.select_for_update().get(pk=org.pk)
-        before = {"name": org.name, "jwt_enabled": org.jwt_enabled}
-        if name is not None:
-            org.name = name.strip()
-        if jwt_enabled is not None:
-            org.jwt_enabled = jwt_enabled
-        after = {"name": org.name, "jwt_enabled": org.jwt_enabled}
-        changed = {k for k in after if after[k] != before[k]}
-        if changed:
-            org.save(update_fields=sorted(changed))
-            record(
-                org_id=org.pk,
-                action=audit_actions.ORG_UPDATED,
-                actor=actor,
-                target=org,
-                metadata=before_after(before, after, changed),
-            )
-    return org
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = name.strip()
+        if errors := _name_errors(changes["name"]):
+            raise ValidationError(errors)
+    if jwt_enabled is not None:
+        changes["jwt_enabled"] = jwt_enabled
+    return audited_update(
+        rows=Organization.objects.all(),
+        pk=org.pk,
+        changes=lambda _org: changes,
+        describe=lambda o: {"name": o.name, "jwt_enabled": o.jwt_enabled},
+        action=audit_actions.ORG_UPDATED,
+        actor=actor,
+        org_id=lambda o: o.pk,
+    )
 
 
 def membership_add(
@@ -159,10 +157,17 @@ def _validate_org_fields(*, slug: str, name: str) -> None:
         errors.setdefault("slug", []).append("Must be 2 to 64 characters")
     if slug in RESERVED_SUBDOMAINS:  # <slug>.<base> must not shadow the deployment's hosts
         errors.setdefault("slug", []).append("This name is reserved")
-    if not name or len(name) > 200:
-        errors["name"] = ["Must be 1 to 200 characters"]
+    errors.update(_name_errors(name))
     if errors:
         raise ValidationError(errors)
+
+
+def _name_errors(name: str) -> dict[str, list[str]]:
+    if not name or len(name) > 200:
+        return {"name": ["Must be 1 to 200 characters"]}
+    if has_control_characters(name):  # CR/LF in a name would reach mail headers
+        return {"name": ["Must not contain control characters"]}
+    return {}
 
 
 def _lock(org: Organization, membership: Membership) -> Membership:
@@ -219,24 +224,18 @@ def org_set_email_domains(
     role = Role(role)
     if role == Role.OWNER:
         raise ValidationError({"default_role": ["Joining by domain cannot make an owner"]})
-    with transaction.atomic():
-        org = Organization.objects.select_for_update().get(pk=org.pk)
-        before = {
-            "allowed_email_domains": org.allowed_email_domains,
-            "default_role": org.default_role,
-        }
-        org.allowed_email_domains = cleaned
-        org.default_role = role.value
-        org.save(update_fields=["allowed_email_domains", "default_role"])
-        after = {"allowed_email_domains": cleaned, "default_role": role.value}
-        record(
-            org_id=org.pk,
-            action=audit_actions.ORG_EMAIL_DOMAINS_CHANGED,
-            actor=actor,
-            target=org,
-            metadata=before_after(before, after, [k for k in after if before[k] != after[k]]),
-        )
-    return org
+    return audited_update(
+        rows=Organization.objects.all(),
+        pk=org.pk,
+        changes=lambda _org: {"allowed_email_domains": cleaned, "default_role": role.value},
+        describe=lambda o: {
+            "allowed_email_domains": o.allowed_email_domains,
+            "default_role": o.default_role,
+        },
+        action=audit_actions.ORG_EMAIL_DOMAINS_CHANGED,
+        actor=actor,
+        org_id=lambda o: o.pk,
+    )
 
 
 def memberships_join_by_email_domain(*, user: Any, actor: Actor) -> list[Membership]:

@@ -6,6 +6,7 @@ from typing import Any
 from rest_framework import serializers
 
 from audit.webhooks.models import WebhookDelivery, WebhookEndpoint
+from orgs.fields import StrictBooleanField, StrictCharField
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer[WebhookEndpoint]):
@@ -28,22 +29,22 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
 
 
 class WebhookEndpointCreateSerializer(serializers.Serializer[Any]):
-    url = serializers.CharField(trim_whitespace=True)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    url = StrictCharField(trim_whitespace=True)
+    description = StrictCharField(required=False, allow_blank=True, default="")
     event_types = serializers.ListField(
-        child=serializers.CharField(),
+        child=StrictCharField(),
         required=False,
         default=list,
         help_text="Audit actions to deliver, e.g. api_key.created; empty means every event",
     )
-    enabled = serializers.BooleanField(required=False, default=True)
+    enabled = StrictBooleanField(required=False, default=True)
 
 
 class WebhookEndpointUpdateSerializer(serializers.Serializer[Any]):
-    url = serializers.CharField(required=False, trim_whitespace=True)
-    description = serializers.CharField(required=False, allow_blank=True)
-    event_types = serializers.ListField(child=serializers.CharField(), required=False)
-    enabled = serializers.BooleanField(required=False)
+    url = StrictCharField(required=False, trim_whitespace=True)
+    description = StrictCharField(required=False, allow_blank=True)
+    event_types = serializers.ListField(child=StrictCharField(), required=False)
+    enabled = StrictBooleanField(required=False)
 
 
 class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):

@@ -2,10 +2,9 @@
 
 Like the other apps' services these check no role: the caller (the viewset, via the role
 table) decides who may manage webhooks. The org is explicit and scopes every lookup, so
-another org's endpoint is ``WebhookEndpoint.DoesNotExist`` (a 404 to the API).
+another org's endpoint is ``WebhookEndpoint.DoesNotExist``, which the API renders as its 404
 """
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +17,9 @@ from django.db import transaction
 
 from audit.actors import Actor
 from audit.registry import all_actions
-from audit.services import before_after, record
+from audit.services import audited_update, record
 from audit.webhooks import audit_actions
+from audit.webhooks.addresses import is_deliverable
 from audit.webhooks.models import WebhookEndpoint, display_url
 from audit.webhooks.signing import generate_secret
 
@@ -72,34 +72,24 @@ def webhook_endpoint_update(
     """Change an endpoint's URL, description, event filter or enabled state. Atomic,
     audited (``webhook.updated``) with before/after of what changed; a no-op writes
     nothing."""
-    with transaction.atomic():
-        endpoint = _lock(org, endpoint)
-        before = _describe(endpoint)
-        old_url = endpoint.url
+
+    def changes(locked: WebhookEndpoint) -> dict[str, Any]:
         fields = _clean(
-            url=endpoint.url if url is None else url,
-            description=endpoint.description if description is None else description,
-            event_types=endpoint.event_types if event_types is None else event_types,
+            url=locked.url if url is None else url,
+            description=locked.description if description is None else description,
+            event_types=locked.event_types if event_types is None else event_types,
         )
-        for name, value in fields.items():
-            setattr(endpoint, name, value)
-        if enabled is not None:
-            endpoint.enabled = enabled
-        after = _describe(endpoint)
-        changed = [k for k in after if after[k] != before[k]]
-        if endpoint.url != old_url and "url" not in changed:
-            changed.append("url")  # only the path or query changed, which the trail hides
-        if not changed:
-            return endpoint
-        endpoint.save()
-        record(
-            org_id=endpoint.org_id,
-            action=audit_actions.WEBHOOK_UPDATED,
-            actor=actor,
-            target=endpoint,
-            metadata=before_after(before, after, changed),
-        )
-    return endpoint
+        return fields if enabled is None else {**fields, "enabled": enabled}
+
+    return audited_update(
+        rows=WebhookEndpoint.objects.for_org(org),
+        pk=endpoint.pk,
+        changes=changes,
+        describe=_describe,  # the URL's path and query stay out; a change there is named
+        action=audit_actions.WEBHOOK_UPDATED,
+        actor=actor,
+        org_id=lambda locked: locked.org_id,
+    )
 
 
 def webhook_endpoint_delete(*, org: Any, actor: Actor, endpoint: WebhookEndpoint) -> None:
@@ -180,6 +170,6 @@ def _is_private_literal(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
-        return not ipaddress.ip_address(host).is_global
+        return not is_deliverable(host)
     except ValueError:
         return False

@@ -11,12 +11,13 @@ read: a receiver that drips its answer a byte at a time is cut off at the deadli
 
 import contextlib
 import http.client
-import ipaddress
 import socket
 import ssl
 import threading
 import time
 from urllib.parse import urlsplit
+
+from audit.webhooks.addresses import is_deliverable
 
 USER_AGENT = "Tenantry-Webhooks/1.0"
 
@@ -88,34 +89,9 @@ def _resolve(host: str, port: int, *, allow_private: bool) -> list[str]:
     addresses = [str(info[4][0]) for info in infos]
     if not addresses:
         raise refused
-    if not allow_private and not all(_is_public(address) for address in addresses):
+    if not allow_private and not all(is_deliverable(address) for address in addresses):
         raise refused
     return addresses
-
-
-# Prefixes whose last 32 bits are an IPv4 address: NAT64 (well-known and local-use),
-# SIIT IPv4-translated, and the deprecated IPv4-compatible form.
-_CARRY_IPV4 = tuple(
-    ipaddress.ip_network(prefix)
-    for prefix in ("64:ff9b::/96", "64:ff9b:1::/48", "::ffff:0:0:0/96", "::/96")
-)
-_SITE_LOCAL = ipaddress.ip_network("fec0::/10")
-
-
-def _is_public(address: str) -> bool:
-    """A unicast, globally routable address, including any IPv4 address an IPv6 one carries
-    (mapped, translated, compatible, 6to4, Teredo, NAT64): those reach IPv4 hosts behind a
-    gateway."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip in _SITE_LOCAL:
-            return False
-        embedded = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
-        if any(ip in net for net in _CARRY_IPV4):
-            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-        candidates += [e for e in embedded if e is not None]
-    return all(c.is_global and not c.is_multicast for c in candidates)
 
 
 def _connect(addresses: list[str], port: int, timeout: float | None) -> socket.socket:

@@ -76,6 +76,15 @@ def crash(request: Request) -> Response:
     raise RuntimeError("secret internals: password=hunter2")
 
 
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def missing(request: Request) -> Response:
+    # What a service does when the row it looks up (in the caller's org) is gone.
+    Organization.objects.get(pk=-1)
+    return Response({})
+
+
 def plain_crash(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("plain django view blew up")
 
@@ -105,6 +114,7 @@ probe_patterns = [
     path("limited", limited),
     path("crash", crash),
     path("plain-crash", plain_crash),
+    path("missing", missing),
     path("orgs", OrgList.as_view()),
 ]
 

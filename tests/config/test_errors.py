@@ -1,5 +1,6 @@
 """Every status the API can answer has the documented error shape."""
 
+import json
 import logging
 import re
 
@@ -53,6 +54,19 @@ def test_refined_403_code_passes_through(api):
 
 def test_unknown_api_path_is_404_not_found(api):
     assert_error(api.get("/api/no/such/thing"), 404, "not_found")
+
+
+def test_does_not_exist_escaping_a_service_is_404_not_found(api):
+    assert_error(api.get("/api/probe/missing"), 404, "not_found")
+
+
+def test_csrf_failure_under_api_is_in_the_error_shape(rf):
+    from config.views import csrf_failure
+
+    request = rf.post("/api/anything")
+    response = csrf_failure(request, reason="CSRF cookie not set.")
+    assert response.status_code == 403
+    assert json.loads(response.content)["code"] == "forbidden"
 
 
 def test_wrong_method_is_405(api):

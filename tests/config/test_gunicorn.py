@@ -1,7 +1,6 @@
 """The production server as configured in config/gunicorn.conf.py: it serves, its access log
 carries no query string, header or token, and SIGTERM shuts it down gracefully."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,11 +18,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def gunicorn_server(tmp_path):
+def gunicorn_server(tmp_path, subprocess_env):
     port = free_port()
     log = tmp_path / "gunicorn.log"
     env = {
-        **os.environ,
+        **subprocess_env,  # the test database: portal pages (an invitation link) query it
         **PRODUCTION,
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "false",
@@ -52,6 +51,12 @@ def gunicorn_server(tmp_path):
             process.wait()
 
 
+def _health_count(scraped):
+    line = 'tenantry_http_requests_total{method="GET",route="/api/health",status="200"} '
+    (value,) = [row[len(line) :] for row in scraped.splitlines() if row.startswith(line)]
+    return float(value)
+
+
 def test_gunicorn_serves_and_logs_no_query_string_header_or_token(gunicorn_server):
     base, process, log = gunicorn_server
     secret = "tnt_live_" + "a" * 72
@@ -61,6 +66,12 @@ def test_gunicorn_serves_and_logs_no_query_string_header_or_token(gunicorn_serve
     )
     assert response.json() == {"status": "ok"}
     httpx.get(f"{base}/invitations/inv-secret-token/", headers={"Referer": "https://x/ref-secret"})
+
+    before = _health_count(httpx.get(f"{base}/metrics").text)
+    for _ in range(6):
+        httpx.get(f"{base}/api/health")
+    # Whichever of the two workers served each, /metrics sums what every worker counted.
+    assert _health_count(httpx.get(f"{base}/metrics").text) == before + 6
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0  # graceful: workers finish, the master exits cleanly

@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from orgs.bases import PortalOrgView, PortalSignedInView
+from orgs.bases import SESSION_ORG_KEY, PortalOrgView, PortalSignedInView
 from orgs.context import OrgContext, acting
 from orgs.models import Membership
 from tests.factories import MembershipFactory
@@ -43,7 +43,7 @@ def _request(user, *, method="get", host="portal.localhost", org_id=None):
     request.user = user
     request.session = SessionStore()
     if org_id is not None:
-        request.session["org_id"] = org_id
+        request.session[SESSION_ORG_KEY] = org_id
     return request
 
 
@@ -79,9 +79,14 @@ def test_a_subdomain_of_an_org_one_is_not_in_falls_back_to_the_session(org, othe
     assert _call(KeysPage, request).content == f"{org.slug}:admin".encode()
 
 
-def test_no_org_sends_the_person_to_the_overview(org):
-    member = MembershipFactory.create(org=org, role="admin")
-    response = _call(KeysPage, _request(member.user))
+def test_the_session_key_is_the_session_stores():
+    from accounts.session_store import ORG_KEY
+
+    assert SESSION_ORG_KEY == ORG_KEY
+
+
+def test_no_org_sends_the_person_to_the_overview(user):
+    response = _call(KeysPage, _request(user))
     assert (response.status_code, response["Location"]) == (302, "/")
 
 

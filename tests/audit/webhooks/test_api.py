@@ -275,3 +275,21 @@ def test_the_delivery_log_costs_the_same_however_many_deliveries(
     # Credential, endpoint, count, page (with each delivery's event joined in).
     with max_data_queries(4):
         admin.get(f"/api/webhooks/{endpoint['id']}/deliveries")
+
+
+def test_an_endpoint_gone_before_the_service_locks_it_is_a_404(org, admin, monkeypatch):
+    """A DoesNotExist escaping a service (here: deleted between the view's lookup and the
+    service's lock) renders the contract's 404, never a 500."""
+    from audit.webhooks import api, services
+
+    endpoint_id = _create(admin).json()["id"]
+
+    def deleted_meanwhile(**kwargs):
+        WebhookEndpoint.objects.for_org(org).filter(pk=endpoint_id).delete()
+        return services.webhook_endpoint_update(**kwargs)
+
+    monkeypatch.setattr(api, "webhook_endpoint_update", deleted_meanwhile)
+    response = admin.patch(f"/api/webhooks/{endpoint_id}", {"enabled": False}, format="json")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    assert set(response.json()) == {"error", "code", "details", "request_id"}

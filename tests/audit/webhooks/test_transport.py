@@ -2,7 +2,8 @@
 
 import pytest
 
-from audit.webhooks.transport import DeliveryError, _is_public, post
+from audit.webhooks.addresses import is_deliverable
+from audit.webhooks.transport import DeliveryError, post
 
 
 def _post(url, allow_private=True):
@@ -57,7 +58,7 @@ def test_names_and_addresses_of_private_networks_are_refused(receiver, host):
     ],
 )
 def test_only_globally_routable_addresses_count_as_public(address, public):
-    assert _is_public(address) is public
+    assert is_deliverable(address) is public
 
 
 @pytest.mark.parametrize("url", ["ftp://example.test/x", "http:///nohost", "http://x:99999/"])
