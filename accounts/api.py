@@ -25,7 +25,7 @@ from audit.actors import RequestContext
 from orgs.bases import OrgView, PublicView, SignedInView, validated
 from orgs.context import OrgContext, acting, org_context
 from orgs.invitations import InvitationInvalid
-from orgs.ratelimits import enforce
+from orgs.ratelimits import enforce, enforce_login
 from orgs.roles import ANY_MEMBER
 from orgs.serializers import MembershipSerializer
 
@@ -43,10 +43,7 @@ class LoginView(PublicView):
     def post(self, request: Request) -> Response:
         enforce(request, group="login-ip", key="ip", rate=settings.LOGIN_RATE)
         data = validated(s.LoginSerializer, request)
-        enforce(
-            request, group="login-email", key=lambda *_: data["email"].lower(),
-            rate=settings.LOGIN_RATE,
-        )  # fmt: skip
+        enforce_login(request, email=data["email"])  # per email as the lookup compares it
         try:
             pair = password_login(
                 email=data["email"],

@@ -21,7 +21,19 @@ urlpatterns = [
         name="password_reset_confirm",
     ),
     path("reset/done/", views.PasswordResetCompletePage.as_view(), name="password_reset_complete"),
-    path("invitations/<str:token>/", views.InvitationPage.as_view(), name="invitation"),
+    path("invitations/accept/", views.InvitationPage.as_view(), name="invitation-accept"),
+    path("invitations/<str:token>/", views.InvitationLinkPage.as_view(), name="invitation"),
+    path("account/", views.AccountPage.as_view(), name="account"),
+    path(
+        "account/sessions/<str:session_id>/end/",
+        views.AccountSessionEndPage.as_view(),
+        name="account-session-end",
+    ),
+    path(
+        "account/sessions/sign-out-others/",
+        views.AccountSignOutOthersPage.as_view(),
+        name="account-sign-out-others",
+    ),
     path("orgs/new/", views.OrgNewPage.as_view(), name="org-new"),
     path("oauth/", include((google_patterns, "social"))),
 ]

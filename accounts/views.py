@@ -8,12 +8,13 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.exceptions import Throttled
 from social_core.actions import do_complete
 from social_core.exceptions import AuthException
 from social_django import views as social_views
@@ -28,12 +29,21 @@ from accounts.services import (
     invitation_accept_signed_in,
     password_reset_finish,
 )
-from accounts.sessions import browser_session_set_org, browser_sign_in, browser_sign_out
+from accounts.session_auth import session_public_id
+from accounts.session_store import ORG_KEY
+from accounts.sessions import (
+    browser_session_set_org,
+    browser_sign_in,
+    browser_sign_out,
+    session_end,
+    sessions_end_all,
+    sessions_list,
+)
 from audit.actors import Actor, RequestContext
 from orgs.bases import PortalPublicView, PortalSignedInView
 from orgs.hosts import membership_for_person
 from orgs.invitations import InvitationInvalid, invitation_peek
-from orgs.ratelimits import hit
+from orgs.ratelimits import enforce, enforce_login
 from orgs.services import org_create
 
 # The API login's answer, word for word: no failure says which part was wrong.
@@ -56,8 +66,25 @@ def allow_google_form(response: HttpResponse) -> HttpResponse:
 
 
 def _limited(request: HttpRequest, *, group: str, key: Any) -> bool:
-    usage = hit(request, group=group, key=key, rate=settings.LOGIN_RATE)
-    return bool(usage and usage["should_limit"])
+    """Count an attempt in one bucket (``key``: ``"ip"`` or ``(group, request) -> value``)."""
+    try:
+        enforce(request, group=group, key=key, rate=settings.LOGIN_RATE)
+    except Throttled:
+        return True
+    return False
+
+
+def _login_limited(request: HttpRequest, *, email: str) -> bool:
+    """The API login's buckets, counted the same way: per address, then per email as the
+    user lookup compares it and per account."""
+    if _limited(request, group="login-ip", key="ip"):
+        return True
+    try:
+        if email:
+            enforce_login(request, email=email)
+    except Throttled:
+        return True
+    return False
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -74,9 +101,7 @@ class LoginPage(PortalPublicView):
         email = (request.POST.get("email") or "").strip()
         password = request.POST.get("password") or ""
         next_url = request.POST.get("next", "")
-        if _limited(request, group="login-ip", key="ip") or (
-            email and _limited(request, group="login-email", key=lambda *_: email.lower())
-        ):
+        if _login_limited(request, email=email):
             return self._render(request, next_url=next_url, email=email, error=TOO_MANY, status=429)
         user = ModelBackend().authenticate(request, username=email, password=password)
         if user is None:
@@ -129,14 +154,13 @@ class LogoutPage(PortalPublicView):
         return HttpResponseRedirect(reverse_lazy("login"))
 
 
-class _NoReferrer:
-    """Pages whose URL carries a secret: no Referer may leak it to a linked site."""
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response: HttpResponse = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
-        response["Referrer-Policy"] = "no-referrer"
-        response["Cache-Control"] = "no-store"
-        return response
+def no_referrer(response: HttpResponseBase) -> HttpResponseBase:
+    """For the one response whose URL carries a secret (it redirects the secret out of the
+    URL): no Referer may carry it anywhere. Only there: under ``no-referrer`` a browser
+    sends ``Origin: null`` with a form POST, which the CSRF check rightly refuses."""
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 class PasswordResetPage(PortalPublicView, auth_views.PasswordResetView):
@@ -161,13 +185,21 @@ class PasswordResetDonePage(PortalPublicView, auth_views.PasswordResetDoneView):
     template_name = "accounts/password_reset_done.html"
 
 
-class PasswordResetConfirmPage(PortalPublicView, _NoReferrer, auth_views.PasswordResetConfirmView):
+class PasswordResetConfirmPage(PortalPublicView, auth_views.PasswordResetConfirmView):
     """Django's view: the token leaves the URL at once (kept in the session, then the
     browser is redirected to ``.../set-password/``); the new password goes through our
     service, which ends every other sign-in and is audited."""
 
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("password_reset_complete")
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = super().dispatch(request, *args, **kwargs)
+        if kwargs.get("token") != self.reset_url_token:  # the emailed URL, token in the path
+            no_referrer(response)
+        else:
+            response["Cache-Control"] = "no-store"
+        return response
 
     def form_valid(self, form: Any) -> HttpResponse:
         password_reset_finish(
@@ -314,20 +346,36 @@ class OrgNewPage(PortalSignedInView):
         return render(request, self.template_name, context, status=status)
 
 
+INVITATION_SESSION_KEY = "tnt_invitation_token"
+
+
+class InvitationLinkPage(PortalPublicView):
+    """The emailed link, ``/invitations/<token>/``: keeps the token in the session and
+    redirects to ``/invitations/accept/`` at once, so the token leaves the URL (Django's
+    password-reset pattern). This one response sends no Referer, and the access log redacts
+    the path (config.access_log)."""
+
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponseBase:
+        request.session[INVITATION_SESSION_KEY] = token
+        return no_referrer(HttpResponseRedirect(reverse("invitation-accept")))
+
+
 @method_decorator(never_cache, name="dispatch")
-class InvitationPage(_NoReferrer, PortalPublicView):
-    """The emailed link, ``/invitations/<token>/``. The token is in the path: this page sends
-    no Referer (``Referrer-Policy: no-referrer``) and the access log redacts the path
-    (config.access_log). Signed in as the invited email: one button joins. Signed in as
-    someone else: told so, never joined. Signed out: sign in, or set a password (a new
-    account), or continue with Google (a verified email joins by itself)."""
+class InvitationPage(PortalPublicView):
+    """Accept the invitation whose token the link page kept in this session. Signed in as
+    the invited email: one button joins. Signed in as someone else: told so, never joined.
+    Signed out: set a password (a new account) or give the existing account's, or continue
+    with Google (a verified email joins by itself)."""
 
     template_name = "accounts/invitation.html"
 
-    def get(self, request: HttpRequest, token: str) -> HttpResponse:
-        return self._render(request, token)
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._render(request, self._token(request))
 
-    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+    def post(self, request: HttpRequest) -> HttpResponse:
+        token = self._token(request)
         if _limited(request, group="accept-ip", key="ip"):
             return self._render(request, token, error=TOO_MANY, status=429)
         invitation = invitation_peek(token)
@@ -362,13 +410,18 @@ class InvitationPage(_NoReferrer, PortalPublicView):
             return self._render(request, token, error=message, status=422)
         except (InvitationInvalid, InvalidCredentials):
             return self._render(request, token, error=INVALID_CREDENTIALS, status=400)
+        request.session.pop(INVITATION_SESSION_KEY, None)
         messages.success(request, f"You joined {membership.org.name} as {membership.role}.")
         return HttpResponseRedirect("/")
+
+    @staticmethod
+    def _token(request: HttpRequest) -> str:
+        return str(request.session.get(INVITATION_SESSION_KEY) or "")
 
     def _render(
         self, request: HttpRequest, token: str, *, error: str = "", status: int = 200
     ) -> HttpResponse:
-        invitation = invitation_peek(token)
+        invitation = invitation_peek(token) if token else None
         user = request.user
         signed_in_email = user.email if user.is_authenticated else ""
         context = {
@@ -387,3 +440,60 @@ class InvitationPage(_NoReferrer, PortalPublicView):
         if invitation is None and status == 200:
             status = 404
         return allow_google_form(render(request, self.template_name, context, status=status))
+
+
+def _acting_org_id(request: HttpRequest) -> int | None:
+    membership = membership_for_person(
+        user_id=int(request.user.pk or 0),
+        host=request.get_host(),
+        preferred_org_id=request.session.get(ORG_KEY),
+    )
+    return membership.org_id if membership is not None else None
+
+
+@method_decorator(never_cache, name="dispatch")
+class AccountPage(PortalSignedInView):
+    """The person's account: who they are and every session and API sign-in they have, with
+    "Sign out" per row and "Sign out other devices" (GitHub's and Google's pages)."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        current = session_public_id(request.session.session_key or "")
+        rows = sessions_list(user=request.user, current_id=current)  # type: ignore[arg-type]
+        context = {"sessions": rows, "others": sum(1 for r in rows if not r.current)}
+        return render(request, "accounts/account.html", context)
+
+
+class AccountSessionEndPage(PortalSignedInView):
+    """POST: end one of the person's sessions (their own only: any other id is a 404)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, session_id: str) -> HttpResponse:
+        ended = session_end(
+            user=request.user,  # type: ignore[arg-type]
+            session_id=session_id,
+            actor=Actor.for_user(request.user, request),  # type: ignore[arg-type]
+            org_id=_acting_org_id(request),
+        )
+        if not ended:
+            raise Http404("No such session")
+        if session_id == session_public_id(request.session.session_key or ""):
+            return HttpResponseRedirect(reverse("login"))  # that was this browser
+        messages.success(request, "Signed out of that session.")
+        return HttpResponseRedirect(reverse("account"))
+
+
+class AccountSignOutOthersPage(PortalSignedInView):
+    """POST: end every other browser session and every API sign-in; this one stays."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        ended = sessions_end_all(
+            user=request.user,  # type: ignore[arg-type]
+            actor=Actor.for_user(request.user, request),  # type: ignore[arg-type]
+            org_id=_acting_org_id(request),
+            keep_session_key=request.session.session_key or "",
+        )
+        messages.success(request, f"Signed out of {ended} other session(s) and API sign-in(s).")
+        return HttpResponseRedirect(reverse("account"))

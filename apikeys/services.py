@@ -20,6 +20,7 @@ from audit.actors import Actor
 from audit.services import audited_update, record
 from orgs.context import OrgContext
 from orgs.models import Membership, Organization
+from orgs.ratelimits import org_rates, parse_rate, rate_per_second
 from orgs.roles import ACTIONS, Role
 
 logger = logging.getLogger("tenantry.mail")
@@ -39,6 +40,7 @@ def api_key_create(
     allowed_origins: list[str] | None = None,
     allowed_ips: list[str] | None = None,
     expires_at: datetime | None = None,
+    rate_limit: str | None = None,
 ) -> tuple[APIKey, str]:
     """Make a key that acts as ``creator`` narrowed by ``scopes``. Atomic, audited.
 
@@ -53,6 +55,7 @@ def api_key_create(
         allowed_ips=allowed_ips or [],
         expires_at=expires_at,
         env=env,
+        rate_limit=(org, rate_limit or ""),
     )
     with transaction.atomic():
         key, raw = _insert(org=org, creator=creator, **fields)
@@ -74,11 +77,15 @@ def api_key_update(
     name: str | None = None,
     allowed_origins: list[str] | None = None,
     allowed_ips: list[str] | None = None,
+    rate_limit: str | None = None,
 ) -> APIKey:
-    """Rename a key or change its allow-lists. Atomic, audited with before/after."""
+    """Rename a key or change its allow-lists or rate limit. Atomic, audited with
+    before/after."""
     changes, errors = _editable_fields(
         name=name, allowed_origins=allowed_origins, allowed_ips=allowed_ips
     )
+    if rate_limit is not None:
+        changes["rate_limit"] = _rate_limit(org, rate_limit, errors)
     if errors:
         raise ValidationError(errors)
     return audited_update(
@@ -147,6 +154,7 @@ def api_key_roll(
             allowed_origins=old.allowed_origins,
             allowed_ips=old.allowed_ips,
             expires_at=old.expires_at,
+            rate_limit=old.rate_limit,
         )
         ends = now + grace
         old.expires_at = min(old.expires_at, ends) if old.expires_at else ends
@@ -244,6 +252,7 @@ def _public_fields(key: APIKey) -> dict[str, Any]:
         "scopes": key.scopes,
         "allowed_origins": key.allowed_origins,
         "allowed_ips": key.allowed_ips,
+        "rate_limit": key.rate_limit,
         "expires_at": key.expires_at.isoformat() if key.expires_at else None,
     }
 
@@ -256,10 +265,12 @@ def _validated(
     allowed_ips: list[str],
     expires_at: datetime | None,
     env: str,
+    rate_limit: tuple[Organization, str],
 ) -> dict[str, Any]:
     fields, errors = _editable_fields(
         name=name, allowed_origins=allowed_origins, allowed_ips=allowed_ips
     )
+    fields["rate_limit"] = _rate_limit(*rate_limit, errors)
     if scopes is not None:
         unknown = sorted(set(scopes) - set(ACTIONS))
         if unknown:
@@ -301,6 +312,19 @@ def _editable_fields(
                 errors.setdefault("allowed_ips", []).append(f"Not an IP address or CIDR: {block}")
         fields["allowed_ips"] = networks
     return fields, errors
+
+
+def _rate_limit(org: Organization, value: str, errors: dict[str, list[str]]) -> str:
+    """A key's own rate: blank (the org's per-key rate) or a rate no faster than it."""
+    value = value.strip()
+    if not value:
+        return ""
+    org_rate = org_rates(org)["key"]
+    if parse_rate(value) is None:
+        errors["rate_limit"] = ["Not a rate: use <count>/<period>, e.g. 100/m or 300/15m"]
+    elif rate_per_second(value) > rate_per_second(org_rate):
+        errors["rate_limit"] = [f"Above the organization's per-key rate ({org_rate})"]
+    return value
 
 
 def _origin(value: str) -> str | None:

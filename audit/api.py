@@ -6,11 +6,9 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers
@@ -26,12 +24,12 @@ from audit.exports import FORMATS, audit_log_export
 from audit.models import AuditEvent
 from audit.selectors import InvalidCursor, OwnEvents, audit_event_list, outbox_cursor
 from audit.stream import event_stream, event_stream_sync
+from audit.visibility import own_events_for
 from orgs.bases import OrgScopedViewSet, OrgView
 from orgs.context import OrgContext, acting, org_context
 
 AUDIT_READ = "audit:read"
 AUDIT_READ_OWN = "audit:read_own"  # only the caller's own part of the log
-API_KEY_LABEL = "apikeys.apikey"  # the audit trail's target_type of an API key
 FORMAT_NAMES = tuple(FORMATS)
 
 
@@ -77,19 +75,7 @@ class AuditEventViewSet(OrgScopedViewSet[AuditEvent]):
 
     def _own_events(self) -> OwnEvents | None:
         """None for the whole log, else the caller's own part of it."""
-        context = self.org_context
-        if context.allows(AUDIT_READ):
-            return None
-        user_id = context.membership.user_id
-        # Audit stands below apikeys and does not import it: settings name the selector
-        # (as they name the authentication classes), the trail names the model by label.
-        own_keys = import_string(settings.AUDIT_OWN_API_KEY_IDS)
-        own_key_ids = own_keys(org=self.org, user_id=user_id)  # a subquery
-        return OwnEvents(
-            user_id=str(user_id),
-            actors={"api_key": own_key_ids},  # what their keys did (orgs.context.acting)
-            targets={API_KEY_LABEL: own_key_ids},  # what was done to them
-        )
+        return own_events_for(self.org_context)
 
     @extend_schema(
         operation_id="audit_events_list",

@@ -106,7 +106,12 @@ def audit_event_list(
         rows = rows.filter(own.as_q())
     if cursor is not None:
         occurred_at, pk = decode_cursor(cursor)
-        rows = rows.filter(Q(occurred_at__lt=occurred_at) | Q(occurred_at=occurred_at, pk__lt=pk))
+        # (occurred_at, id) < (cursor): the plain bound on occurred_at is what lets
+        # PostgreSQL start its index scan at the cursor; without it, an OR alone makes it
+        # walk (and filter) every newer row first, so a deep page cost its depth.
+        rows = rows.filter(occurred_at__lte=occurred_at).filter(
+            Q(occurred_at__lt=occurred_at) | Q(pk__lt=pk)
+        )
     # One row more than asked tells whether there is a next page without a COUNT.
     events = list(rows.order_by("-occurred_at", "-id")[: limit + 1])
     if len(events) <= limit:

@@ -54,13 +54,17 @@ INSTALLED_APPS = [
     "orgs",
     "accounts",
     "apikeys",
+    "usage",
 ]
 
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
     "config.request_log.RequestLogMiddleware",
+    "config.ratelimiting.RateLimitMiddleware",  # headers on every /api/ answer; late counts
     # Security headers wrap everything below, so the early answers (413, 401) carry them too.
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the portal's css/js) served by the app itself, compressed and cached.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -89,6 +93,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "orgs.portal.portal_context",
             ],
         },
     },
@@ -109,6 +114,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The per-request credential lookups (API key, JWT) are prepared once per connection on
+# PostgreSQL. Behind PgBouncer in transaction mode that needs PgBouncer >= 1.21 with
+# max_prepared_statements > 0; set false otherwise.
+DATABASE_PREPARED_LOOKUPS = env.bool("DATABASE_PREPARED_LOOKUPS", default=True)
 
 # --- Cache: Redis when REDIS_URL is set (shared rate limits), else local memory ---------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -229,6 +238,16 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(LOCAL_DIR / "static"))
+# WhiteNoise serves STATIC_ROOT (after `collectstatic`) in production, and the source
+# folders through the finders when DEBUG is on: no CDN, no separate static server.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Read here from the environment's DEBUG (the test runner turns settings.DEBUG off later):
+# development and tests serve the source folders, with no collectstatic step.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # EMAIL_URL (smtp://user:pass@host:587/?tls=True) configures SMTP in one variable; without it,
 # EMAIL_BACKEND alone (the console by default: local mail is printed, and production refuses it).
@@ -258,6 +277,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["config.pagination.SortFilter"],
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["config.ratelimiting.NestedRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
@@ -291,6 +311,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.openapi.add_error_responses",
+        "config.ratelimiting.add_rate_limit_headers",
     ],
 }
 
@@ -381,13 +402,31 @@ API_KEY_PEPPER_ID = env.str("API_KEY_PEPPER_ID", default=next(iter(API_KEY_PEPPE
 if API_KEY_PEPPER_ID not in API_KEY_PEPPERS:
     raise ImproperlyConfigured("API_KEY_PEPPER_ID names no pepper in API_KEY_PEPPERS")
 API_KEY_LAST_USED_INTERVAL = 60  # seconds: last_used_at is written at most this often
+# --- Rate limits (orgs/ratelimits.py; README "Rate limits") ---------------------------------
+# Every API route: per principal (key, person in an org, or client address when anonymous),
+# nested in a per-org ceiling. Orgs override in Organization.settings["rate_limits"]
+# ({"org", "key", "user", "public"}); a key narrows its own with APIKey.rate_limit.
+RATE_LIMIT_ORG = env.str("RATE_LIMIT_ORG", default="3000/m")  # all of an org's credentials
+RATE_LIMIT_KEY = env.str("RATE_LIMIT_KEY", default="600/m")  # per API key
+RATE_LIMIT_USER = env.str("RATE_LIMIT_USER", default="600/m")  # per person (JWT/session) per org
+RATE_LIMIT_ANONYMOUS = env.str("RATE_LIMIT_ANONYMOUS", default="120/m")  # per client address
 PUBLIC_API_RATE = env.str("PUBLIC_API_RATE", default="300/15m")  # per key, /api/public/*
 # The audit log's "own events" (audit:read_own) ask apikeys, which audit stands below.
 AUDIT_OWN_API_KEY_IDS = "apikeys.selectors.api_key_ids_created_by"
+# Abuse limits on top: invitations (they send email) per org and per inviter; organizations
+# created per person; Django admin sign-in attempts per client address and per username.
+INVITATION_RATE_ORG = env.str("INVITATION_RATE_ORG", default="100/h")
+INVITATION_RATE_INVITER = env.str("INVITATION_RATE_INVITER", default="30/h")
+ORG_CREATE_RATE = env.str("ORG_CREATE_RATE", default="5/d")
+ADMIN_LOGIN_RATE_IP = env.str("ADMIN_LOGIN_RATE_IP", default="10/m")
+ADMIN_LOGIN_RATE_USERNAME = env.str("ADMIN_LOGIN_RATE_USERNAME", default="10/h")
+# Usage counters (usage/counters.py) live in Redis this long; run `manage.py rollup_usage`
+# more often than that (hourly is plenty) to copy them into PostgreSQL.
+USAGE_REDIS_DAYS = env.int("USAGE_REDIS_DAYS", default=8)
 # The credentials /api/public/* accepts (orgs.bases.PublicKeyView): an org's API key only.
 PUBLIC_KEY_AUTHENTICATION_CLASSES = ["apikeys.authentication.APIKeyAuthentication"]
 LEAK_REPORT_RATE = env.str("LEAK_REPORT_RATE", default="60/m")  # per IP
-RATELIMIT_IP_META_KEY = "audit.actors.client_ip"
+RATELIMIT_IP_META_KEY = "orgs.ratelimits.ratelimit_ip"  # never empty, never junk
 
 LOGIN_RATE = env.str("LOGIN_RATE", default="10/m")  # per IP and per email, each
 REFRESH_RATE = env.str("REFRESH_RATE", default="60/m")  # per IP

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
 from accounts.wellknown import JWKSView
-from config import views
+from config import ratelimiting, views
 from config.metrics import MetricsView
 
 api_patterns: list[URLPattern | URLResolver] = [
@@ -13,6 +13,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include("orgs.urls")),
     path("", include("apikeys.urls")),
     path("", include("audit.urls")),
+    path("", include("usage.urls")),
     path("", include("audit.webhooks.urls")),
 ]
 
@@ -28,9 +29,16 @@ urlpatterns = [
         views.APIReferenceView.as_view(url_name="openapi-schema"),
         name="api-reference",
     ),
+    # Sign-in attempts limited per address and username, then Django's own login view.
+    path("admin/login/", ratelimiting.admin_login, name="admin-login-limited"),
     path("admin/", admin.site.urls),
     path("metrics", MetricsView.as_view(), name="metrics"),
     path("", include("accounts.page_urls")),
+    # The portal: server-rendered pages on the same services as the API.
+    path("", include("orgs.portal_urls")),
+    path("", include("apikeys.portal_urls")),
+    path("", include("audit.portal_urls")),
+    path("", include("audit.webhooks.portal_urls")),
 ]
 
 handler400 = "config.views.handler400"

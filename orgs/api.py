@@ -13,6 +13,7 @@ from orgs.bases import OrgScopedViewSet, OrgView, SignedInView, validated
 from orgs.context import acting, org_context
 from orgs.invitations import invitation_create, invitation_revoke
 from orgs.models import Invitation, Membership, Organization
+from orgs.ratelimits import enforce_invitation, enforce_org_creation
 from orgs.services import membership_remove, membership_set_role, org_create, org_update
 
 
@@ -42,6 +43,7 @@ class MyOrganizationsView(SignedInView, GenericAPIView):
         summary="Create an organization; the caller becomes its owner",
     )
     def post(self, request: Request) -> Response:
+        enforce_org_creation(request, user_id=org_context(request).membership.user_id)
         data = validated(s.OrganizationCreateSerializer, request)
         org = org_create(
             actor=acting(request),
@@ -172,6 +174,9 @@ class InvitationViewSet(OrgScopedViewSet[Invitation]):
         ),
     )
     def create(self, request: Request) -> Response:
+        enforce_invitation(
+            request, org_id=self.org.pk, inviter_id=self.org_context.membership.user_id
+        )
         data = validated(s.InvitationCreateSerializer, request)
         invitation, _token = invitation_create(
             org=self.org,

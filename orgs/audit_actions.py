@@ -15,3 +15,6 @@ MEMBER_JOINED_VIA_DOMAIN = register(
 ORG_EMAIL_DOMAINS_CHANGED = register(
     "org.email_domains_changed", "The email domains allowed to join (or their role) changed"
 )
+INVITATION_RESENT = register(
+    "invitation.resent", "A pending invitation was sent again with a new link"
+)

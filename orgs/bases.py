@@ -44,7 +44,6 @@ from orgs.context import OrgContext, org_context
 from orgs.hosts import membership_for_person
 from orgs.models import Organization
 from orgs.permissions import HasOrgAction, IsAPIKey, IsSignedInMember, required_action
-from orgs.ratelimits import hit, refuse_if_limited
 from orgs.roles import ACCESS_LEVELS, ACTIONS, PUBLIC, SIGNED_IN, RequiredAction
 
 _M = TypeVar("_M", bound=Model)
@@ -173,6 +172,9 @@ class PublicKeyView(OrgView):
     base_permission_classes: ClassVar[Sequence[type[BasePermission]]] = (IsAPIKey, HasOrgAction)
     # Shown on each operation of the OpenAPI document.
     api_note = "API key only (X-API-Key or Authorization); 300 requests per 15 minutes per key."
+    # The key's bucket here is PUBLIC_API_RATE (orgs.ratelimits.buckets_for), counted with
+    # the org's ceiling by the throttle every API view runs (config.ratelimiting).
+    rate_limit_scope = "public"
 
     def get_authenticators(self) -> list[BaseAuthentication]:
         return [import_string(path)() for path in settings.PUBLIC_KEY_AUTHENTICATION_CLASSES]
@@ -182,23 +184,6 @@ class PublicKeyView(OrgView):
         slug = request.headers.get("X-Org-Slug")
         if slug is not None and slug.strip().lower() != self.org_context.org.slug:
             raise exceptions.PermissionDenied("X-Org-Slug does not match the API key's org")
-        key = f"key:{self.org_context.credential_id}"
-        # Kept for the X-RateLimit-* headers, which the 429 carries too.
-        self.rate_usage = hit(
-            request, group="public-api", key=lambda *_: key, rate=settings.PUBLIC_API_RATE
-        )
-        refuse_if_limited(self.rate_usage)
-
-    def finalize_response(
-        self, request: Request, response: Any, *args: Any, **kwargs: Any
-    ) -> Response:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        usage = getattr(self, "rate_usage", None)
-        if usage is not None:
-            response["X-RateLimit-Limit"] = str(usage["limit"])
-            response["X-RateLimit-Remaining"] = str(max(0, usage["limit"] - usage["count"]))
-            response["X-RateLimit-Reset"] = str(int(usage["time_left"]))
-        return response
 
 
 API_BASES: tuple[type[APIView], ...] = (

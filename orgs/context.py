@@ -18,6 +18,7 @@ class OrgContext:
     credential: str  # "jwt", "api_key" or "session"
     scopes: frozenset[str] | None = None  # None: everything the role allows
     credential_id: Any = None  # the token family or key the request came with
+    rate_limit: str | None = None  # an API key's own rate limit (orgs.ratelimits), if set
 
     @property
     def org(self) -> Organization:

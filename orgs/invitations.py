@@ -89,6 +89,33 @@ def invitation_revoke(*, org: Organization, actor: Actor, invitation: Invitation
         )
 
 
+def invitation_resend(
+    *, org: Organization, actor: Actor, by: OrgContext | None, invitation: Invitation
+) -> Invitation:
+    """Email a pending invitation again with a NEW token and a fresh expiry; the old link
+    stops working. The resender must be allowed to grant its role. Atomic, audited."""
+    check_may_grant(by=by, role=Role(invitation.role))
+    now = timezone.now()
+    with transaction.atomic():
+        invitation = Invitation.objects.for_org(org).select_for_update().get(pk=invitation.pk)
+        if invitation.status_at(now) != "pending":
+            raise ValidationError("Only a pending invitation can be sent again")
+        raw, digest = new_opaque_token(INVITATION_PREFIX)
+        invitation.token_hash = digest
+        invitation.expires_at = now + settings.INVITATION_LIFETIME
+        invitation.save(update_fields=["token_hash", "expires_at"])
+        record(
+            org_id=org.pk,
+            action=audit_actions.INVITATION_RESENT,
+            actor=actor,
+            target=invitation,
+            target_label=invitation.email,
+            metadata={"email": invitation.email, "role": invitation.role},
+        )
+        transaction.on_commit(lambda: _send_invitation(org, invitation, raw))
+    return invitation
+
+
 def invitation_lock(raw_token: str) -> Invitation:
     """The pending invitation behind a token (the token names its org), row-locked until
     the caller's transaction ends so it is claimed once; else InvitationInvalid."""

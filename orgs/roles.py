@@ -52,6 +52,8 @@ ACTIONS: dict[str, str] = {
     "api_key:policy": "Set the organization's key policy",
     "audit:read": "Read the whole audit log",
     "audit:read_own": "Read the audit events of one's own keys",
+    "usage:read": "Read request counts of the organization and of every API key",
+    "usage:read_own": "Read request counts of one's own API keys",
     "webhook:read": "List webhook endpoints and deliveries",
     "webhook:write": "Create, change and delete webhook endpoints",
 }
@@ -78,6 +80,7 @@ _ADMIN = frozenset(
         "api_key:write",
         "api_key:manage",
         "audit:read",
+        "usage:read",
         "webhook:read",
         "webhook:write",
     }
@@ -87,7 +90,14 @@ ROLE_ACTIONS: dict[Role, frozenset[str]] = {
     Role.OWNER: frozenset(ACTIONS),
     Role.ADMIN: _ADMIN,
     Role.DEVELOPER: frozenset(
-        {"org:read", "member:read", "api_key:read", "api_key:write", "audit:read_own"}
+        {
+            "org:read",
+            "member:read",
+            "api_key:read",
+            "api_key:write",
+            "audit:read_own",
+            "usage:read_own",
+        }
     ),
     Role.MEMBER: frozenset({"org:read", "member:read"}),
     Role.VIEWER: frozenset({"org:read"}),

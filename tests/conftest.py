@@ -21,6 +21,15 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Every API request spends rate-limit buckets in the shared Redis (per key, person,
+    client address and org): each test starts with fresh ones, as a new minute would."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def api() -> APIClient:
     return APIClient()
@@ -106,3 +115,26 @@ def max_data_queries():
         )
 
     return _budget
+
+
+@pytest.fixture
+def portal_member():
+    """A Django test Client signed in (session) as a new member with ``role`` in ``org``,
+    acting in that org (the session's current org), as the portal's switcher would set it."""
+    from django.test import Client
+
+    from orgs.portal import SESSION_ORG_KEY
+
+    def _portal_member(org, role="member", **user_fields):
+        membership = MembershipFactory.create(
+            org=org, role=role, user=UserFactory.create(**user_fields)
+        )
+        client = Client()
+        client.force_login(membership.user)
+        session = client.session
+        session[SESSION_ORG_KEY] = org.pk
+        session.save()
+        client.membership = membership  # type: ignore[attr-defined]
+        return client
+
+    return _portal_member

@@ -32,18 +32,24 @@ def test_the_email_links_to_the_accept_page(org, django_capture_on_commit_callba
     assert f"{settings.PORTAL_URL}/invitations/{token}/" in mail.outbox[0].body
 
 
-def test_the_page_sends_no_referrer_and_is_not_cached(client, org):
-    response = client.get(f"/invitations/{_invite(org)}/")
-    assert response.status_code == 200
+def test_the_link_moves_the_token_out_of_the_url_without_a_referrer(client, org):
+    token = _invite(org)
+    response = client.get(f"/invitations/{token}/")
+    assert response.status_code == 302
+    assert response["Location"] == "/invitations/accept/"
+    assert token not in response["Location"]
     assert response["Referrer-Policy"] == "no-referrer"
     assert "no-store" in response["Cache-Control"]
-    assert org.name in response.content.decode()
+    page = client.get("/invitations/accept/")
+    assert page.status_code == 200
+    assert org.name in page.content.decode()
+    assert token not in page.content.decode()
 
 
 def test_a_new_person_sets_a_password_and_joins_signed_in(client, org):
-    token = _invite(org)
+    client.get(f"/invitations/{_invite(org)}/")
     response = client.post(
-        f"/invitations/{token}/", {"name": "Nia", "password": "a long new passphrase"}
+        "/invitations/accept/", {"name": "Nia", "password": "a long new passphrase"}
     )
     assert response.status_code == 302
     user = User.objects.get(email="new@example.test")
@@ -55,19 +61,19 @@ def test_a_new_person_sets_a_password_and_joins_signed_in(client, org):
 def test_signed_in_as_the_invited_email_one_button_joins(client, org):
     user = UserFactory.create(email="new@example.test")
     client.post("/login/", {"email": user.email, "password": PASSWORD})
-    token = _invite(org)
-    assert client.post(f"/invitations/{token}/").status_code == 302
+    client.get(f"/invitations/{_invite(org)}/")
+    assert client.post("/invitations/accept/").status_code == 302
     assert Membership.objects.for_org(org).filter(user=user).exists()
     assert client.get("/api/org").json()["slug"] == org.slug
 
 
 def test_signed_in_as_someone_else_is_told_so_and_not_joined(client, org, user):
     client.post("/login/", {"email": user.email, "password": PASSWORD})
-    token = _invite(org)
-    page = client.get(f"/invitations/{token}/").content.decode()
+    client.get(f"/invitations/{_invite(org)}/")
+    page = client.get("/invitations/accept/").content.decode()
     assert f"signed in as <strong>{user.email}</strong>" in page
     assert "this invitation is for <strong>new@example.test</strong>" in page
-    response = client.post(f"/invitations/{token}/")
+    response = client.post("/invitations/accept/")
     assert response.status_code == 400
     assert not Membership.objects.for_org(org).filter(user=user).exists()
     assert not AuditEvent.objects.for_org(org).filter(action="invitation.accepted").exists()
@@ -75,15 +81,18 @@ def test_signed_in_as_someone_else_is_told_so_and_not_joined(client, org, user):
 
 def test_a_used_or_unknown_token_says_it_no_longer_works(client, org):
     token = _invite(org)
-    Client().post(f"/invitations/{token}/", {"password": "a long new passphrase"})
+    first = Client()
+    first.get(f"/invitations/{token}/")
+    first.post("/invitations/accept/", {"password": "a long new passphrase"})
     for url in (f"/invitations/{token}/", "/invitations/inv_unknown/"):
-        response = client.get(url)
+        response = client.get(url, follow=True)
         assert response.status_code == 404
         assert "no longer works" in response.content.decode()
+    assert Client().get("/invitations/accept/").status_code == 404  # no token in the session
 
 
 def test_an_existing_account_must_give_its_password(client, org):
     UserFactory.create(email="new@example.test")
-    token = _invite(org)
-    assert client.post(f"/invitations/{token}/", {"password": "wrong"}).status_code == 400
-    assert client.post(f"/invitations/{token}/", {"password": PASSWORD}).status_code == 302
+    client.get(f"/invitations/{_invite(org)}/")
+    assert client.post("/invitations/accept/", {"password": "wrong"}).status_code == 400
+    assert client.post("/invitations/accept/", {"password": PASSWORD}).status_code == 302

@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from apikeys.authentication import use_throttle
 from apikeys.models import APIKey
 from audit.models import AuditEvent
 from orgs.roles import actions_for
@@ -262,10 +263,78 @@ def test_last_used_is_written_at_most_once_a_minute(org, make_key):
     client.get("/api/users/me", REMOTE_ADDR="203.0.113.10")
     key.refresh_from_db()
     assert (key.last_used_at, key.last_used_ip) == (first, "203.0.113.9")
-    cache.delete(f"apikey-used:{key.pk}")  # the minute has passed
+    cache.delete(f"apikey-used:{key.pk}")  # the minute has passed ...
+    use_throttle.clear()  # ... for this process too
     client.get("/api/users/me", REMOTE_ADDR="203.0.113.10")
     key.refresh_from_db()
     assert key.last_used_ip == "203.0.113.10"
+
+
+def test_only_the_first_use_of_a_minute_asks_redis(org, make_key, monkeypatch):
+    from django.core.cache import cache
+
+    _, raw = make_key(org)
+    client = with_key(raw)
+    asked = []
+    real_add = cache.add
+
+    def add(key, *args, **kwargs):
+        asked.append(key)
+        return real_add(key, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "add", add)
+    for _ in range(3):
+        assert client.get("/api/users/me").status_code == 200
+    assert len([k for k in asked if k.startswith("apikey-used:")]) == 1
+
+
+def test_another_process_having_marked_the_key_means_no_write(org, make_key):
+    from django.core.cache import cache
+
+    key, raw = make_key(org)
+    cache.add(f"apikey-used:{key.pk}", 1, timeout=60)  # another worker won this minute
+    assert with_key(raw).get("/api/users/me").status_code == 200
+    key.refresh_from_db()
+    assert key.last_used_at is None
+
+
+def test_a_key_in_use_fails_on_the_request_after_its_revocation(org, as_member, make_key):
+    key, raw = make_key(org)
+    client = with_key(raw)
+    assert client.get("/api/users/me").status_code == 200  # the use throttle now knows it
+    admin = as_member(org, role="admin")
+    assert admin.delete(f"/api/api-keys/{key.pk}").status_code == 204
+    assert client.get("/api/users/me").status_code == 401
+
+
+@pytest.mark.parametrize("change", ["suspend", "deactivate", "remove"])
+def test_a_key_in_use_fails_once_its_creator_cannot_act(org, make_key, change):
+    creator = MembershipFactory.create(org=org, role="admin")
+    _, raw = make_key(org, membership=creator)
+    client = with_key(raw)
+    assert client.get("/api/users/me").status_code == 200
+    if change == "suspend":
+        creator.status = "suspended"
+        creator.save()
+    elif change == "deactivate":
+        creator.user.is_active = False
+        creator.user.save()
+    else:
+        creator.delete()
+    assert client.get("/api/users/me").status_code == 401
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_me_with_an_api_key_makes_one_query_prepared_or_not(
+    org, make_key, settings, django_assert_num_queries, prepared
+):
+    settings.DATABASE_PREPARED_LOOKUPS = prepared
+    _, raw = make_key(org, role="developer")
+    client = with_key(raw)
+    client.get("/api/users/me")  # first use of the minute writes last_used_at
+    with django_assert_num_queries(1):
+        body = client.get("/api/users/me").json()
+    assert (body["role"], body["org"]["id"], body["credential"]) == ("developer", org.pk, "api_key")
 
 
 def test_me_with_an_api_key_makes_one_query_in_steady_state(

@@ -16,6 +16,7 @@ ALLOW_LIST = {
     ("accounts/signin.py", "refresh"): "a refresh token is looked up by its hash, before any org",
     ("accounts/signin.py", "revoke_all_families"): "a person's sign-ins span their orgs",
     ("config/metrics.py", "WebhookCollector._read"): "the operator's metrics span orgs",
+    ("orgs/portal.py", "chrome_for"): "the layout lists one person's orgs (switcher), by person",
     ("apikeys/admin.py", "APIKeyAdmin.get_queryset"): "the staff console spans orgs",
     ("apikeys/authentication.py", "APIKeyAuthentication.authenticate"): (
         "a key is looked up by its hash: the key names the org"
@@ -37,6 +38,7 @@ ALLOW_LIST = {
     ("orgs/invitations.py", "invitations_claim_for_verified_email"): (
         "one person's invitations, keyed by their verified email, span orgs"
     ),
+    ("usage/services.py", "usage_rollup"): "the rollup copies every org's counters",
 }
 
 
