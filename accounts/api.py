@@ -12,22 +12,24 @@ from rest_framework.response import Response
 
 from accounts import serializers as s
 from accounts.errors import InvalidCredentials, JwtDisabled, jwt_disabled_error
-from accounts.services import invitation_accept, password_change
-from accounts.sessions import (
-    API_PREFIX,
+from accounts.selectors import API_PREFIX, sessions_list
+from accounts.services import (
     browser_sign_out,
+    invitation_accept,
+    logout,
+    password_change,
+    password_login,
+    refresh,
     session_end,
     sessions_end_all,
-    sessions_list,
 )
-from accounts.signin import logout, password_login, refresh
 from audit.actors import RequestContext
 from orgs.bases import OrgView, PublicView, SignedInView, validated
 from orgs.context import OrgContext, acting, org_context
-from orgs.invitations import InvitationInvalid
 from orgs.ratelimits import enforce, enforce_login
 from orgs.roles import ANY_MEMBER
 from orgs.serializers import MembershipSerializer
+from orgs.services import InvitationInvalid
 
 INVALID_CREDENTIALS = "Invalid credentials"
 
@@ -55,7 +57,7 @@ class LoginView(PublicView):
             raise exceptions.AuthenticationFailed(INVALID_CREDENTIALS) from None
         except JwtDisabled:
             raise jwt_disabled_error() from None
-        return Response(s.TokenPairSerializer.shape(pair))
+        return Response(s.TokenPairSerializer(pair).data)
 
 
 class RefreshView(PublicView):
@@ -78,7 +80,7 @@ class RefreshView(PublicView):
             raise exceptions.AuthenticationFailed("Invalid refresh token") from None
         except JwtDisabled:
             raise jwt_disabled_error() from None
-        return Response(s.TokenPairSerializer.shape(pair))
+        return Response(s.TokenPairSerializer(pair).data)
 
 
 class LogoutView(SignedInView):
@@ -126,7 +128,7 @@ class MeView(OrgView):
         summary="The current user, organization, role and the actions it allows",
     )
     def get(self, request: Request) -> Response:
-        return Response(s.MeSerializer.shape(org_context(request)))
+        return Response(s.MeSerializer(org_context(request)).data)
 
 
 class PasswordView(SignedInView):

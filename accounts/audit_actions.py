@@ -23,3 +23,7 @@ AUTH_SESSION_ENDED = register(
 USER_PASSWORD_RESET = register(
     "user.password_reset", "A user set a new password through an emailed reset link"
 )
+AUTH_EXPIRED_FLUSHED = register(
+    "auth.expired_flushed",
+    "Dead sign-ins and expired browser sessions were deleted (flush_expired)",
+)

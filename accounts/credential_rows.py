@@ -88,14 +88,16 @@ def fetch_row(sql: str, params: Sequence[Any]) -> Row | None:
         # reaches on its own changes nothing for them and lets ours be prepared.
         pg.prepare_threshold = 2**31
     raw = _PreparedCursor(pg)
-    cursor = (
-        connection.make_debug_cursor(raw)
-        if connection.queries_logged
-        else connection.make_cursor(raw)
-    )
+    logged = connection.queries_logged
+    cursor = connection.make_debug_cursor(raw) if logged else connection.make_cursor(raw)
     with cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone()
+        row = cursor.fetchone()
+    if logged and connection.queries_log and connection.queries_log[-1]["sql"] is None:
+        # psycopg keeps no text for a prepared execution: log the statement as a client-side
+        # binding would have sent it, so the query log reads like every other entry.
+        connection.queries_log[-1]["sql"] = _client_text(pg, sql, params)
+    return row
 
 
 def _prepared_cursor_class() -> type:
@@ -112,3 +114,9 @@ def _prepared_cursor_class() -> type:
 
 
 _PreparedCursor: Any = _prepared_cursor_class() if connection.vendor == "postgresql" else None
+
+
+def _client_text(pg: Any, sql: str, params: Sequence[Any]) -> str:
+    import psycopg
+
+    return psycopg.ClientCursor(pg).mogrify(sql, params)

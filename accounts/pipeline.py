@@ -13,8 +13,7 @@ from social_core.exceptions import AuthException
 from accounts.models import User
 from accounts.services import user_create
 from audit.actors import Actor
-from orgs.invitations import invitations_claim_for_verified_email
-from orgs.services import memberships_join_by_email_domain
+from orgs.services import invitations_claim_for_verified_email, memberships_join_by_email_domain
 
 
 class UnverifiedEmail(AuthException):

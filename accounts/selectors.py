@@ -1,3 +1,8 @@
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
 from accounts.credential_rows import (
     MEMBER_COLUMNS,
     MEMBER_JOINS,
@@ -5,7 +10,7 @@ from accounts.credential_rows import (
     fetch_row,
     membership_from_row,
 )
-from accounts.models import TokenFamily
+from accounts.models import BrowserSession, TokenFamily, User
 from accounts.tokens import read_access_token
 from orgs.models import Membership
 
@@ -38,3 +43,55 @@ def membership_for_access_token(raw: str) -> tuple[Membership, int] | None:
     if not membership.user.is_active:
         return None
     return membership, claims.family_id
+
+
+# --- A person's sessions: browser sessions and API sign-ins ------------------------------
+
+BROWSER_PREFIX = "bs_"
+API_PREFIX = "tf_"
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    id: str
+    kind: str  # "browser" or "api"
+    created_at: datetime | None
+    last_seen_at: datetime | None
+    ip: str | None
+    user_agent: str
+    current: bool
+    org_id: int | None = None  # an API sign-in is in one org; a browser session in none
+
+
+def sessions_list(*, user: User, current_id: str | None) -> list[SessionRow]:
+    """The person's live browser sessions and API sign-ins, newest first."""
+    now = timezone.now()
+    rows = [
+        SessionRow(
+            id=f"{BROWSER_PREFIX}{s.key_digest[:24]}",
+            kind="browser",
+            created_at=s.created_at,
+            last_seen_at=s.last_seen_at,
+            ip=s.ip,
+            user_agent=s.user_agent,
+            current=f"{BROWSER_PREFIX}{s.key_digest[:24]}" == current_id,
+        )
+        for s in BrowserSession.objects.filter(user=user, expire_date__gt=now)
+    ]
+    # Spans orgs on purpose: a person's own sign-ins, keyed by the person.
+    families = TokenFamily.dangerously_unscoped.filter(user=user, revoked_at__isnull=True)
+    for family in families.order_by("-created_at"):
+        rows.append(
+            SessionRow(
+                id=f"{API_PREFIX}{family.pk}",
+                kind="api",
+                created_at=family.created_at,
+                last_seen_at=None,
+                ip=None,
+                user_agent="",
+                current=f"{API_PREFIX}{family.pk}" == current_id,
+                org_id=family.org_id,
+            )
+        )
+    epoch = datetime.min.replace(tzinfo=timezone.get_current_timezone())
+    return sorted(rows, key=lambda r: r.created_at or epoch, reverse=True)

@@ -24,27 +24,24 @@ from accounts.errors import InvalidCredentials
 from accounts.models import User
 from accounts.pipeline import UnverifiedEmail
 from accounts.redirects import safe_next
+from accounts.selectors import sessions_list
 from accounts.services import (
-    invitation_accept,
-    invitation_accept_signed_in,
-    password_reset_finish,
-)
-from accounts.session_auth import session_public_id
-from accounts.session_store import ORG_KEY
-from accounts.sessions import (
     browser_session_set_org,
     browser_sign_in,
     browser_sign_out,
+    invitation_accept,
+    invitation_accept_signed_in,
+    password_reset_finish,
     session_end,
     sessions_end_all,
-    sessions_list,
 )
+from accounts.session_auth import session_public_id
+from accounts.session_store import ORG_KEY
 from audit.actors import Actor, RequestContext
 from orgs.bases import PortalPublicView, PortalSignedInView
 from orgs.hosts import membership_for_person
-from orgs.invitations import InvitationInvalid, invitation_peek
-from orgs.ratelimits import enforce, enforce_login
-from orgs.services import org_create
+from orgs.ratelimits import email_bucket_value, enforce, enforce_login, enforce_org_creation
+from orgs.services import InvitationInvalid, invitation_peek, org_create
 
 # The API login's answer, word for word: no failure says which part was wrong.
 INVALID_CREDENTIALS = "Invalid credentials"
@@ -145,7 +142,7 @@ def sign_in_and_redirect(
 
 class LogoutPage(PortalPublicView):
     """POST only (a form button): ends this session, on every subdomain at once. Public: a
-    signed-out browser posting it is simply sent to the sign-in page."""
+    sign-out always works, an already ended session included."""
 
     http_method_names = ["post"]
 
@@ -163,7 +160,7 @@ def no_referrer(response: HttpResponseBase) -> HttpResponseBase:
     return response
 
 
-class PasswordResetPage(PortalPublicView, auth_views.PasswordResetView):
+class PasswordResetPage(auth_views.PasswordResetView, PortalPublicView):
     template_name = "accounts/password_reset_form.html"
     email_template_name = "accounts/password_reset_email.txt"
     subject_template_name = "accounts/password_reset_subject.txt"
@@ -171,8 +168,9 @@ class PasswordResetPage(PortalPublicView, auth_views.PasswordResetView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         email = (request.POST.get("email") or "").strip().lower()
+        bucket = email_bucket_value(email)  # as the lookup compares emails (email__iexact)
         if _limited(request, group="password-reset-ip", key="ip") or (
-            email and _limited(request, group="password-reset-email", key=lambda *_: email)
+            email and _limited(request, group="password-reset-email", key=lambda *_: bucket)
         ):
             form = self.get_form()
             form.is_valid()
@@ -181,11 +179,11 @@ class PasswordResetPage(PortalPublicView, auth_views.PasswordResetView):
         return super().post(request, *args, **kwargs)
 
 
-class PasswordResetDonePage(PortalPublicView, auth_views.PasswordResetDoneView):
+class PasswordResetDonePage(auth_views.PasswordResetDoneView, PortalPublicView):
     template_name = "accounts/password_reset_done.html"
 
 
-class PasswordResetConfirmPage(PortalPublicView, auth_views.PasswordResetConfirmView):
+class PasswordResetConfirmPage(auth_views.PasswordResetConfirmView, PortalPublicView):
     """Django's view: the token leaves the URL at once (kept in the session, then the
     browser is redirected to ``.../set-password/``); the new password goes through our
     service, which ends every other sign-in and is audited."""
@@ -211,7 +209,7 @@ class PasswordResetConfirmPage(PortalPublicView, auth_views.PasswordResetConfirm
         return HttpResponseRedirect(self.get_success_url())
 
 
-class PasswordResetCompletePage(PortalPublicView, auth_views.PasswordResetCompleteView):
+class PasswordResetCompletePage(auth_views.PasswordResetCompleteView, PortalPublicView):
     template_name = "accounts/password_reset_complete.html"
 
 
@@ -310,6 +308,11 @@ class OrgNewPage(PortalSignedInView):
             "slug": (request.POST.get("slug") or "").strip().lower(),
         }
         try:
+            enforce_org_creation(request, user_id=int(request.user.pk or 0))
+        except Throttled:
+            errors = {"__all__": ["Too many organizations created today; try again tomorrow."]}
+            return self._render(request, values, errors, status=429)
+        try:
             org = org_create(
                 actor=Actor.for_user(request.user, request),  # type: ignore[arg-type]
                 slug=values["slug"],
@@ -358,6 +361,8 @@ class InvitationLinkPage(PortalPublicView):
     http_method_names = ["get"]
 
     def get(self, request: HttpRequest, token: str) -> HttpResponseBase:
+        if invitation_peek(token) is None:  # nothing to keep: say so here, no session
+            return no_referrer(InvitationPage().render_page(request, ""))
         request.session[INVITATION_SESSION_KEY] = token
         return no_referrer(HttpResponseRedirect(reverse("invitation-accept")))
 
@@ -373,6 +378,9 @@ class InvitationPage(PortalPublicView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return self._render(request, self._token(request))
+
+    def render_page(self, request: HttpRequest, token: str) -> HttpResponse:
+        return self._render(request, token)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         token = self._token(request)

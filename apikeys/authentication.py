@@ -32,7 +32,7 @@ _KEY = ModelColumns(
         for f in APIKey._meta.concrete_fields
         if f.name
         not in {"id", "org", "membership", "scopes", "allowed_origins", "allowed_ips",
-                "expires_at", "revoked_at"}
+                "expires_at", "revoked_at", "rate_limit"}
     ),
 )  # fmt: skip
 # One statement, compiled once (spans orgs on purpose: the key names its org). A key whose

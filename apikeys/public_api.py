@@ -1,6 +1,8 @@
 """Server-to-server endpoints, Authworx style: an org's backend, holding one of its API
 keys, verifies its users' tokens and reads org data. Rate-limited per key."""
 
+from typing import Any
+
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
@@ -49,16 +51,10 @@ class VerifyView(PublicKeyView):
             or found[0].org_id != self.org_context.org.pk
             or not found[0].org.jwt_enabled
         ):
-            return Response({"valid": False, "user": None, "membership": None})
-        membership = found[0]
-        user = membership.user
-        return Response(
-            {
-                "valid": True,
-                "user": {"id": user.pk, "email": user.email, "name": user.name},
-                "membership": {"role": membership.role, "status": membership.status},
-            }
-        )
+            result: dict[str, Any] = {"valid": False, "user": None, "membership": None}
+        else:
+            result = {"valid": True, "user": found[0].user, "membership": found[0]}
+        return Response(s.VerifyResultSerializer(result).data)
 
 
 class PublicOrgView(PublicKeyView):
@@ -90,15 +86,7 @@ class UserView(PublicKeyView):
             Membership.objects.for_org(self.org_context.org).select_related("user"),
             user_id=user_id,
         )
-        user = membership.user
-        return Response(
-            {
-                "id": user.pk,
-                "email": user.email,
-                "name": user.name,
-                "membership": {"role": membership.role, "status": membership.status},
-            }
-        )
+        return Response(s.PublicMemberSerializer(membership).data)
 
 
 class LeakedKeysView(PublicView):
@@ -131,4 +119,5 @@ class LeakedKeysView(PublicView):
                 context=RequestContext.from_request(request),
             ),
         )
-        return Response({"received": len(reports)}, status=status.HTTP_202_ACCEPTED)
+        receipt = s.LeakReceiptSerializer({"received": len(reports)}).data
+        return Response(receipt, status=status.HTTP_202_ACCEPTED)

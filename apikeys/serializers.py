@@ -110,8 +110,12 @@ class PublicOrgSerializer(serializers.Serializer[Any]):
     created_at = serializers.DateTimeField()
 
 
-class PublicMemberSerializer(PublicUserSerializer):
-    membership = PublicMembershipSerializer()
+class PublicMemberSerializer(serializers.Serializer[Any]):
+    # A member of the key's org: the user's fields and, nested, the membership's.
+    id = serializers.IntegerField(source="user_id")
+    email = serializers.EmailField(source="user.email")
+    name = serializers.CharField(source="user.name")
+    membership = PublicMembershipSerializer(source="*")
 
 
 class LeakReportSerializer(serializers.Serializer[Any]):

@@ -17,13 +17,11 @@ from dataclasses import field as dataclass_field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
 from audit.models import AuditEvent, OutboxEvent
-
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 100
 
 
 class InvalidCursor(ValueError):
@@ -76,7 +74,7 @@ def audit_event_list(
     occurred_before: datetime | None = None,
     own: OwnEvents | None = None,
     cursor: str | None = None,
-    limit: int = DEFAULT_LIMIT,
+    limit: int | None = None,
 ) -> AuditEventPage:
     """One page of ``org``'s audit events, newest first, filtered.
 
@@ -87,8 +85,9 @@ def audit_event_list(
     org_id = getattr(org, "pk", org)
     if org_id is None:
         raise ValueError("audit_event_list() needs an organization")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+    limit = settings.PAGE_SIZE if limit is None else limit
+    if not 1 <= limit <= settings.MAX_PAGE_SIZE:
+        raise ValueError(f"limit must be between 1 and {settings.MAX_PAGE_SIZE}")
     filters: dict[str, Any] = {}
     for field, value in [
         ("action", action),

@@ -2,13 +2,12 @@
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 from audit.registry import all_actions
-from audit.selectors import MAX_LIMIT
 
 ACTOR_TYPES = ("user", "api_key", "system")
-DEFAULT_PAGE_SIZE = 20
 
 
 class AuditEventFilterSerializer(serializers.Serializer[Any]):
@@ -42,10 +41,12 @@ class AuditEventListQuerySerializer(AuditEventFilterSerializer):
     """The filters plus ``?cursor=`` and ``?limit=`` (default 20, capped at 100)."""
 
     cursor = serializers.CharField(required=False, max_length=512)
-    limit = serializers.IntegerField(required=False, min_value=1, default=DEFAULT_PAGE_SIZE)
+    limit = serializers.IntegerField(
+        required=False, min_value=1, default=lambda: settings.PAGE_SIZE
+    )
 
     def validate_limit(self, value: int) -> int:
-        return min(value, MAX_LIMIT)  # capped like every collection, not refused
+        return min(value, settings.MAX_PAGE_SIZE)  # capped like every collection, not refused
 
 
 # Declared fields are taken out of the class by DRF's metaclass, so names that Field and

@@ -13,6 +13,7 @@ here, never in tests (query counts are asserted in tests).
 """
 
 import argparse
+import base64
 import json
 import math
 import os
@@ -76,7 +77,11 @@ def main() -> None:
         "--profile", default="", help="profile one worker under these endpoints (comma-separated)"
     )
     parser.add_argument("--out", default=str(RESULTS / "latest.json"))
+    parser.add_argument("--markdown", default="", help="print a results JSON as markdown, exit")
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(Path(args.markdown).read_text())))
+        return
 
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: `make bench` installs it (apt-get install wrk)")
@@ -94,16 +99,30 @@ def main() -> None:
         "DEBUG": "false",
         "DATABASE_URL": database.url,
         "REDIS_URL": cache.url,
-        "SECRET_KEY": "bench-" + os.urandom(24).hex(),
+        "SECRET_KEY": "bench-" + os.urandom(32).hex(),
         "API_KEY_PEPPERS": "k1:" + os.urandom(32).hex(),
+        "JWT_SIGNING_KEYS": "j1:" + base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode(),
         "ALLOWED_HOSTS": "127.0.0.1",
+        # Nothing is mailed while measuring; production refuses the console backend.
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "PORTAL_URL": "https://portal.bench.invalid",
+        "STATIC_ROOT": str(work / "static"),  # collected by the seed, as a deploy would
         # Production serves HTTPS behind a TLS terminator, which is not what is measured.
         "SECURE_SSL_REDIRECT": "false",
         "LOG_LEVEL": "WARNING",
         # Limits stay on (counted in Redis on every request) but above what one client
         # reaches here: the bench measures their cost, not a wall of 429s.
-        "REFRESH_RATE": "100000000/m",
-        "LOGIN_RATE": "100000000/m",
+        **{
+            name: "100000000/m"
+            for name in (
+                "REFRESH_RATE",
+                "LOGIN_RATE",
+                "RATE_LIMIT_ORG",
+                "RATE_LIMIT_KEY",
+                "RATE_LIMIT_USER",
+                "RATE_LIMIT_ANONYMOUS",
+            )
+        },
     }
     os.environ.update(env)
     server = None
@@ -400,6 +419,30 @@ def report(results: dict[str, list[Round]], endpoints: list[Endpoint], args, see
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(document, indent=2) + "\n")
     print(f"\nwritten to {out}")
+
+
+def markdown(document: dict[str, Any]) -> str:
+    """The README's table and ratios, from a results JSON."""
+    lines = ["| endpoint | req/s | p50 ms | p99 ms | non-2xx |", "|---|---:|---:|---:|---:|"]
+    for row in document["endpoints"]:
+        if "unavailable" in row:
+            lines.append(f"| {row['label']} | n/a ({row['unavailable']}) | | | |")
+            continue
+        label = row["label"] if row["kind"] == "ours" else f"*{row['label']}*"
+        lines.append(
+            f"| {label} | {row['rps']:,.0f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f}"
+            f" | {row['non2xx']} |"
+        )
+    lines += ["", "| ratio | |", "|---|---:|"]
+    for name, value in document["ratios"].items():
+        lines.append(f"| {name} | {'n/a' if value is None else f'{value:.2f}x'} |")
+    used = document["last_used_at"]
+    lines += [
+        "",
+        f"`last_used_at` writes of the hot key under load: {used['hot_key_last_used_writes']} in"
+        f" {used['load_seconds']:.0f} s (at most one a minute: <= {used['bound']}).",
+    ]
+    return "\n".join(lines)
 
 
 def profile(base: str, endpoints, name: str, server, seeded: dict, work: Path) -> None:

@@ -27,7 +27,7 @@ DEEP_PAGES = 10_000
 
 def seed(*, events: int, work: Path, refresh_files: int, refresh_per_file: int) -> dict[str, Any]:
     from accounts.models import RefreshToken, TokenFamily, User
-    from accounts.signin import open_session
+    from accounts.services import open_session
     from apikeys.models import APIKey
     from apikeys.services import api_key_create
     from audit.actors import Actor, RequestContext
@@ -37,6 +37,7 @@ def seed(*, events: int, work: Path, refresh_files: int, refresh_per_file: int) 
     from orgs.services import membership_add, org_create
 
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
     system = Actor.system("bench")
     owner = User.objects.create_user(email="owner@bench.test", password=None)
     org = org_create(actor=system, slug="bench", name="Bench", owner=owner)
@@ -90,7 +91,7 @@ def seed(*, events: int, work: Path, refresh_files: int, refresh_per_file: int) 
     from audit.models import AuditEvent
 
     deep = (
-        AuditEvent.objects.filter(org_id=org.pk)
+        AuditEvent.objects.for_org(org)
         .order_by("-occurred_at", "-id")
         .only("occurred_at", "id")[min(PAGE * DEEP_PAGES, events) - 1]
     )  # the cursor the client holds after DEEP_PAGES pages (fewer on a small seed)
@@ -176,7 +177,11 @@ def _session(admin: Any) -> dict[str, str]:
     classes: list[str] = settings.REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]  # type: ignore[assignment]
     if not any("session" in name.lower() for name in classes):
         return {"session_missing": "session auth for the API is not on main yet (issue 9)"}
-    return {"session_missing": "session auth present; the bench does not sign in yet"}
+    from accounts.services import browser_session_open
+    from audit.actors import RequestContext
+
+    key = browser_session_open(user=admin.user, org_id=admin.org_id, context=RequestContext())
+    return {"session_cookie": f"{settings.SESSION_COOKIE_NAME}={key}"}
 
 
 def last_used_writes(key_id: int) -> int:

@@ -33,6 +33,10 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tenantry-metrics-")
 
+# Imported here, once, in the master: child_exit runs inside a SIGCHLD handler, where a first
+# import could be interrupted by the next worker's exit and find the module half-loaded.
+from prometheus_client import multiprocess  # noqa: E402
+
 
 def on_starting(server: Any) -> None:
     directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
@@ -41,6 +45,4 @@ def on_starting(server: Any) -> None:
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    from prometheus_client import multiprocess
-
     multiprocess.mark_process_dead(worker.pid)

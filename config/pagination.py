@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from rest_framework import exceptions
 from rest_framework.filters import OrderingFilter
@@ -31,8 +32,8 @@ class PagePagination(PageNumberPagination):
     poll a shrinking collection should not have to special-case it.
     """
 
-    page_size = 20
-    max_page_size = 100
+    page_size = settings.PAGE_SIZE
+    max_page_size = settings.MAX_PAGE_SIZE
 
     def paginate_queryset(
         self, queryset: QuerySet[Any] | list[Any], request: Request, view: APIView | None = None
@@ -96,7 +97,12 @@ class PagePagination(PageNumberPagination):
                 "name": "limit",
                 "in": "query",
                 "required": False,
-                "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                "schema": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_page_size,
+                    "default": self.page_size,
+                },
             },
         ]
 

@@ -57,10 +57,12 @@ INSTALLED_APPS = [
     "usage",
 ]
 
+# Sessions, the session's user and messages are the browser's: config.middleware's versions
+# of Django's classes pass API requests without a session cookie straight on. (CSRF stays
+# Django's own: it costs a cookie lookup, and Django's deploy check looks for it by name.)
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
     "config.request_log.RequestLogMiddleware",
-    "config.ratelimiting.RateLimitMiddleware",  # headers on every /api/ answer; late counts
     # Security headers wrap everything below, so the early answers (413, 401) carry them too.
     "django.middleware.security.SecurityMiddleware",
     # Static files (the portal's css/js) served by the app itself, compressed and cached.
@@ -68,14 +70,17 @@ MIDDLEWARE = [
     "config.middleware.SecurityHeadersMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Rate-limit headers on every /api/ answer, the early ones below (413, 401) included;
+    # what never reached the throttle is counted here, after the fact.
+    "config.ratelimiting.RateLimitMiddleware",
     "config.middleware.BodySizeLimitMiddleware",
     "config.middleware.AmbiguousCredentialsMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "config.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.AuthenticationMiddleware",
     "accounts.middleware.SessionSlidingMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.MessageMiddleware",
     "apikeys.middleware.KeyUsageMiddleware",
 ]
 
@@ -260,6 +265,10 @@ else:
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tenantry <no-reply@localhost>")
 
 # --- REST API --------------------------------------------------------------------------
+# Every collection's page: ?limit= defaults to PAGE_SIZE and is capped at MAX_PAGE_SIZE
+# (config.pagination, and the audit log's cursor pages).
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.JWTAuthentication",
@@ -275,7 +284,7 @@ REST_FRAMEWORK = {
     "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_PAGINATION_CLASS": "config.pagination.PagePagination",
     "DEFAULT_FILTER_BACKENDS": ["config.pagination.SortFilter"],
-    "PAGE_SIZE": 20,
+    "PAGE_SIZE": PAGE_SIZE,
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["config.ratelimiting.NestedRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",
@@ -302,12 +311,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     "GET_LIB_DOC_EXCLUDES": "config.openapi.doc_excludes",
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-            "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-        }
-    },
+    # securitySchemes come from the authentication classes' extensions (accounts/schema.py,
+    # apikeys/schema.py), declared once there.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.openapi.add_error_responses",

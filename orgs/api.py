@@ -3,6 +3,7 @@
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -11,10 +12,17 @@ from rest_framework.response import Response
 from orgs import serializers as s
 from orgs.bases import OrgScopedViewSet, OrgView, SignedInView, validated
 from orgs.context import acting, org_context
-from orgs.invitations import invitation_create, invitation_revoke
 from orgs.models import Invitation, Membership, Organization
 from orgs.ratelimits import enforce_invitation, enforce_org_creation
-from orgs.services import membership_remove, membership_set_role, org_create, org_update
+from orgs.services import (
+    invitation_create,
+    invitation_resend,
+    invitation_revoke,
+    membership_remove,
+    membership_set_role,
+    org_create,
+    org_update,
+)
 
 
 class MyOrganizationsView(SignedInView, GenericAPIView):
@@ -151,6 +159,7 @@ class InvitationViewSet(OrgScopedViewSet[Invitation]):
         "retrieve": "member:read",
         "create": "member:write",
         "destroy": "member:write",
+        "resend": "member:write",
     }
     ordering_fields = ["created_at", "expires_at"]
     ordering = ["-created_at"]
@@ -191,3 +200,17 @@ class InvitationViewSet(OrgScopedViewSet[Invitation]):
     def destroy(self, request: Request, pk: str) -> Response:
         invitation_revoke(org=self.org, actor=acting(request), invitation=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="invitations_resend",
+        request=None,
+        responses={200: s.InvitationSerializer},
+        summary="Email a pending invitation again, with a new link and a fresh expiry",
+        description="The previous link stops working. The token goes to the invitee only.",
+    )
+    @action(detail=True, methods=["post"])
+    def resend(self, request: Request, pk: str) -> Response:
+        invitation = invitation_resend(
+            org=self.org, actor=acting(request), by=self.org_context, invitation=self.get_object()
+        )
+        return Response(s.InvitationSerializer(invitation).data)

@@ -42,3 +42,24 @@ class OrganizationForm(forms.Form):
 
     def changes(self) -> dict[str, Any]:
         return {"name": self.cleaned_data["name"], "jwt_enabled": self.cleaned_data["jwt_enabled"]}
+
+
+class EmailDomainsForm(forms.Form):
+    allowed_email_domains = forms.CharField(
+        label="Allowed email domains",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=(
+            "One per line, e.g. acme.com. Whoever signs in with Google under a verified "
+            "address at one of them joins this organization. Empty: invitations only."
+        ),
+    )
+    default_role = forms.ChoiceField(
+        label="They join as",
+        choices=[c for c in ROLE_CHOICES if c[0] != Role.OWNER.value],
+        initial=Role.MEMBER.value,
+    )
+
+    def domains(self) -> list[str]:
+        text = self.cleaned_data["allowed_email_domains"]
+        return [d.strip() for d in text.replace(",", "\n").splitlines() if d.strip()]

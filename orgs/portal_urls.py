@@ -29,4 +29,9 @@ urlpatterns: list[URLPattern] = [
         name="portal-invitation-revoke",
     ),
     path("settings/organization/", views.OrganizationView.as_view(), name="portal-organization"),
+    path(
+        "settings/organization/email-domains/",
+        views.OrganizationDomainsView.as_view(),
+        name="portal-organization-domains",
+    ),
 ]

@@ -1,5 +1,5 @@
 """Portal pages of orgs: overview, org switcher, Members, Organization. Thin: parse, call
-the same services as the API (``orgs.services``, ``orgs.invitations``), render."""
+the same services as the API (``orgs.services``), render."""
 
 from typing import Any
 
@@ -10,14 +10,29 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from rest_framework.exceptions import Throttled
 
 from orgs.bases import PortalSignedInView
-from orgs.forms import InviteForm, OrganizationForm, RoleForm, apply_service_errors
-from orgs.invitations import invitation_create, invitation_resend, invitation_revoke
+from orgs.forms import (
+    EmailDomainsForm,
+    InviteForm,
+    OrganizationForm,
+    RoleForm,
+    apply_service_errors,
+)
 from orgs.models import Invitation, Membership
 from orgs.portal import SESSION_ORG_KEY, PortalView, chrome_for
+from orgs.ratelimits import enforce_invitation
 from orgs.roles import SIGNED_IN, Role
-from orgs.services import membership_remove, membership_set_role, org_update
+from orgs.services import (
+    invitation_create,
+    invitation_resend,
+    invitation_revoke,
+    membership_remove,
+    membership_set_role,
+    org_set_email_domains,
+    org_update,
+)
 
 
 def refusal(error: PermissionDenied | ValidationError) -> str:
@@ -62,6 +77,20 @@ class SwitchOrgView(PortalSignedInView):
         return redirect(target)
 
 
+TOO_MANY_INVITATIONS = "Too many invitations sent in the last hour; try again later."
+
+
+def invitations_allowed(view: Any, request: HttpRequest) -> bool:
+    """The API's invitation limits (per org, per inviter): each email sent counts."""
+    try:
+        enforce_invitation(
+            request, org_id=view.org.pk, inviter_id=view.org_context.membership.user_id
+        )
+    except Throttled:
+        return False
+    return True
+
+
 class MembersView(PortalView):
     required_actions = {"get": "member:read", "post": "member:write"}
 
@@ -71,6 +100,9 @@ class MembersView(PortalView):
     def post(self, request: HttpRequest) -> HttpResponse:
         """Invite someone (the same service as ``POST /api/invitations``)."""
         form = InviteForm(request.POST)
+        if form.is_valid() and not invitations_allowed(self, request):
+            form.add_error(None, TOO_MANY_INVITATIONS)
+            return self.page(form, status=429)
         if form.is_valid():
             try:
                 invitation, _token = invitation_create(
@@ -177,6 +209,9 @@ class InvitationResendView(PortalView):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         invitation = get_object_or_404(Invitation.objects.for_org(self.org), pk=pk)
+        if not invitations_allowed(self, request):
+            messages.error(request, f"Not sent: {TOO_MANY_INVITATIONS}")
+            return redirect("portal-members")
         try:
             invitation_resend(
                 org=self.org, actor=self.actor(), by=self.org_context, invitation=invitation
@@ -215,12 +250,39 @@ class InvitationRevokeView(PortalView):
         return redirect("portal-members")
 
 
-class OrganizationView(PortalView):
+class _OrganizationPage(PortalView):
+    """The Organization page's two forms, shared by its two form targets."""
+
+    def name_form(self) -> OrganizationForm:
+        return OrganizationForm(
+            initial={"name": self.org.name, "jwt_enabled": self.org.jwt_enabled}
+        )
+
+    def domains_form(self) -> EmailDomainsForm:
+        initial = {
+            "allowed_email_domains": "\n".join(self.org.allowed_email_domains),
+            "default_role": self.org.default_role,
+        }
+        return EmailDomainsForm(initial=initial)
+
+    def page(
+        self, form: OrganizationForm, domains: EmailDomainsForm, *, status: int = 200
+    ) -> HttpResponse:
+        context: dict[str, Any] = {
+            "form": form,
+            "domains_form": domains,
+            "may_write": self.allows("org:write"),
+            # The service's rule (orgs.services.org_set_email_domains): owners only.
+            "may_set_domains": self.org_context.role == Role.OWNER,
+        }
+        return self.render_page("portal/organization.html", context, status=status)
+
+
+class OrganizationView(_OrganizationPage):
     required_actions = {"get": "org:read", "post": "org:write"}
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        initial = {"name": self.org.name, "jwt_enabled": self.org.jwt_enabled}
-        return self.page(OrganizationForm(initial=initial))
+        return self.page(self.name_form(), self.domains_form())
 
     def post(self, request: HttpRequest) -> HttpResponse:
         """The same service as ``PATCH /api/org``."""
@@ -233,8 +295,31 @@ class OrganizationView(PortalView):
             else:
                 messages.success(request, "Organization settings saved")
                 return redirect("portal-organization")
-        return self.page(form, status=422)
+        return self.page(form, self.domains_form(), status=422)
 
-    def page(self, form: OrganizationForm, *, status: int = 200) -> HttpResponse:
-        context: dict[str, Any] = {"form": form, "may_write": self.allows("org:write")}
-        return self.render_page("portal/organization.html", context, status=status)
+
+class OrganizationDomainsView(_OrganizationPage):
+    """Who may join by verified email domain: ``orgs.services.org_set_email_domains``."""
+
+    required_actions = {"post": "org:write"}
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        domains = EmailDomainsForm(request.POST)
+        if domains.is_valid():
+            try:
+                org_set_email_domains(
+                    org=self.org,
+                    actor=self.actor(),
+                    by=self.org_context,
+                    domains=domains.domains(),
+                    role=domains.cleaned_data["default_role"],
+                )
+            except PermissionDenied as exc:
+                messages.error(request, f"Not saved: {refusal(exc)}")
+                return redirect("portal-organization")
+            except ValidationError as exc:
+                apply_service_errors(domains, exc)
+            else:
+                messages.success(request, "Allowed email domains saved")
+                return redirect("portal-organization")
+        return self.page(self.name_form(), domains, status=422)

@@ -12,7 +12,7 @@ from apikeys.services import api_key_create
 from audit.actors import Actor
 from audit.models import AuditEvent
 from audit.registry import all_actions
-from orgs.invitations import invitation_create
+from orgs.services import invitation_create
 from tests.audit.helpers import make_endpoint
 from tests.factories import PASSWORD, MembershipFactory, UserFactory
 from tests.routes import api_routes, portal_routes
@@ -120,6 +120,26 @@ def _recipes(org, as_member, sign_in):
             "webhook.updated",
         )
 
+    def invitation_resend():
+        client = admin()
+        invitation, _ = invitation_create(
+            org=org, actor=system, by=None, email="x@example.test", role="member"
+        )
+        return client, f"/api/invitations/{invitation.pk}/resend", None, "invitation.resent"
+
+    def webhook_test():
+        return admin(), f"/api/webhooks/{webhook().pk}/test", None, "webhook.tested"
+
+    def webhook_retry():
+        from audit.webhooks.models import WebhookDelivery
+        from audit.webhooks.services import webhook_endpoint_send_test
+
+        endpoint = webhook()
+        delivery = webhook_endpoint_send_test(org=org, actor=system, endpoint=endpoint)
+        WebhookDelivery.objects.for_org(org).filter(pk=delivery.pk).update(status="dead")
+        path = f"/api/webhooks/{endpoint.pk}/deliveries/{delivery.pk}/retry"
+        return admin(), path, None, "webhook.delivery_retried"
+
     def webhook_delete():
         return admin(), f"/api/webhooks/{webhook().pk}", None, "webhook.deleted"
 
@@ -174,6 +194,9 @@ def _recipes(org, as_member, sign_in):
         ),
         "PATCH /api/webhooks/{pk}": webhook_patch,
         "DELETE /api/webhooks/{pk}": webhook_delete,
+        "POST /api/invitations/{pk}/resend": invitation_resend,
+        "POST /api/webhooks/{pk}/test": webhook_test,
+        "POST /api/webhooks/{pk}/deliveries/{delivery_id}/retry": webhook_retry,
         "GET /api/audit-events/export": lambda: (
             admin(),
             "/api/audit-events/export?format=csv&action=org.updated",
@@ -362,6 +385,12 @@ def _portal_recipes(org):
             {"name": "Renamed", "jwt_enabled": "on"},
             "org.updated",
         ),
+        "POST /settings/organization/email-domains/": lambda: (
+            owner(),
+            "/settings/organization/email-domains/",
+            {"allowed_email_domains": "acme.test", "default_role": "member"},
+            "org.email_domains_changed",
+        ),
         "POST /settings/api-keys/new/": lambda: (
             owner(),
             "/settings/api-keys/new/",
@@ -383,6 +412,12 @@ def _portal_recipes(org):
             "webhook.tested",
         ),
         "POST /settings/webhooks/{pk}/deliveries/{delivery_pk}/retry/": retry,
+        "POST /settings/webhooks/{pk}/enabled/": lambda: (
+            owner(),
+            webhook_path("enabled/"),
+            {},
+            "webhook.updated",
+        ),
         "POST /settings/webhooks/{pk}/delete/": lambda: (
             owner(),
             webhook_path("delete/"),

@@ -139,7 +139,7 @@ def _other_org_id(name, other_org):
     must be added here, or the isolation test below fails for it."""
     from apikeys.services import api_key_create
     from audit.actors import Actor
-    from orgs.invitations import invitation_create
+    from orgs.services import invitation_create
 
     def other_webhook():
         from tests.audit.helpers import make_endpoint
@@ -149,7 +149,7 @@ def _other_org_id(name, other_org):
     def other_sign_in():
         """Another person's API sign-in (token family), by the id the sessions list shows."""
         from accounts.models import TokenFamily
-        from accounts.signin import open_session
+        from accounts.services import open_session
         from audit.actors import RequestContext
 
         membership = MembershipFactory.create(org=other_org)
@@ -174,6 +174,13 @@ def _other_org_id(name, other_org):
         "webhooks-deliveries": lambda: other_webhook().pk,
         # Sessions are a person's, not an org's: another person's sign-in is not found.
         "users-me-sessions-detail": lambda: f"tf_{other_sign_in().pk}",
+        "webhooks-send-test": lambda: other_webhook().pk,
+        "webhooks-retry-delivery": lambda: other_webhook().pk,
+        "invitations-resend": lambda: (
+            invitation_create(
+                org=other_org, actor=Actor.system(), by=None, email="x@example.test", role="member"
+            )[0].pk
+        ),
     }
     assert name in factories, f"route {name!r} takes an id but has no isolation factory"
     return factories[name]()
@@ -200,7 +207,7 @@ def owner_as(org, as_member):
     """An APIClient for one owner of ``org``, carrying ONE credential of the kind asked."""
     from django.test import Client
 
-    from accounts.sessions import browser_session_open
+    from accounts.services import browser_session_open
     from apikeys.services import api_key_create
     from audit.actors import Actor, RequestContext
 
@@ -288,7 +295,7 @@ UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 def test_every_unsafe_route_refuses_a_session_cookie_without_the_csrf_token(route, org):
     from django.test import Client
 
-    from accounts.sessions import browser_session_open
+    from accounts.services import browser_session_open
     from audit.actors import RequestContext
 
     owner = MembershipFactory.create(org=org, role="owner").user
@@ -373,7 +380,7 @@ def _other_org_portal_ids(name, other_org):
     """Another org's object for each portal route that takes an id. A new such route must be
     added here, or the isolation test below fails for it."""
     from audit.actors import Actor
-    from orgs.invitations import invitation_create
+    from orgs.services import invitation_create
     from tests.audit.helpers import emit, make_endpoint
 
     def key():
@@ -410,6 +417,7 @@ def _other_org_portal_ids(name, other_org):
         "portal-webhook": webhook,
         "portal-webhook-test": webhook,
         "portal-webhook-delete": webhook,
+        "portal-webhook-enabled": webhook,
         "portal-webhook-retry": delivery,
     }
     assert name in factories, f"portal route {name!r} takes an id but has no isolation factory"

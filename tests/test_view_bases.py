@@ -11,9 +11,10 @@ from rest_framework.views import APIView
 from orgs.bases import API_BASES, PORTAL_BASES, OrgScopedViewSet
 from orgs.permissions import required_action
 
-# Not ours to base: Django's admin site (staff only, its own login), and the catch-all that
-# answers unknown /api/ paths with the error shape before any view runs.
-EXEMPT_PREFIXES = ("/admin/",)
+# Not ours to base: Django's admin site (staff only, its own login); social-auth's OAuth
+# begin and complete views (function views its psa decorator wraps; public OAuth callbacks);
+# and the catch-all that answers unknown /api/ paths with the error shape.
+EXEMPT_PREFIXES = ("/admin/", "/oauth/")
 EXEMPT_CALLBACKS = {"config.views.api_not_found"}
 _METHODS = ("get", "post", "put", "patch", "delete")
 

@@ -110,6 +110,15 @@ def read_one(*, org_id: int, key_id: int | None, days: list[date]) -> dict[date,
     return {c.day: c for c in _read(client, None, names)}
 
 
+def read_many(*, org_id: int, key_ids: list[int | None], days: list[date]) -> list[Counted]:
+    """Live counters of several keys (``None``: the org) on ``days``, in one round trip."""
+    client = redis_client()
+    if client is None:
+        return []
+    names = [_keys(day, org_id, key_id)[-1] for key_id in key_ids for day in days]
+    return _read(client, None, names)
+
+
 def _read(client: Any, day: date | None, names: list[str]) -> list[Counted]:
     if not names:
         return []

@@ -46,3 +46,24 @@ def usage_by_day(*, org: Organization, key_id: int | None, start: date, end: dat
         counted = [now.requests, now.s2xx, now.s3xx, now.s4xx, now.s5xx] if now else [0] * 5
         out.append(Day(day, *(max(a, b) for a, b in zip(stored, counted, strict=True))))
     return out
+
+
+def requests_per_day(
+    *, org: Organization, key_ids: list[int], start: date, end: date
+) -> dict[int | None, list[int]]:
+    """Requests per day (oldest first) for each key and for the org itself (``None``): one
+    query and one Redis round trip however many keys. For the portal's sparklines."""
+    days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    index = {day: n for n, day in enumerate(days)}
+    owners: list[int | None] = [None, *key_ids]
+    series: dict[int | None, list[int]] = {owner: [0] * len(days) for owner in owners}
+    rows = DailyUsage.objects.for_org(org).filter(day__gte=start, day__lte=end)
+    rows = rows.filter(api_key_id__in=key_ids) | rows.filter(api_key__isnull=True)
+    for key_id, day, requests in rows.values_list("api_key_id", "day", "requests"):
+        series[key_id][index[day]] = requests
+    live_from = max(start, counters.today() - timedelta(days=settings.USAGE_REDIS_DAYS - 1))
+    live_days = [day for day in days if day >= live_from]
+    for counted in counters.read_many(org_id=org.pk, key_ids=owners, days=live_days):
+        slot = series[counted.key_id]
+        slot[index[counted.day]] = max(slot[index[counted.day]], counted.requests)
+    return series

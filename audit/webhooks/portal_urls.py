@@ -14,6 +14,11 @@ urlpatterns: list[URLPattern] = [
         name="portal-webhook-test",
     ),
     path(
+        "settings/webhooks/<int:pk>/enabled/",
+        views.WebhookEnabledView.as_view(),
+        name="portal-webhook-enabled",
+    ),
+    path(
         "settings/webhooks/<int:pk>/deliveries/<int:delivery_pk>/retry/",
         views.WebhookRetryView.as_view(),
         name="portal-webhook-retry",

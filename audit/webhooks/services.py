@@ -2,7 +2,7 @@
 
 Like the other apps' services these check no role: the caller (the viewset, via the role
 table) decides who may manage webhooks. The org is explicit and scopes every lookup, so
-another org's endpoint is ``WebhookEndpoint.DoesNotExist``, which the API renders as its 404
+another org's endpoint is ``WebhookEndpoint.DoesNotExist``, which the API renders as its 404.
 """
 
 from collections.abc import Iterable

@@ -15,6 +15,7 @@ from audit.webhooks.services import (
     webhook_endpoint_create,
     webhook_endpoint_delete,
     webhook_endpoint_send_test,
+    webhook_endpoint_update,
 )
 from orgs.forms import apply_service_errors
 from orgs.portal import PortalView
@@ -107,6 +108,22 @@ class WebhookTestView(WebhookPortalView):
         endpoint = self.endpoint(pk)
         webhook_endpoint_send_test(org=self.org, actor=self.actor(), endpoint=endpoint)
         messages.success(request, "Test event queued; it appears in the log below once sent")
+        return redirect("portal-webhook", pk=endpoint.pk)
+
+
+class WebhookEnabledView(WebhookPortalView):
+    """Switch an endpoint on or off: the same service as ``PATCH /api/webhooks/{id}``."""
+
+    required_actions = {"post": "webhook:write"}
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        endpoint = self.endpoint(pk)
+        enabled = request.POST.get("enabled") == "on"
+        webhook_endpoint_update(
+            org=self.org, actor=self.actor(), endpoint=endpoint, enabled=enabled
+        )
+        state = "enabled" if enabled else "disabled; events are not sent to it"
+        messages.success(request, f"Endpoint {endpoint} {state}")
         return redirect("portal-webhook", pk=endpoint.pk)
 
 

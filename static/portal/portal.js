@@ -68,9 +68,15 @@
     format = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
   } catch (e) { format = null; }
   if (format) {
-    document.querySelectorAll("time[data-local]").forEach(function (el) {
+    document.querySelectorAll("time[datetime]").forEach(function (el) {
       var when = new Date(el.getAttribute("datetime"));
-      if (!isNaN(when)) el.textContent = format.format(when);
+      if (isNaN(when)) return;
+      if (el.hasAttribute("data-local")) {
+        el.textContent = format.format(when);
+      } else if (el.title) {
+        // Relative text stays; the exact time is given in the viewer's zone, then UTC.
+        el.title = format.format(when) + " (" + el.title + ")";
+      }
     });
   }
 })();

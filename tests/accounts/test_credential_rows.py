@@ -52,12 +52,16 @@ def test_lookups_are_prepared_once_per_connection_on_postgresql(settings, prepar
     """Parsing and planning the four-table join cost more than running it: prepared, the
     server only executes it."""
     from django.db import connection
+    from django.test.utils import CaptureQueriesContext
 
     settings.DATABASE_PREPARED_LOOKUPS = prepared
     made = MembershipFactory.create()
     sql = f"{SQL} /* prepared={prepared} */"
-    for _ in range(2):
-        assert fetch_row(sql, [made.pk]) is not None
+    with CaptureQueriesContext(connection) as captured:
+        for _ in range(2):
+            assert fetch_row(sql, [made.pk]) is not None
+    assert len(captured) == 2  # counted and logged like any query, with its parameters
+    assert all(f"m.id = {made.pk}" in q["sql"] for q in captured.captured_queries)
     with connection.cursor() as cursor:
         cursor.execute(  # the server holds the text with $1 where we wrote %s
             "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",

@@ -8,8 +8,8 @@ from django.test import Client
 from accounts.models import User
 from audit.actors import Actor
 from audit.models import AuditEvent
-from orgs.invitations import invitation_create
 from orgs.models import Membership
+from orgs.services import invitation_create
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db

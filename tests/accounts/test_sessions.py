@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 
 from accounts.models import BrowserSession
+from accounts.services import browser_session_open
 from accounts.session_store import SEEN_KEY, SessionStore
-from accounts.sessions import browser_session_open
 from audit.actors import RequestContext
 from audit.models import AuditEvent
 from tests.config.test_deploy import PRODUCTION

@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from accounts.sessions import browser_session_open
+from accounts.services import browser_session_open
 from audit.actors import Actor, RequestContext
 from audit.models import AuditEvent
 from tests.factories import MembershipFactory

@@ -116,7 +116,7 @@ def portal_url(live_server: Any) -> Callable[..., str]:
 
 def _open_browser_session(user: Any, org: Any) -> str:
     """A signed-in session in the configured store, as the sign-in page leaves it."""
-    from accounts.sessions import browser_session_open
+    from accounts.services import browser_session_open
     from audit.actors import RequestContext
 
     context = RequestContext(ip="127.0.0.1", user_agent="tests/browser signed_in")

@@ -53,7 +53,7 @@ def _acts_in(page, portal_url):
 
 def test_an_invited_email_joins_the_org_that_invited_it(page, portal_url, google, org):
     from audit.actors import Actor
-    from orgs.invitations import invitation_create
+    from orgs.services import invitation_create
 
     invitation_create(
         org=org, actor=Actor.system(), by=None, email="grace@elsewhere.test", role="developer"

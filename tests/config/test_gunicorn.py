@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def gunicorn_server(tmp_path, subprocess_env):
+def gunicorn_server(tmp_path, transactional_db, subprocess_env):
+    # Transactional: what the server commits (a session row, say) is emptied afterwards.
     port = free_port()
     log = tmp_path / "gunicorn.log"
     env = {

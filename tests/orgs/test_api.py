@@ -246,3 +246,25 @@ def test_another_orgs_invitation_is_404(org, other_org, as_member, invite):
     created, _ = invite(theirs, "x@example.test")
     assert admin.get(f"/api/invitations/{created['id']}").status_code == 404
     assert admin.delete(f"/api/invitations/{created['id']}").status_code == 404
+
+
+def test_resend_an_invitation_over_the_api(org, as_member):
+    from audit.actors import Actor
+    from orgs.services import invitation_create
+
+    admin = as_member(org, role="admin")
+    invitation, _ = invitation_create(
+        org=org, actor=Actor.system(), by=None, email="again@example.test", role="member"
+    )
+    old = invitation.token_hash
+    response = admin.post(f"/api/invitations/{invitation.pk}/resend")
+    assert response.status_code == 200
+    assert response.json()["email"] == "again@example.test"
+    assert "token" not in response.json()
+    invitation.refresh_from_db()
+    assert invitation.token_hash != old
+    developer = as_member(org, role="developer")
+    assert developer.post(f"/api/invitations/{invitation.pk}/resend").status_code == 403
+    admin.delete(f"/api/invitations/{invitation.pk}")
+    refused = admin.post(f"/api/invitations/{invitation.pk}/resend")
+    assert refused.status_code == 422

@@ -5,9 +5,9 @@ from django.core import mail
 
 from accounts.session_store import ORG_KEY
 from audit.models import AuditEvent
-from orgs.invitations import invitation_create
 from orgs.models import Invitation, Membership
 from orgs.portal import SESSION_ORG_KEY
+from orgs.services import invitation_create
 from tests.factories import MembershipFactory, OrgFactory
 
 pytestmark = pytest.mark.django_db
@@ -209,3 +209,29 @@ def test_organization_settings(org, portal_member):
     bad = owner.post("/settings/organization/", {"name": ""})
     assert bad.status_code == 422
     assert "name" in bad.context["form"].errors
+
+
+def test_only_owners_set_the_email_domains_with_the_reason_shown(org, portal_member):
+    url = "/settings/organization/email-domains/"
+    admin = portal_member(org, role="admin")
+    page = admin.get("/settings/organization/").content.decode()
+    assert "Only owners change who may join by email domain" in page
+    refused = admin.post(
+        url, {"allowed_email_domains": "acme.test", "default_role": "member"}, follow=True
+    )
+    assert "Only an owner can change who may join by email domain" in refused.content.decode()
+    owner = portal_member(org, role="owner")
+    bad = owner.post(url, {"allowed_email_domains": "not a domain", "default_role": "member"})
+    assert bad.status_code == 422
+    assert "allowed_email_domains" in bad.context["domains_form"].errors
+    assert "not a domain" in bad.content.decode()  # the value is kept
+    before = AuditEvent.dangerously_unscoped.count()
+    ok = owner.post(
+        url, {"allowed_email_domains": "Acme.test\n@corp.test", "default_role": "viewer"}
+    )
+    assert ok.status_code == 302
+    assert _new_actions(before) == ["org.email_domains_changed"]
+    org.refresh_from_db()
+    assert org.allowed_email_domains == ["acme.test", "corp.test"]
+    assert org.default_role == "viewer"
+    assert portal_member(org, role="member").post(url, {}).status_code == 403

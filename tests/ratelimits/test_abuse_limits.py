@@ -110,3 +110,32 @@ def test_login_is_then_limited_per_account(org, settings, monkeypatch):
     answers = [api_login(s, org, f"203.0.113.{n}") for n, s in enumerate(spellings)]
     assert [a.status_code for a in answers] == [401, 401, 429]
     assert answers[-1]["RateLimit"].startswith('"login-account";r=0;')
+
+
+def test_portal_login_shares_the_email_bucket_of_the_api_login(org, settings):
+    settings.LOGIN_RATE = "3/d"
+    api_login("admin@example.test", org, "203.0.113.50")
+    api_login("ADMIN@example.test", org, "203.0.113.51")
+    portal = Client(REMOTE_ADDR="203.0.113.52")
+    first = portal.post("/login/", {"email": "adm\u0131n@example.test", "password": "wrong"})
+    second = portal.post("/login/", {"email": "Admin@example.test", "password": "wrong"})
+    assert (first.status_code, second.status_code) == (400, 429)
+
+
+def test_portal_invitations_share_the_api_limits(org, portal_member, as_member, settings):
+    settings.INVITATION_RATE_INVITER = "2/h"
+    admin = portal_member(org, role="admin")
+    statuses = [
+        admin.post("/settings/members/", {"email": f"p{n}@example.test", "role": "member"})
+        for n in range(3)
+    ]
+    assert [r.status_code for r in statuses] == [302, 302, 429]
+    assert Invitation.objects.for_org(org).count() == 2
+
+
+def test_portal_org_creation_shares_the_api_limit(org, portal_member, settings):
+    settings.ORG_CREATE_RATE = "1/d"
+    person = portal_member(org, role="owner")
+    first = person.post("/orgs/new/", {"name": "One", "slug": "one-more"})
+    second = person.post("/orgs/new/", {"name": "Two", "slug": "two-more"})
+    assert (first.status_code, second.status_code) == (302, 429)

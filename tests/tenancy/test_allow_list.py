@@ -11,16 +11,14 @@ ROOT = Path(__file__).resolve().parents[2]
 ESCAPE_HATCH = "dangerously_unscoped"
 
 ALLOW_LIST = {
-    ("accounts/sessions.py", "sessions_list"): "a person's API sign-ins span their orgs",
-    ("accounts/sessions.py", "session_end"): "a person ends their own sign-in, in any org",
-    ("accounts/signin.py", "refresh"): "a refresh token is looked up by its hash, before any org",
-    ("accounts/signin.py", "revoke_all_families"): "a person's sign-ins span their orgs",
+    ("accounts/selectors.py", "sessions_list"): "a person's API sign-ins span their orgs",
+    ("accounts/services.py", "expired_sign_ins_flush"): "a sweep of every org's dead sign-ins",
+    ("accounts/services.py", "session_end"): "a person ends their own sign-in, in any org",
+    ("accounts/services.py", "refresh"): "a refresh token is looked up by its hash, before any org",
+    ("accounts/services.py", "revoke_all_families"): "a person's sign-ins span their orgs",
     ("config/metrics.py", "WebhookCollector._read"): "the operator's metrics span orgs",
     ("orgs/portal.py", "chrome_for"): "the layout lists one person's orgs (switcher), by person",
     ("apikeys/admin.py", "APIKeyAdmin.get_queryset"): "the staff console spans orgs",
-    ("apikeys/authentication.py", "APIKeyAuthentication.authenticate"): (
-        "a key is looked up by its hash: the key names the org"
-    ),
     ("apikeys/services.py", "api_key_touch"): "by primary key, from the authenticated key",
     ("apikeys/services.py", "leaked_keys_report"): "a leaked key is found by its hash",
     ("audit/admin.py", "AuditEventAdmin.get_queryset"): "the staff console spans orgs",
@@ -33,9 +31,9 @@ ALLOW_LIST = {
     ("orgs/admin.py", "MembershipAdmin.get_queryset"): "the staff console spans orgs",
     ("orgs/api.py", "MyOrganizationsView.get_queryset"): "a person's memberships span orgs",
     ("orgs/hosts.py", "membership_for_person"): "a person's memberships, to pick the org",
-    ("orgs/invitations.py", "invitation_lock"): "an invitation is found by its token's hash",
-    ("orgs/invitations.py", "invitation_peek"): "an invitation is found by its token's hash",
-    ("orgs/invitations.py", "invitations_claim_for_verified_email"): (
+    ("orgs/services.py", "invitation_lock"): "an invitation is found by its token's hash",
+    ("orgs/services.py", "invitation_peek"): "an invitation is found by its token's hash",
+    ("orgs/services.py", "invitations_claim_for_verified_email"): (
         "one person's invitations, keyed by their verified email, span orgs"
     ),
     ("usage/services.py", "usage_rollup"): "the rollup copies every org's counters",

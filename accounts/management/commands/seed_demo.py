@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import User
-from accounts.services import user_create
+from accounts.services import user_create, user_save_by_staff
 from audit.actors import Actor
 from orgs.models import Organization
 from orgs.roles import Role
@@ -16,6 +16,7 @@ from orgs.services import membership_add, org_create
 # Printed for the local demo on purpose; the demo runs on the embedded SQLite database only.
 DEMO_PASSWORD = "tenantry-demo-password"
 DEMO_SLUG = "acme"
+STAFF_EMAIL = "staff@acme.test"
 
 
 class Command(BaseCommand):
@@ -36,11 +37,20 @@ class Command(BaseCommand):
                 for role in (Role.ADMIN, Role.DEVELOPER, Role.MEMBER, Role.VIEWER):
                     user = self._user(actor, f"{role.value}@acme.test", role.value.title())
                     membership_add(org=org, actor=actor, user=user, role=role, by=None)
+            if not User.objects.filter(email=STAFF_EMAIL).exists():
+                # The Django admin's user: staff, in no org.
+                staff = self._user(actor, STAFF_EMAIL, "Sam Staff")
+                staff.is_staff = staff.is_superuser = True
+                user_save_by_staff(
+                    actor=actor, user=staff, created=False, changed=["is_staff", "is_superuser"]
+                )
         self.stdout.write(
             "\nDemo organization 'acme' is ready. Sign in with any of\n"
             "  owner@acme.test, admin@acme.test, developer@acme.test, member@acme.test,"
             " viewer@acme.test\n"
-            f"  password: {DEMO_PASSWORD}\n\n"
+            f"  password: {DEMO_PASSWORD}\n"
+            f"  Django admin (http://127.0.0.1:8000/admin/): {STAFF_EMAIL}, same password\n"
+            "  Mail (invitations, password resets) is printed on this console, not sent.\n\n"
             "  curl http://127.0.0.1:8000/api/health\n"
             "  curl -X POST http://127.0.0.1:8000/api/auth/login \\\n"
             "       -H 'Content-Type: application/json' \\\n"

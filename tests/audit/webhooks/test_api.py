@@ -293,3 +293,24 @@ def test_an_endpoint_gone_before_the_service_locks_it_is_a_404(org, admin, monke
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
     assert set(response.json()) == {"error", "code", "details", "request_id"}
+
+
+def test_send_a_test_event_and_retry_a_failed_delivery_over_the_api(org, as_member):
+    from audit.webhooks.models import WebhookDelivery
+    from tests.audit.helpers import make_endpoint
+
+    admin = as_member(org, role="admin")
+    endpoint = make_endpoint(org, "https://hooks.example.test/api")
+    sent = admin.post(f"/api/webhooks/{endpoint.pk}/test")
+    assert sent.status_code == 202
+    assert sent.json()["status"] == "pending"
+    delivery_id = sent.json()["id"]
+    refused = admin.post(f"/api/webhooks/{endpoint.pk}/deliveries/{delivery_id}/retry")
+    assert refused.status_code == 422  # pending: nothing to retry yet
+    WebhookDelivery.objects.for_org(org).filter(pk=delivery_id).update(status="dead", attempts=12)
+    retried = admin.post(f"/api/webhooks/{endpoint.pk}/deliveries/{delivery_id}/retry")
+    assert retried.status_code == 202
+    assert retried.json()["status"] == "pending"
+    assert admin.post(f"/api/webhooks/{endpoint.pk}/deliveries/999999/retry").status_code == 404
+    developer = as_member(org, role="developer")
+    assert developer.post(f"/api/webhooks/{endpoint.pk}/test").status_code == 403

@@ -108,3 +108,17 @@ def test_another_orgs_endpoint_is_404(org, other_org, portal_member):
     assert admin.post(f"{URL}{theirs.pk}/test/").status_code == 404
     assert admin.post(f"{URL}{theirs.pk}/delete/").status_code == 404
     assert admin.post(f"{URL}{theirs.pk}/deliveries/1/retry/").status_code == 404
+
+
+def test_disable_and_enable_an_endpoint(org, portal_member):
+    admin = portal_member(org, role="admin")
+    endpoint = make_endpoint(org, "https://hooks.example.test/x")
+    before = AuditEvent.dangerously_unscoped.count()
+    admin.post(f"{URL}{endpoint.pk}/enabled/")
+    endpoint.refresh_from_db()
+    assert endpoint.enabled is False
+    assert "Enable</button>" in admin.get(f"{URL}{endpoint.pk}/").content.decode()
+    admin.post(f"{URL}{endpoint.pk}/enabled/", {"enabled": "on"})
+    endpoint.refresh_from_db()
+    assert endpoint.enabled is True
+    assert _new_actions(before) == ["webhook.updated", "webhook.updated"]
