@@ -53,12 +53,18 @@ def google_enabled() -> bool:
     return bool(settings.SOCIAL_AUTH_GOOGLE_OIDC_KEY)
 
 
-def allow_google_form(response: HttpResponse) -> HttpResponse:
-    """The "Sign in with Google" form posts here and is redirected to the provider; the CSP's
-    ``form-action`` covers that redirect, so the provider's origin is added on this page."""
+def allow_google_form(response: HttpResponse, *, own_subdomains: bool = False) -> HttpResponse:
+    """Where this page's forms may lead, for the CSP's ``form-action`` (Chromium applies it
+    to the redirect after a POST too): the Google form's redirect to the provider, and, for
+    the sign-in form, a ``next`` on another of the deployment's own subdomains."""
+    targets = []
     if google_enabled():
         parts = urlsplit(settings.SOCIAL_AUTH_GOOGLE_OIDC_OIDC_ENDPOINT)
-        response._csp_update = {"form-action": [f"{parts.scheme}://{parts.netloc}"]}  # type: ignore[attr-defined]
+        targets.append(f"{parts.scheme}://{parts.netloc}")
+    if own_subdomains and settings.BASE_DOMAIN != "localhost":
+        targets.append(f"*.{settings.BASE_DOMAIN}:*")
+    if targets:
+        response._csp_update = {"form-action": targets}  # type: ignore[attr-defined]
     return response
 
 
@@ -122,7 +128,8 @@ class LoginPage(PortalPublicView):
             "error": error,
             "google_enabled": google_enabled(),
         }
-        return allow_google_form(render(request, self.template_name, context, status=status))
+        response = render(request, self.template_name, context, status=status)
+        return allow_google_form(response, own_subdomains=True)
 
 
 def sign_in_and_redirect(
