@@ -1,9 +1,9 @@
-# The two commands of the README: `make run` and `make test` (and `make bench`).
+# The two commands of the README: `make run` and `make test` (and `make up`, `make bench`).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test install lint typecheck pytest bench
+.PHONY: run up test install lint typecheck pytest bench
 
 # Reinstall whenever the lock file changes.
 $(VENV)/.installed: requirements.lock
@@ -21,6 +21,12 @@ run: install
 	$(BIN)/python manage.py seed_demo
 	@if [ -z "$$REDIS_URL" ]; then echo "Rate limits: counted in this process's local memory (no REDIS_URL; usage is not metered); set REDIS_URL to share them."; fi
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+# The whole stack locally: PostgreSQL, Redis, gunicorn, uvicorn (event stream), the webhook
+# worker and the usage roll-up, with the demo data; Ctrl-C stops it all (scripts/stack.py).
+up: install
+	bash scripts/install-test-services.sh
+	$(BIN)/python scripts/stack.py
 
 test: install
 	bash scripts/install-test-services.sh

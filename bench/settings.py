@@ -11,3 +11,9 @@ from config.settings import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework_api_key"]
 ROOT_URLCONF = "bench.urls"
+
+# `BENCH_RATE_LIMITS=off` measures what the rate limiter's Redis round trip costs (never the
+# default: the bench's figures are with limiting on, as deployed).
+if env.str("BENCH_RATE_LIMITS", default="on") == "off":  # noqa: F405
+    REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}  # noqa: F405
+    MIDDLEWARE = [m for m in MIDDLEWARE if m != "config.ratelimiting.RateLimitMiddleware"]  # noqa: F405

@@ -21,8 +21,8 @@ LOCAL_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 
-DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="")
+DEBUG = env.bool("DEBUG", default=False)  # true: local development; off: production
+SECRET_KEY = env.str("SECRET_KEY", default="")  # required in production: random, 50+ chars
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off")
@@ -30,6 +30,7 @@ if not SECRET_KEY:
 
 # The deployment's registrable domain: portal.<BASE_DOMAIN>, api.<BASE_DOMAIN> share a session.
 BASE_DOMAIN = env.str("BASE_DOMAIN", default="localhost")
+# Host headers served (comma-separated); the subdomains of BASE_DOMAIN by default.
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", f".{BASE_DOMAIN}"])
 # Unsafe requests from any of the deployment's subdomains (a form on portal.<base> posting to
 # api.<base>) pass Django's Origin check; no other origin does.
@@ -106,6 +107,7 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 DATABASES = {
+    # PostgreSQL in production (postgres://user:pass@host:5432/db); SQLite for make run only
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{LOCAL_DIR / 'tenantry.sqlite3'}")
 }
 if not DEBUG and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
@@ -114,9 +116,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # psycopg 3 with Django's own connection pool; CONN_MAX_AGE must stay 0 with a pool.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": env.int("DATABASE_POOL_MIN", default=1),
-        "max_size": env.int("DATABASE_POOL_MAX", default=10),
-        "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
+        "min_size": env.int("DATABASE_POOL_MIN", default=1),  # connections kept per process
+        "max_size": env.int("DATABASE_POOL_MAX", default=10),  # connections at most per process
+        "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),  # seconds to wait for one
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The per-request credential lookups (API key, JWT) are prepared once per connection on
@@ -125,7 +127,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATABASE_PREPARED_LOOKUPS = env.bool("DATABASE_PREPARED_LOOKUPS", default=True)
 
 # --- Cache: Redis when REDIS_URL is set (shared rate limits), else local memory ---------
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL = env.str("REDIS_URL", default="")  # required in production: redis://host:6379/0
 if not DEBUG and not REDIS_URL:
     # A per-process cache would give every worker its own rate-limit counters.
     raise ImproperlyConfigured("Production needs Redis for shared rate limits: set REDIS_URL")
@@ -165,6 +167,7 @@ SOCIAL_AUTH_GOOGLE_OIDC_OIDC_ENDPOINT = env.str(
 )
 SOCIAL_AUTH_JSONFIELD_ENABLED = True
 SOCIAL_AUTH_URL_NAMESPACE = "social"
+# The OAuth callback URL sent to Google is https (behind a TLS-terminating proxy too).
 SOCIAL_AUTH_REDIRECT_IS_HTTPS = env.bool("SOCIAL_AUTH_REDIRECT_IS_HTTPS", default=not DEBUG)
 # Only what the pipeline needs is kept: never the provider's access or id token.
 SOCIAL_AUTH_GOOGLE_OIDC_EXTRA_DATA: list[str] = []
@@ -186,11 +189,13 @@ SOCIAL_AUTH_PIPELINE = [
 SESSION_ENGINE = "accounts.session_store"
 SESSION_COOKIE_NAME = env.str("SESSION_COOKIE_NAME", default="tnt_session")
 SESSION_COOKIE_DOMAIN = (
+    # The cookie's Domain: every subdomain of BASE_DOMAIN shares the session.
     env.str(
         "SESSION_COOKIE_DOMAIN", default="" if BASE_DOMAIN == "localhost" else f".{BASE_DOMAIN}"
     )
     or None
 )
+# Seconds a session lives without use (it slides forward while used).
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=7 * 24 * 3600)
 # The expiry slides forward as the session is used, with one store write per this many
 # seconds at most (accounts.middleware.SessionSlidingMiddleware).
@@ -208,8 +213,11 @@ CSRF_FAILURE_VIEW = "config.views.csrf_failure"  # the error shape under /api/
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 if TRUSTED_PROXY_COUNT:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Plain-http requests are redirected to https (the health probes excepted).
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^api/health$", r"^api/health/ready$"]
+# Strict-Transport-Security: max-age, includeSubDomains, and preload (a deployer's choice:
+# preloading binds the domain into browsers' lists).
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
@@ -242,7 +250,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = env.str("STATIC_ROOT", default=str(LOCAL_DIR / "static"))
+STATIC_ROOT = env.str("STATIC_ROOT", default=str(LOCAL_DIR / "static"))  # collectstatic target
 # WhiteNoise serves STATIC_ROOT (after `collectstatic`) in production, and the source
 # folders through the finders when DEBUG is on: no CDN, no separate static server.
 STORAGES = {
@@ -260,8 +268,11 @@ if env.str("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
 else:
     EMAIL_BACKEND = env.str(
-        "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+        # Django's mail backend, when EMAIL_URL is unset (production refuses the console).
+        "EMAIL_BACKEND",
+        default="django.core.mail.backends.console.EmailBackend",
     )
+# The From: of invitations, password resets and leak notices.
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tenantry <no-reply@localhost>")
 
 # --- REST API --------------------------------------------------------------------------
@@ -321,6 +332,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Metrics: /metrics answers these networks only (a 404 to anyone else) ----------------
+# Networks (CIDR) whose REMOTE_ADDR may read /metrics; anyone else gets a 404.
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
 for _network in METRICS_ALLOWED_IPS:
     try:
@@ -342,10 +354,14 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "filters": ["request_id"],
             # One JSON object a line in production (LOG_FORMAT=json|plain); text locally.
-            "formatter": env.str("LOG_FORMAT", default="plain" if DEBUG else "json"),
+            "formatter": env.str("LOG_FORMAT", default="plain" if DEBUG else "json"),  # json|plain
         }
     },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {
+        "handlers": ["console"],
+        # The root logger's level: DEBUG, INFO, WARNING, ERROR.
+        "level": env.str("LOG_LEVEL", default="INFO"),
+    },
     "loggers": {
         # Django's own request logger would log the 4xx/5xx a second time, without our id.
         "django.request": {"handlers": [], "level": "ERROR", "propagate": False},
@@ -374,35 +390,38 @@ JWT_SIGNING_KEYS = dict(
         ],
     )
 )
+# The id of the key in JWT_SIGNING_KEYS that signs new tokens (the first by default).
 JWT_SIGNING_KEY_ID = env.str("JWT_SIGNING_KEY_ID", default=next(iter(JWT_SIGNING_KEYS)))
 SIMPLE_JWT = {
     "ALGORITHM": "EdDSA",
-    "ISSUER": env.str("JWT_ISSUER", default="tenantry"),
+    "ISSUER": env.str("JWT_ISSUER", default="tenantry"),  # the tokens' iss claim
+    # An access token's lifetime in seconds.
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("ACCESS_TOKEN_SECONDS", default=900)),
     "USER_ID_CLAIM": "user_id",
     "LEEWAY": 0,
 }
+# A sign-in (token family) dies after this many days without a refresh...
 REFRESH_TOKEN_IDLE_LIFETIME = timedelta(days=env.int("REFRESH_TOKEN_IDLE_DAYS", default=14))
 # A spent refresh token presented again within this many seconds of its use is refused
 # (401) without revoking its sign-in: concurrent refreshes by one client. Later, it revokes.
 REFRESH_TOKEN_REUSE_LEEWAY = timedelta(
+    # Seconds after its use during which a spent refresh token is refused without revoking.
     seconds=env.int("REFRESH_TOKEN_REUSE_LEEWAY_SECONDS", default=10)
 )
+# ...and after this many days in any case.
 REFRESH_TOKEN_ABSOLUTE_LIFETIME = timedelta(days=env.int("REFRESH_TOKEN_ABSOLUTE_DAYS", default=30))
 # --- API keys ---------------------------------------------------------------------------
+# Keys read <prefix>_live_... or <prefix>_test_...; one prefix per deployment.
 API_KEY_PREFIX = env.str("API_KEY_PREFIX", default="tnt")
-# Peppers as "id:secret,id:secret"; new keys use API_KEY_PEPPER_ID, old ones keep theirs.
-# Production must set them: a pepper derived from SECRET_KEY would tie every key's life to
-# that key's (rotate it and every API key breaks) and make one leak expose both.
-if not DEBUG and not env.str("API_KEY_PEPPERS", default=""):
-    raise ImproperlyConfigured("Production needs API_KEY_PEPPERS (e.g. k1:<64 random hex>)")
 API_KEY_PEPPERS = dict(
     item.split(":", 1)
     for item in env.list(
+        # "id:secret,id:secret": every listed pepper verifies the keys hashed under it.
         "API_KEY_PEPPERS",
         default=[f"k1:{hashlib.sha256(('api-key-pepper:' + SECRET_KEY).encode()).hexdigest()}"],
     )
 )
+# The pepper new keys are hashed under (the first listed by default).
 API_KEY_PEPPER_ID = env.str("API_KEY_PEPPER_ID", default=next(iter(API_KEY_PEPPERS)))
 if API_KEY_PEPPER_ID not in API_KEY_PEPPERS:
     raise ImproperlyConfigured("API_KEY_PEPPER_ID names no pepper in API_KEY_PEPPERS")
@@ -435,8 +454,8 @@ RATELIMIT_IP_META_KEY = "orgs.ratelimits.ratelimit_ip"  # never empty, never jun
 
 LOGIN_RATE = env.str("LOGIN_RATE", default="10/m")  # per IP and per email, each
 REFRESH_RATE = env.str("REFRESH_RATE", default="60/m")  # per IP
-INVITATION_LIFETIME = timedelta(days=env.int("INVITATION_DAYS", default=7))
-PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000")
+INVITATION_LIFETIME = timedelta(days=env.int("INVITATION_DAYS", default=7))  # then it expires
+PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000")  # emailed links point here
 
 # --- Lifecycle events and webhooks ---
 # Audit events are kept this many days unless the org's settings["audit_retention_days"] says
