@@ -1,13 +1,18 @@
-"""Sign-in API: login, refresh, logout, /users/me, password change, invitation acceptance."""
+"""Sign-in API: login, refresh, logout, /users/me, sessions, password, invitation acceptance."""
+
+from dataclasses import asdict
+from typing import Any
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import serializers as s
 from accounts.errors import InvalidCredentials, JwtDisabled, jwt_disabled_error
+from accounts.selectors import API_PREFIX, sessions_list
 from accounts.services import (
     browser_sign_out,
     invitation_accept,
@@ -15,11 +20,12 @@ from accounts.services import (
     password_change,
     password_login,
     refresh,
+    session_end,
     sessions_end_all,
 )
 from audit.actors import RequestContext
 from orgs.bases import OrgView, PublicView, SignedInView, validated
-from orgs.context import acting, org_context
+from orgs.context import OrgContext, acting, org_context
 from orgs.ratelimits import enforce, enforce_login
 from orgs.roles import ANY_MEMBER
 from orgs.serializers import MembershipSerializer
@@ -176,3 +182,53 @@ class InvitationAcceptView(PublicView):
         except (InvitationInvalid, InvalidCredentials):
             raise exceptions.AuthenticationFailed("Invalid or expired invitation") from None
         return Response(MembershipSerializer(membership).data)
+
+
+class SessionsView(SignedInView, GenericAPIView):
+    """The person's browser sessions and API sign-ins (a person's own, in every org)."""
+
+    serializer_class = s.SessionSerializer
+
+    @extend_schema(
+        operation_id="users_me_sessions_list",
+        responses={200: s.SessionSerializer(many=True)},
+        tags=["users"],
+        summary="My active sessions: browser sessions and API sign-ins, newest first",
+    )
+    def get(self, request: Request) -> Response:
+        context = org_context(request)
+        rows = sessions_list(user=context.membership.user, current_id=current_session_id(context))
+        page: list[Any] | None = self.paginate_queryset(rows)  # type: ignore[arg-type]
+        return self.get_paginated_response(
+            s.SessionSerializer([asdict(row) for row in page or []], many=True).data
+        )
+
+
+class SessionDetailView(SignedInView):
+    @extend_schema(
+        operation_id="users_me_sessions_delete",
+        request=None,
+        responses={204: None},
+        tags=["users"],
+        summary="End one of my sessions: a browser signs out, an API sign-in's tokens stop",
+        description="Another person's session, or one already ended, is 404.",
+    )
+    def delete(self, request: Request, pk: str) -> Response:
+        context = org_context(request)
+        ended = session_end(
+            user=context.membership.user,
+            session_id=pk,
+            actor=acting(request),
+            org_id=context.org.pk,
+        )
+        if not ended:
+            raise exceptions.NotFound()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def current_session_id(context: OrgContext) -> str | None:
+    if context.credential == "session":
+        return str(context.credential_id)
+    if context.credential == "jwt":
+        return f"{API_PREFIX}{context.credential_id}"
+    return None

@@ -69,3 +69,18 @@ class MeSerializer(serializers.Serializer[Any]):
     role = serializers.CharField()
     actions = _SortedListField(child=serializers.CharField())
     credential = serializers.ChoiceField(choices=["jwt", "api_key", "session"])
+
+
+class SessionSerializer(serializers.Serializer[Any]):
+    """One of the person's sign-ins: a browser session or an API sign-in (token family)."""
+
+    id = serializers.CharField(help_text="bs_... (browser session) or tf_... (API sign-in)")
+    kind = serializers.ChoiceField(choices=["browser", "api"])
+    created_at = serializers.DateTimeField(allow_null=True)
+    last_seen_at = serializers.DateTimeField(
+        allow_null=True, help_text="Updated at most every few minutes; null for API sign-ins"
+    )
+    ip = serializers.CharField(allow_null=True)
+    user_agent = serializers.CharField(allow_blank=True)
+    current = serializers.BooleanField(help_text="The sign-in this request came with")
+    org_id = serializers.IntegerField(allow_null=True, help_text="API sign-ins are in one org")

@@ -35,7 +35,7 @@ from audit.actors import Actor, RequestContext
 from audit.services import record
 from orgs.models import Membership, Organization
 from orgs.opaque_tokens import hash_opaque_token, new_opaque_token
-from orgs.services import invitation_claim, invitation_lock
+from orgs.services import InvitationInvalid, invitation_claim, invitation_lock
 
 PASSWORD_FIELDS = {"password", "password1", "password2"}
 
@@ -576,3 +576,18 @@ def expired_sign_ins_flush(*, actor: Actor, now: datetime | None = None) -> dict
         }
         record(org_id=None, action=audit_actions.AUTH_EXPIRED_FLUSHED, actor=actor, metadata=counts)
     return counts
+
+
+def invitation_accept_signed_in(
+    *, raw_token: str, user: User, context: RequestContext
+) -> Membership:
+    """Accept an invitation as the signed-in ``user``, whose email must be the invited one
+    (a signed-in person with another email is refused, never joined). Atomic, audited as
+    invitation.accepted."""
+    with transaction.atomic():
+        invitation = invitation_lock(raw_token)
+        if invitation.email != user.email.lower():
+            raise InvitationInvalid
+        return invitation_claim(
+            invitation=invitation, user=user, actor=Actor.for_user(user, context=context)
+        )

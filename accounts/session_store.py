@@ -16,7 +16,7 @@ from django.contrib.sessions.backends import cached_db, db
 from django.utils import timezone
 
 # Session data keys of ours, beside Django's auth keys.
-ORG_KEY = "tnt_org_id"  # the org the person acts in when the host names none
+ORG_KEY = "tnt_org_id"  # the org the person acts in when the host names none (= orgs.bases)
 META_KEY = "tnt_meta"  # {"ip", "ua", "created"} captured at sign-in
 SEEN_KEY = "tnt_seen"  # epoch seconds of the last write: the sliding-expiry clock
 

@@ -1,13 +1,14 @@
 """Sign-in pages: /login/, /logout/, password reset. Thin: parse, call a service, render."""
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
@@ -16,21 +17,31 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import Throttled
 from social_core.actions import do_complete
 from social_core.exceptions import AuthException
+from social_django import views as social_views
 from social_django.utils import psa
 
+from accounts.errors import InvalidCredentials
+from accounts.models import User
 from accounts.pipeline import UnverifiedEmail
 from accounts.redirects import safe_next
+from accounts.selectors import sessions_list
 from accounts.services import (
     browser_session_set_org,
     browser_sign_in,
     browser_sign_out,
+    invitation_accept,
+    invitation_accept_signed_in,
     password_reset_finish,
+    session_end,
+    sessions_end_all,
 )
+from accounts.session_auth import session_public_id
+from accounts.session_store import ORG_KEY
 from audit.actors import Actor, RequestContext
 from orgs.bases import PortalPublicView, PortalSignedInView
 from orgs.hosts import membership_for_person
 from orgs.ratelimits import email_bucket_value, enforce, enforce_login, enforce_org_creation
-from orgs.services import org_create
+from orgs.services import InvitationInvalid, invitation_peek, org_create
 
 # The API login's answer, word for word: no failure says which part was wrong.
 INVALID_CREDENTIALS = "Invalid credentials"
@@ -40,6 +51,21 @@ NO_ORG_NEXT = "/orgs/new/"
 
 def google_enabled() -> bool:
     return bool(settings.SOCIAL_AUTH_GOOGLE_OIDC_KEY)
+
+
+def allow_google_form(response: HttpResponse, *, own_subdomains: bool = False) -> HttpResponse:
+    """Where this page's forms may lead, for the CSP's ``form-action`` (Chromium applies it
+    to the redirect after a POST too): the Google form's redirect to the provider, and, for
+    the sign-in form, a ``next`` on another of the deployment's own subdomains."""
+    targets = []
+    if google_enabled():
+        parts = urlsplit(settings.SOCIAL_AUTH_GOOGLE_OIDC_OIDC_ENDPOINT)
+        targets.append(f"{parts.scheme}://{parts.netloc}")
+    if own_subdomains and settings.BASE_DOMAIN != "localhost":
+        targets.append(f"*.{settings.BASE_DOMAIN}:*")
+    if targets:
+        response._csp_update = {"form-action": targets}  # type: ignore[attr-defined]
+    return response
 
 
 def _limited(request: HttpRequest, *, group: str, key: Any) -> bool:
@@ -102,7 +128,8 @@ class LoginPage(PortalPublicView):
             "error": error,
             "google_enabled": google_enabled(),
         }
-        return render(request, self.template_name, context, status=status)
+        response = render(request, self.template_name, context, status=status)
+        return allow_google_form(response, own_subdomains=True)
 
 
 def sign_in_and_redirect(
@@ -131,14 +158,13 @@ class LogoutPage(PortalPublicView):
         return HttpResponseRedirect(reverse_lazy("login"))
 
 
-class _NoReferrer:
-    """Pages whose URL carries a secret: no Referer may leak it to a linked site."""
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response: HttpResponse = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
-        response["Referrer-Policy"] = "no-referrer"
-        response["Cache-Control"] = "no-store"
-        return response
+def no_referrer(response: HttpResponseBase) -> HttpResponseBase:
+    """For the one response whose URL carries a secret (it redirects the secret out of the
+    URL): no Referer may carry it anywhere. Only there: under ``no-referrer`` a browser
+    sends ``Origin: null`` with a form POST, which the CSRF check rightly refuses."""
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 class PasswordResetPage(auth_views.PasswordResetView, PortalPublicView):
@@ -164,13 +190,21 @@ class PasswordResetDonePage(auth_views.PasswordResetDoneView, PortalPublicView):
     template_name = "accounts/password_reset_done.html"
 
 
-class PasswordResetConfirmPage(_NoReferrer, auth_views.PasswordResetConfirmView, PortalPublicView):
+class PasswordResetConfirmPage(auth_views.PasswordResetConfirmView, PortalPublicView):
     """Django's view: the token leaves the URL at once (kept in the session, then the
     browser is redirected to ``.../set-password/``); the new password goes through our
     service, which ends every other sign-in and is audited."""
 
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("password_reset_complete")
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = super().dispatch(request, *args, **kwargs)
+        if kwargs.get("token") != self.reset_url_token:  # the emailed URL, token in the path
+            no_referrer(response)
+        else:
+            response["Cache-Control"] = "no-store"
+        return response
 
     def form_valid(self, form: Any) -> HttpResponse:
         password_reset_finish(
@@ -200,8 +234,25 @@ GOOGLE_REFUSED = (
 )
 
 
+class GoogleBeginPage(PortalPublicView):
+    """POST (with the CSRF token) from the sign-in page: off to Google. social_django's own
+    view, which keeps ``next`` and the ``state`` in the session."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, backend: str) -> HttpResponseBase:
+        return social_views.auth(request, backend)
+
+
+@method_decorator(csrf_exempt, name="dispatch")  # Google's redirect back: state is its check
+class GoogleCompletePage(PortalPublicView):
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest, backend: str) -> HttpResponse:
+        return google_complete(request, backend)
+
+
 @never_cache
-@csrf_exempt  # a redirect back from Google; the OAuth state is its CSRF check
 @psa("social:complete")
 def google_complete(request: HttpRequest, backend: str) -> HttpResponse:
     """Google's redirect back. Checks state, nonce and the id token (social-core), runs the
@@ -303,3 +354,161 @@ class OrgNewPage(PortalSignedInView):
             "base_domain": settings.BASE_DOMAIN,
         }
         return render(request, self.template_name, context, status=status)
+
+
+INVITATION_SESSION_KEY = "tnt_invitation_token"
+
+
+class InvitationLinkPage(PortalPublicView):
+    """The emailed link, ``/invitations/<token>/``: keeps the token in the session and
+    redirects to ``/invitations/accept/`` at once, so the token leaves the URL (Django's
+    password-reset pattern). This one response sends no Referer, and the access log redacts
+    the path (config.access_log)."""
+
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponseBase:
+        if invitation_peek(token) is None:  # nothing to keep: say so here, no session
+            return no_referrer(InvitationPage().render_page(request, ""))
+        request.session[INVITATION_SESSION_KEY] = token
+        return no_referrer(HttpResponseRedirect(reverse("invitation-accept")))
+
+
+@method_decorator(never_cache, name="dispatch")
+class InvitationPage(PortalPublicView):
+    """Accept the invitation whose token the link page kept in this session. Signed in as
+    the invited email: one button joins. Signed in as someone else: told so, never joined.
+    Signed out: set a password (a new account) or give the existing account's, or continue
+    with Google (a verified email joins by itself)."""
+
+    template_name = "accounts/invitation.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._render(request, self._token(request))
+
+    def render_page(self, request: HttpRequest, token: str) -> HttpResponse:
+        return self._render(request, token)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        token = self._token(request)
+        if _limited(request, group="accept-ip", key="ip"):
+            return self._render(request, token, error=TOO_MANY, status=429)
+        invitation = invitation_peek(token)
+        if invitation is None:
+            return self._render(request, token)
+        context = RequestContext.from_request(request)
+        user = request.user
+        try:
+            if user.is_authenticated:
+                membership = invitation_accept_signed_in(
+                    raw_token=token,
+                    user=user,
+                    context=context,
+                )
+                browser_session_set_org(request=request, org_id=membership.org_id)
+            else:
+                membership = invitation_accept(
+                    raw_token=token,
+                    password=request.POST.get("password") or "",
+                    name=(request.POST.get("name") or "").strip()[:200],
+                    context=context,
+                )
+                browser_sign_in(
+                    request=request,
+                    user=membership.user,
+                    org_id=membership.org_id,
+                    via="invitation",
+                )
+        except ValidationError as exc:
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {}
+            message = " ".join(m for ms in errors.values() for m in ms) or INVALID_CREDENTIALS
+            return self._render(request, token, error=message, status=422)
+        except (InvitationInvalid, InvalidCredentials):
+            return self._render(request, token, error=INVALID_CREDENTIALS, status=400)
+        request.session.pop(INVITATION_SESSION_KEY, None)
+        messages.success(request, f"You joined {membership.org.name} as {membership.role}.")
+        return HttpResponseRedirect("/")
+
+    @staticmethod
+    def _token(request: HttpRequest) -> str:
+        return str(request.session.get(INVITATION_SESSION_KEY) or "")
+
+    def _render(
+        self, request: HttpRequest, token: str, *, error: str = "", status: int = 200
+    ) -> HttpResponse:
+        invitation = invitation_peek(token) if token else None
+        user = request.user
+        signed_in_email = user.email if user.is_authenticated else ""
+        context = {
+            "invitation": invitation,
+            "error": error,
+            "signed_in_email": signed_in_email,
+            "other_email": bool(
+                invitation and signed_in_email and signed_in_email.lower() != invitation.email
+            ),
+            "has_account": bool(
+                invitation and User.objects.filter(email__iexact=invitation.email).exists()
+            ),
+            "google_enabled": google_enabled(),
+            "here": request.path,
+        }
+        if invitation is None and status == 200:
+            status = 404
+        return allow_google_form(render(request, self.template_name, context, status=status))
+
+
+def _acting_org_id(request: HttpRequest) -> int | None:
+    membership = membership_for_person(
+        user_id=int(request.user.pk or 0),
+        host=request.get_host(),
+        preferred_org_id=request.session.get(ORG_KEY),
+    )
+    return membership.org_id if membership is not None else None
+
+
+@method_decorator(never_cache, name="dispatch")
+class AccountPage(PortalSignedInView):
+    """The person's account: who they are and every session and API sign-in they have, with
+    "Sign out" per row and "Sign out other devices" (GitHub's and Google's pages)."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        current = session_public_id(request.session.session_key or "")
+        rows = sessions_list(user=request.user, current_id=current)  # type: ignore[arg-type]
+        context = {"sessions": rows, "others": sum(1 for r in rows if not r.current)}
+        return render(request, "accounts/account.html", context)
+
+
+class AccountSessionEndPage(PortalSignedInView):
+    """POST: end one of the person's sessions (their own only: any other id is a 404)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, session_id: str) -> HttpResponse:
+        ended = session_end(
+            user=request.user,  # type: ignore[arg-type]
+            session_id=session_id,
+            actor=Actor.for_user(request.user, request),  # type: ignore[arg-type]
+            org_id=_acting_org_id(request),
+        )
+        if not ended:
+            raise Http404("No such session")
+        if session_id == session_public_id(request.session.session_key or ""):
+            return HttpResponseRedirect(reverse("login"))  # that was this browser
+        messages.success(request, "Signed out of that session.")
+        return HttpResponseRedirect(reverse("account"))
+
+
+class AccountSignOutOthersPage(PortalSignedInView):
+    """POST: end every other browser session and every API sign-in; this one stays."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        ended = sessions_end_all(
+            user=request.user,  # type: ignore[arg-type]
+            actor=Actor.for_user(request.user, request),  # type: ignore[arg-type]
+            org_id=_acting_org_id(request),
+            keep_session_key=request.session.session_key or "",
+        )
+        messages.success(request, f"Signed out of {ended} other session(s) and API sign-in(s).")
+        return HttpResponseRedirect(reverse("account"))

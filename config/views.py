@@ -14,6 +14,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.access_log import redact_path
 from config.errors import error_response
 from orgs.bases import PublicView
 
@@ -145,7 +146,9 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 def handler500(request: HttpRequest) -> HttpResponse:
     # Django's own logging of the crash is routed away (settings.LOGGING); this line carries
     # the request id so an operator can find it from the client's error body.
-    logger.error("Unhandled error in %s", request.path, exc_info=True)
+    # The path may carry a token (an invitation or password-reset link): redacted as in the
+    # access log.
+    logger.error("Unhandled error in %s", redact_path(request.path), exc_info=True)
     if _is_api(request):
         return error_response(
             request, status=500, message="Internal server error", code="internal_error"

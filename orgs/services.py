@@ -419,7 +419,7 @@ def _send_invitation(org: Organization, invitation: Invitation, raw_token: str) 
 
 
 def _mail_invitation(org: Organization, invitation: Invitation, raw_token: str) -> None:
-    link = f"{settings.PORTAL_URL}/invitations/accept?token={raw_token}"
+    link = f"{settings.PORTAL_URL}/invitations/{raw_token}/"
     send_mail(
         subject=f"You are invited to {org.name} on Tenantry",
         message=(
@@ -458,3 +458,16 @@ def invitations_claim_for_verified_email(*, user: Any, actor: Actor) -> list[Mem
                 continue
             joined.append(invitation_claim(invitation=invitation, user=user, actor=actor))
     return joined
+
+
+def invitation_peek(raw_token: str) -> Invitation | None:
+    """The pending invitation behind a token, read without a lock (to show the accept page);
+    None for unknown, expired, revoked or used ones alike. A read: no write, no audit."""
+    invitation = (
+        Invitation.dangerously_unscoped.select_related("org")
+        .filter(token_hash=hash_opaque_token(raw_token))
+        .first()
+    )
+    if invitation is None or invitation.status_at(timezone.now()) != "pending":
+        return None
+    return invitation

@@ -64,6 +64,14 @@ def _recipes(org, as_member, sign_in):
             "invitation.accepted",
         )
 
+    def session_delete():
+        from accounts.models import TokenFamily
+
+        client = admin()
+        sign_in(client.membership)  # a second API sign-in of the same person, ended here
+        family = TokenFamily.objects.for_org(org).filter(user=client.membership.user).latest("pk")
+        return client, f"/api/users/me/sessions/tf_{family.pk}", None, "auth.logout"
+
     def member_patch():
         client, target = admin(), MembershipFactory.create(org=org)
         return client, f"/api/members/{target.pk}", {"role": "viewer"}, "member.role_changed"
@@ -149,6 +157,7 @@ def _recipes(org, as_member, sign_in):
             None,
             "auth.logout_all",
         ),
+        "DELETE /api/users/me/sessions/{pk}": session_delete,
         "POST /api/users/me/password": lambda: (
             admin(),
             "/api/users/me/password",
@@ -276,6 +285,12 @@ SIGN_IN_PAGES = {
     "POST /reset/{uidb64}/{token}/",
     "PUT /reset/{uidb64}/{token}/",
     "POST /orgs/new/",
+    # Audited, each asserted in tests/accounts/ (test_login_page, test_invitation_page,
+    # test_account_page); the Google begin only stores the OAuth state in the session.
+    "POST /oauth/login/{backend}/",
+    "POST /invitations/accept/",
+    "POST /account/sessions/{session_id}/end/",
+    "POST /account/sessions/sign-out-others/",
 }
 PORTAL_AUDITED_READS = {"GET /settings/audit-log/export/"}
 

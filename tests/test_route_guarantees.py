@@ -146,6 +146,16 @@ def _other_org_id(name, other_org):
 
         return make_endpoint(other_org, "https://hooks.example.test/theirs")
 
+    def other_sign_in():
+        """Another person's API sign-in (token family), by the id the sessions list shows."""
+        from accounts.models import TokenFamily
+        from accounts.services import open_session
+        from audit.actors import RequestContext
+
+        membership = MembershipFactory.create(org=other_org)
+        open_session(membership=membership, context=RequestContext(), via="test")
+        return TokenFamily.objects.for_org(other_org).get(user=membership.user)
+
     def other_key():
         creator = MembershipFactory.create(org=other_org, role="owner")
         return api_key_create(org=other_org, actor=Actor.system(), creator=creator, name="k")[0]
@@ -162,6 +172,8 @@ def _other_org_id(name, other_org):
         "public-user": lambda: MembershipFactory.create(org=other_org).user_id,
         "webhooks-detail": lambda: other_webhook().pk,
         "webhooks-deliveries": lambda: other_webhook().pk,
+        # Sessions are a person's, not an org's: another person's sign-in is not found.
+        "users-me-sessions-detail": lambda: f"tf_{other_sign_in().pk}",
         "webhooks-send-test": lambda: other_webhook().pk,
         "webhooks-retry-delivery": lambda: other_webhook().pk,
         "invitations-resend": lambda: (
@@ -180,8 +192,13 @@ CREDENTIAL_KINDS = ("jwt", "api_key", "session")
 def _reaches(route, kind):
     """Whether a credential of ``kind`` may call ``route`` at all: /api/public/* takes an
     org's key only; a person's own cross-org routes take a person's sign-in only."""
+    from orgs.bases import SignedInView
+
     if route.template.startswith("/api/public/"):
         return kind == "api_key"
+    view_class = getattr(route.view, "cls", None) or getattr(route.view, "view_class", None)
+    if view_class is not None and issubclass(view_class, SignedInView):
+        return kind != "api_key"
     return True
 
 
@@ -310,8 +327,11 @@ PORTAL_PUBLIC: set[str] = {
     "POST /reset/{uidb64}/{token}/",
     "PUT /reset/{uidb64}/{token}/",
     "GET /reset/done/",
-    "GET /oauth/login/{backend}/",
+    "POST /oauth/login/{backend}/",
     "GET /oauth/complete/{backend}/",
+    "GET /invitations/{token}/",
+    "GET /invitations/accept/",
+    "POST /invitations/accept/",
 }
 
 

@@ -145,8 +145,9 @@ def test_password_reset_end_to_end_never_logs_the_token(client, member, caplog):
     token = path.rstrip("/").rsplit("/", 1)[1]
     page = client.get(path)
     assert page.status_code == 302  # the token leaves the URL at once
+    assert page["Referrer-Policy"] == "no-referrer"
     form = client.get(page["Location"])
-    assert form["Referrer-Policy"] == "no-referrer"
+    assert form["Referrer-Policy"] != "no-referrer"  # its POST must carry an Origin
     assert b"Set a new password" in form.content
     done = client.post(
         page["Location"],
@@ -195,3 +196,13 @@ def test_a_bad_org_slug_is_explained_next_to_the_field(client, user, slug, error
     assert response.status_code == 422
     assert error in response.content.decode()
     assert 'value="Lab"' in response.content.decode()
+
+
+def test_the_google_form_may_leave_for_the_provider_and_nowhere_else(client, settings):
+    settings.SOCIAL_AUTH_GOOGLE_OIDC_KEY = "client-id"
+    settings.SOCIAL_AUTH_GOOGLE_OIDC_OIDC_ENDPOINT = "https://accounts.google.com"
+    policy = client.get("/login/")["Content-Security-Policy"]
+    (form_action,) = [d for d in policy.split(";") if d.strip().startswith("form-action")]
+    assert form_action.split()[1:] == ["'self'", "https://accounts.google.com"]
+    settings.SOCIAL_AUTH_GOOGLE_OIDC_KEY = ""
+    assert "accounts.google.com" not in client.get("/login/")["Content-Security-Policy"]

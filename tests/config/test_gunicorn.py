@@ -1,7 +1,6 @@
 """The production server as configured in config/gunicorn.conf.py: it serves, its access log
 carries no query string, header or token, and SIGTERM shuts it down gracefully."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,11 +18,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def gunicorn_server(tmp_path):
+def gunicorn_server(tmp_path, transactional_db, subprocess_env):
+    # Transactional: what the server commits (a session row, say) is emptied afterwards.
     port = free_port()
     log = tmp_path / "gunicorn.log"
     env = {
-        **os.environ,
+        **subprocess_env,  # the test database: portal pages (an invitation link) query it
         **PRODUCTION,
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "false",

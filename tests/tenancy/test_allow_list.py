@@ -32,6 +32,7 @@ ALLOW_LIST = {
     ("orgs/api.py", "MyOrganizationsView.get_queryset"): "a person's memberships span orgs",
     ("orgs/hosts.py", "membership_for_person"): "a person's memberships, to pick the org",
     ("orgs/services.py", "invitation_lock"): "an invitation is found by its token's hash",
+    ("orgs/services.py", "invitation_peek"): "an invitation is found by its token's hash",
     ("orgs/services.py", "invitations_claim_for_verified_email"): (
         "one person's invitations, keyed by their verified email, span orgs"
     ),
