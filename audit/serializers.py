@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from audit.registry import all_actions
@@ -39,13 +40,13 @@ class AuditEventFilterSerializer(serializers.Serializer[Any]):
 
 
 class AuditEventListQuerySerializer(AuditEventFilterSerializer):
-    """The filters plus ``?cursor=`` and ``?limit=`` (default 20, capped at 100)."""
+    """The filters plus ``?cursor=`` and ``?limit=`` (default 20, 1 to 100; more is a 422,
+    like every collection)."""
 
     cursor = serializers.CharField(required=False, max_length=512)
-    limit = serializers.IntegerField(required=False, min_value=1, default=DEFAULT_PAGE_SIZE)
-
-    def validate_limit(self, value: int) -> int:
-        return min(value, MAX_LIMIT)  # capped like every collection, not refused
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_LIMIT, default=DEFAULT_PAGE_SIZE
+    )
 
 
 # Declared fields are taken out of the class by DRF's metaclass, so names that Field and
@@ -86,6 +87,7 @@ class CursorPaginationSerializer(serializers.Serializer[Any]):
     limit = serializers.IntegerField()
 
 
+@extend_schema_serializer(many=False)  # the list answers ONE page object, not an array of them
 class AuditEventPageSerializer(serializers.Serializer[Any]):
     """Documentation of the list's answer: the audit log pages by cursor, not by page."""
 

@@ -10,8 +10,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+MAX_LIMIT = 100
 
-def _positive_int(request: Request, name: str, default: int) -> int:
+
+def _positive_int(request: Request, name: str, default: int, maximum: int | None = None) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
@@ -21,11 +23,14 @@ def _positive_int(request: Request, name: str, default: int) -> int:
         value = 0
     if value < 1:
         raise exceptions.ValidationError({name: ["Must be a positive integer"]})
+    if maximum is not None and value > maximum:
+        raise exceptions.ValidationError({name: [f"Must be at most {maximum}"]})
     return value
 
 
 class PagePagination(PageNumberPagination):
-    """`?page=` (1-based) and `?limit=` (default 20, capped at 100).
+    """`?page=` (1-based) and `?limit=` (default 20, 1 to 100: more is a 422, as the OpenAPI
+    document's ``maximum`` says, not silently capped).
 
     A page past the end is an empty page with the true totals, not an error: clients that
     poll a shrinking collection should not have to special-case it.
@@ -39,7 +44,7 @@ class PagePagination(PageNumberPagination):
     ) -> list[Any]:
         self.request = request
         self.page_number = _positive_int(request, "page", 1)
-        self.limit = min(_positive_int(request, "limit", self.page_size), self.max_page_size)
+        self.limit = _positive_int(request, "limit", self.page_size, self.max_page_size)
         self.total_items = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
         offset = (self.page_number - 1) * self.limit
         if offset >= self.total_items:
@@ -96,7 +101,8 @@ class PagePagination(PageNumberPagination):
                 "name": "limit",
                 "in": "query",
                 "required": False,
-                "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 20},
+                "description": "Items per page, 1 to 100 (more is a 422)",
             },
         ]
 
@@ -119,3 +125,20 @@ class SortFilter(OrderingFilter):
             # A stable tie-breaker keeps pages from overlapping when the sort key repeats.
             return [*fields, "-pk" if fields[-1].startswith("-") else "pk"]
         return self.get_default_ordering(view)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        fields = list(getattr(view, "ordering_fields", None) or ())
+        if not fields:
+            return []
+        return [
+            {
+                "name": self.ordering_param,
+                "in": "query",
+                "required": False,
+                "description": "A field to sort by; a leading `-` sorts descending",
+                "schema": {
+                    "type": "string",
+                    "enum": [variant for f in fields for variant in (f, f"-{f}")],
+                },
+            }
+        ]

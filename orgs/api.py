@@ -5,6 +5,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
+from rest_framework.mixins import ListModelMixin
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -17,7 +18,7 @@ from orgs.services import membership_remove, membership_set_role, org_create, or
 from orgs.viewsets import OrgScopedViewSet, validated
 
 
-class MyOrganizationsView(GenericAPIView):
+class MyOrganizationsView(ListModelMixin, GenericAPIView):
     """The caller's organizations (GET) and creating a new one (POST)."""
 
     permission_classes = [IsSignedInMember]

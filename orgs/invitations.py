@@ -14,6 +14,7 @@ from audit.actors import Actor
 from audit.services import record
 from orgs import audit_actions
 from orgs.context import OrgContext
+from orgs.errors import Conflict
 from orgs.models import Invitation, Membership, Organization
 from orgs.opaque_tokens import hash_opaque_token, new_opaque_token
 from orgs.roles import Role
@@ -45,12 +46,12 @@ def invitation_create(
     with transaction.atomic():
         members = Membership.objects.for_org(org).filter(user__email__iexact=email)
         if members.exists():
-            raise ValidationError({"email": ["Already a member of this organization"]})
+            raise Conflict("Already a member of this organization", field="email")
         pending = Invitation.objects.for_org(org).filter(
             email=email, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
         )
         if pending.exists():
-            raise ValidationError({"email": ["An invitation for this email is already pending"]})
+            raise Conflict("An invitation for this email is already pending", field="email")
         raw, digest = new_opaque_token(INVITATION_PREFIX)
         invitation = Invitation.objects.create(
             org=org,
@@ -77,7 +78,7 @@ def invitation_revoke(*, org: Organization, actor: Actor, invitation: Invitation
     with transaction.atomic():
         invitation = Invitation.objects.for_org(org).select_for_update().get(pk=invitation.pk)
         if invitation.status_at(timezone.now()) != "pending":
-            raise ValidationError("Only a pending invitation can be revoked")
+            raise Conflict("Only a pending invitation can be revoked")
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
         record(

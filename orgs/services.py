@@ -15,6 +15,7 @@ from audit.actors import Actor
 from audit.services import before_after, record
 from orgs import audit_actions
 from orgs.context import OrgContext
+from orgs.errors import Conflict
 from orgs.fields import has_control_characters
 from orgs.hosts import RESERVED_SUBDOMAINS
 from orgs.models import Membership, Organization
@@ -28,14 +29,12 @@ def org_create(*, actor: Actor, slug: str, name: str, owner: Any) -> Organizatio
     _validate_org_fields(slug=slug, name=name)
     with transaction.atomic():
         if Organization.objects.filter(slug__iexact=slug).exists():
-            raise ValidationError({"slug": ["An organization with this slug already exists"]})
+            raise Conflict("An organization with this slug already exists", field="slug")
         try:
             with transaction.atomic():
                 org = Organization.objects.create(slug=slug, name=name)
         except IntegrityError as exc:  # a concurrent create won the race for the slug
-            raise ValidationError(
-                {"slug": ["An organization with this slug already exists"]}
-            ) from exc
+            raise Conflict("An organization with this slug already exists", field="slug") from exc
         # The owner's membership is part of this one write: one event, naming the owner.
         Membership.objects.create(org=org, user=owner, role=Role.OWNER)
         record(
