@@ -1,4 +1,4 @@
-# The two commands of the README: `make run` and `make test`.
+# The two commands of the README: `make run` and `make test` (and `make bench`).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -19,6 +19,7 @@ run: install
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
+	@if [ -z "$$REDIS_URL" ]; then echo "Rate limits: counted in this process's local memory (no REDIS_URL; usage is not metered); set REDIS_URL to share them."; fi
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 test: install
@@ -35,6 +36,11 @@ typecheck: install
 pytest: install
 	$(BIN)/python -m pytest
 
-bench: install
-	bash scripts/install-test-services.sh
-	$(BIN)/python bench/run.py
+# The comparison libraries the bench measures are not the app's: their own lock, same pins.
+$(VENV)/.bench-installed: $(VENV)/.installed bench/requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r bench/requirements.lock
+	touch $@
+
+bench: install $(VENV)/.bench-installed
+	bash scripts/install-bench-tools.sh
+	$(BIN)/python bench/run.py $(BENCH_ARGS)

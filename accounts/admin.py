@@ -1,16 +1,34 @@
+"""The staff console for users. Every write goes through ``accounts.services``."""
+
+from contextvars import ContextVar
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.db import transaction
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.http import HttpRequest, HttpResponse
 
-from accounts import audit_actions
 from accounts.models import User
-from accounts.signin import revoke_all_families
+from accounts.services import user_delete_by_staff, user_password_set_by_staff, user_save_by_staff
 from audit.actors import Actor
-from audit.services import record
+
+# The staff member of the request whose password form is being saved (Django builds the form
+# itself, without the request): set around the admin's password view only.
+_staff_actor: ContextVar[Actor] = ContextVar("staff_actor")
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor.for_user(request.user, request)  # type: ignore[arg-type]
+
+
+class StaffPasswordForm(AdminPasswordChangeForm):
+    """Django's form validates and hashes; the service stores, ends sign-ins and audits."""
+
+    def save(self, commit: bool = True) -> Any:
+        user = self.set_password_and_save(self.user, commit=False)  # type: ignore[attr-defined]
+        if commit:
+            user_password_set_by_staff(actor=_staff_actor.get(), user=user)
+        return user
 
 
 @admin.register(User)
@@ -26,34 +44,18 @@ class UserAdmin(BaseUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     filter_horizontal = ()
+    change_password_form = StaffPasswordForm
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        # Staff edits are writes like any other: audited in the same transaction.
-        with transaction.atomic():
-            super().save_model(request, obj, form, change)
-            action = audit_actions.USER_UPDATED if change else audit_actions.USER_CREATED
-            changed = sorted(set(form.changed_data) - {"password", "password1", "password2"})
-            record(
-                org_id=None,
-                action=action,
-                actor=Actor.for_user(request.user, request),  # type: ignore[arg-type]
-                target=obj,
-                metadata={"changed": changed, "via": "admin"},
-            )
+        user_save_by_staff(
+            actor=_actor(request), user=obj, created=not change, changed=list(form.changed_data)
+        )
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        with transaction.atomic():
-            record(
-                org_id=None,
-                action=audit_actions.USER_DELETED,
-                actor=Actor.for_user(request.user, request),  # type: ignore[arg-type]
-                target=obj,
-                metadata={"via": "admin"},
-            )
-            super().delete_model(request, obj)
+        user_delete_by_staff(actor=_actor(request), user=obj)
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        # Bulk delete bypasses delete_model (and so the audit); users are deleted one by one.
+        # Bulk delete bypasses delete_model (and so the service); users go one by one.
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
@@ -61,18 +63,8 @@ class UserAdmin(BaseUserAdmin):
     def user_change_password(
         self, request: HttpRequest, id: str, form_url: str = ""
     ) -> HttpResponse:
-        # Django's form saves the password itself; wrap it so a staff reset is audited and,
-        # like any password change, ends every sign-in of the user, in one transaction.
-        with transaction.atomic():
-            response = super().user_change_password(request, id, form_url)
-            if request.method == "POST" and response.status_code == 302:
-                user = User.objects.get(pk=unquote(id))
-                ended = revoke_all_families(user, reason="password_set_by_staff")
-                record(
-                    org_id=None,
-                    action=audit_actions.USER_PASSWORD_CHANGED,
-                    actor=Actor.for_user(request.user, request),  # type: ignore[arg-type]
-                    target=user,
-                    metadata={"via": "admin", "families_revoked": ended},
-                )
-        return response
+        token = _staff_actor.set(_actor(request))
+        try:
+            return super().user_change_password(request, id, form_url)
+        finally:
+            _staff_actor.reset(token)

@@ -1,39 +1,24 @@
 """Sign-in API: login, refresh, logout, /users/me, password change, invitation acceptance."""
 
-from typing import Any
-
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from accounts import serializers as s
 from accounts.errors import InvalidCredentials, JwtDisabled, jwt_disabled_error
-from accounts.services import invitation_accept, password_change
+from accounts.services import invitation_accept, logout, password_change, password_login, refresh
 from accounts.sessions import browser_sign_out, sessions_end_all
-from accounts.signin import logout, password_login, refresh
 from audit.actors import RequestContext
+from orgs.bases import OrgView, PublicView, SignedInView, validated
 from orgs.context import acting, org_context
-from orgs.invitations import InvitationInvalid
-from orgs.permissions import IsActiveMember, IsSignedInMember
-from orgs.ratelimits import enforce
+from orgs.ratelimits import enforce, enforce_login
+from orgs.roles import ANY_MEMBER
 from orgs.serializers import MembershipSerializer
-from orgs.viewsets import validated
+from orgs.services import InvitationInvalid
 
 INVALID_CREDENTIALS = "Invalid credentials"
-
-
-class PublicView(APIView):
-    """On the public allow-list: no credential is read. Still answers 401 with a challenge."""
-
-    authentication_classes: list[Any] = []
-    permission_classes = [AllowAny]
-
-    def get_authenticate_header(self, request: Request) -> str:
-        return 'Bearer realm="api"'
 
 
 class LoginView(PublicView):
@@ -47,10 +32,7 @@ class LoginView(PublicView):
     def post(self, request: Request) -> Response:
         enforce(request, group="login-ip", key="ip", rate=settings.LOGIN_RATE)
         data = validated(s.LoginSerializer, request)
-        enforce(
-            request, group="login-email", key=lambda *_: data["email"].lower(),
-            rate=settings.LOGIN_RATE,
-        )  # fmt: skip
+        enforce_login(request, email=data["email"])  # per email as the lookup compares it
         try:
             pair = password_login(
                 email=data["email"],
@@ -62,7 +44,7 @@ class LoginView(PublicView):
             raise exceptions.AuthenticationFailed(INVALID_CREDENTIALS) from None
         except JwtDisabled:
             raise jwt_disabled_error() from None
-        return Response(s.TokenPairSerializer.shape(pair))
+        return Response(s.TokenPairSerializer(pair).data)
 
 
 class RefreshView(PublicView):
@@ -85,12 +67,10 @@ class RefreshView(PublicView):
             raise exceptions.AuthenticationFailed("Invalid refresh token") from None
         except JwtDisabled:
             raise jwt_disabled_error() from None
-        return Response(s.TokenPairSerializer.shape(pair))
+        return Response(s.TokenPairSerializer(pair).data)
 
 
-class LogoutView(APIView):
-    permission_classes = [IsSignedInMember]
-
+class LogoutView(SignedInView):
     @extend_schema(
         operation_id="auth_logout",
         request=None,
@@ -111,9 +91,7 @@ class LogoutView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class LogoutAllView(APIView):
-    permission_classes = [IsSignedInMember]
-
+class LogoutAllView(SignedInView):
     @extend_schema(
         operation_id="auth_logout_all",
         request=None,
@@ -127,8 +105,8 @@ class LogoutAllView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MeView(APIView):
-    permission_classes = [IsActiveMember]
+class MeView(OrgView):
+    required_actions = {"get": ANY_MEMBER}  # any credential: an API key reads its holder
 
     @extend_schema(
         operation_id="users_me",
@@ -137,12 +115,10 @@ class MeView(APIView):
         summary="The current user, organization, role and the actions it allows",
     )
     def get(self, request: Request) -> Response:
-        return Response(s.MeSerializer.shape(org_context(request)))
+        return Response(s.MeSerializer(org_context(request)).data)
 
 
-class PasswordView(APIView):
-    permission_classes = [IsSignedInMember]
-
+class PasswordView(SignedInView):
     @extend_schema(
         operation_id="users_me_password",
         request=s.PasswordChangeSerializer,

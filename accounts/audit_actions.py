@@ -20,3 +20,6 @@ AUTH_SESSION_STARTED = register(
 AUTH_SESSION_ENDED = register(
     "auth.session_ended", "A browser session was ended (signed out, or ended from another)"
 )
+USER_PASSWORD_RESET = register(
+    "user.password_reset", "A user set a new password through an emailed reset link"
+)

@@ -2,8 +2,6 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.signin import TokenPair
-from orgs.context import OrgContext
 from orgs.fields import StrictCharField, StrictEmailField, StrictSlugField
 
 
@@ -37,32 +35,18 @@ class InvitationAcceptSerializer(serializers.Serializer[Any]):
 
 
 class LoginUserSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
+    # The signed-in member, from the pair's membership.
+    id = serializers.IntegerField(source="user_id")
     org_id = serializers.IntegerField()
-    org_name = serializers.CharField()
-    email = serializers.EmailField()
+    org_name = serializers.CharField(source="org.name")
+    email = serializers.EmailField(source="user.email")
 
 
 class TokenPairSerializer(serializers.Serializer[Any]):
     access_token = serializers.CharField()
     refresh_token = serializers.CharField()
     expires_in = serializers.IntegerField()
-    user = LoginUserSerializer()
-
-    @staticmethod
-    def shape(pair: TokenPair) -> dict[str, Any]:
-        m = pair.membership
-        return {
-            "access_token": pair.access_token,
-            "refresh_token": pair.refresh_token,
-            "expires_in": pair.expires_in,
-            "user": {
-                "id": m.user_id,
-                "org_id": m.org_id,
-                "org_name": m.org.name,
-                "email": m.user.email,
-            },
-        }
+    user = LoginUserSerializer(source="membership")
 
 
 class MeOrgSerializer(serializers.Serializer[Any]):
@@ -71,25 +55,17 @@ class MeOrgSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
 
 
+class _SortedListField(serializers.ListField):
+    def to_representation(self, data: Any) -> list[Any]:
+        return super().to_representation(sorted(data))
+
+
 class MeSerializer(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    email = serializers.EmailField()
-    name = serializers.CharField()
+    # The request's OrgContext: who, in which org, with which role and actions.
+    id = serializers.IntegerField(source="membership.user_id")
+    email = serializers.EmailField(source="membership.user.email")
+    name = serializers.CharField(source="membership.user.name")
     org = MeOrgSerializer()
     role = serializers.CharField()
-    actions = serializers.ListField(child=serializers.CharField())
+    actions = _SortedListField(child=serializers.CharField())
     credential = serializers.ChoiceField(choices=["jwt", "api_key", "session"])
-
-    @staticmethod
-    def shape(context: OrgContext) -> dict[str, Any]:
-        user = context.membership.user
-        org = context.org
-        return {
-            "id": user.pk,
-            "email": user.email,
-            "name": user.name,
-            "org": {"id": org.pk, "slug": org.slug, "name": org.name},
-            "role": context.role,
-            "actions": sorted(context.actions),
-            "credential": context.credential,
-        }

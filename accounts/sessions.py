@@ -20,9 +20,9 @@ from django.utils import timezone
 
 from accounts import audit_actions
 from accounts.models import BrowserSession, TokenFamily, User
+from accounts.services import end_browser_sessions, revoke_all_families
 from accounts.session_auth import session_public_id
 from accounts.session_store import META_KEY, ORG_KEY, SEEN_KEY, SessionStore
-from accounts.signin import revoke_all_families
 from audit.actors import Actor, RequestContext
 from audit.services import record
 
@@ -144,7 +144,7 @@ def sessions_list(*, user: User, current_id: str | None) -> list[SessionRow]:
         for s in BrowserSession.objects.filter(user=user, expire_date__gt=now)
     ]
     # Spans orgs on purpose: a person's own sign-ins, keyed by the person.
-    families = TokenFamily.unscoped.filter(user=user, revoked_at__isnull=True)
+    families = TokenFamily.dangerously_unscoped.filter(user=user, revoked_at__isnull=True)
     for family in families.order_by("-created_at"):
         rows.append(
             SessionRow(
@@ -178,7 +178,7 @@ def session_end(*, user: User, session_id: str, actor: Actor, org_id: int | None
             SessionStore(session_key=row.session_key).delete()
             action = audit_actions.AUTH_SESSION_ENDED
         elif session_id.startswith(API_PREFIX) and session_id[3:].isdigit():
-            updated = TokenFamily.unscoped.filter(
+            updated = TokenFamily.dangerously_unscoped.filter(
                 user=user, pk=int(session_id[3:]), revoked_at__isnull=True
             ).update(revoked_at=timezone.now(), revoked_reason="ended_by_user")
             if not updated:
@@ -202,13 +202,7 @@ def sessions_end_all(
     """Sign out everywhere: every browser session (but ``keep_session_key``, for "sign out
     other devices") and every API sign-in family of ``user``. Atomic, audited once."""
     with transaction.atomic():
-        keys = list(
-            BrowserSession.objects.filter(user=user)
-            .exclude(session_key=keep_session_key or "")
-            .values_list("session_key", flat=True)
-        )
-        for key in keys:
-            SessionStore(session_key=key).delete()
+        sessions = end_browser_sessions(user, keep_session_key=keep_session_key)
         families = revoke_all_families(user, reason="logout_all")
         record(
             org_id=org_id,
@@ -216,9 +210,9 @@ def sessions_end_all(
             actor=actor,
             target=user,
             metadata={
-                "sessions_ended": len(keys),
+                "sessions_ended": sessions,
                 "families_revoked": families,
                 "kept_current": keep_session_key is not None,
             },
         )
-    return len(keys) + families
+    return sessions + families

@@ -16,4 +16,6 @@ class APIKeyAdmin(ReadOnlyAdmin):
     exclude = ("key_hash", "pepper_id")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[APIKey]:
-        return APIKey.unscoped.select_related("org", "created_by")  # staff console spans orgs
+        return APIKey.dangerously_unscoped.select_related(
+            "org", "created_by"
+        )  # staff console spans orgs

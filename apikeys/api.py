@@ -1,7 +1,6 @@
 """Settings > API Keys, over the API. Thin: parse, call one service, shape."""
 
-from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -11,17 +10,17 @@ from rest_framework.response import Response
 
 from apikeys import serializers as s
 from apikeys.models import APIKey
+from apikeys.selectors import STATUSES, UnknownStatus, api_keys_visible, api_keys_with_status
 from apikeys.services import api_key_create, api_key_revoke, api_key_roll, api_key_update
+from orgs.bases import OrgScopedViewSet, validated
 from orgs.context import acting
-from orgs.models import Organization
-from orgs.viewsets import OrgScopedViewSet, validated
 
 NO_STORE = {"Cache-Control": "no-store"}
-STATUSES = ("active", "revoked", "expired")
 
 
 @extend_schema(tags=["api-keys"])
 class APIKeyViewSet(OrgScopedViewSet[APIKey]):
+    model = APIKey
     serializer_class = s.APIKeySerializer
     required_actions = {
         "list": "api_key:read",
@@ -34,23 +33,15 @@ class APIKeyViewSet(OrgScopedViewSet[APIKey]):
     ordering_fields = ["created_at", "name", "last_used_at", "expires_at"]
     ordering = ["-created_at"]
 
-    def scoped_queryset(self, org: Organization) -> QuerySet[APIKey]:
-        keys = APIKey.objects.for_org(org).select_related("created_by")
-        if not self.org_context.allows("api_key:manage"):
-            keys = keys.filter(created_by=self.org_context.membership.user)  # only one's own
+    def narrow_queryset(self, queryset: QuerySet[APIKey]) -> QuerySet[APIKey]:
+        keys = api_keys_visible(queryset, context=self.org_context)
         wanted = self.request.query_params.get("status")
         if wanted is None or self.action != "list":
             return keys
-        if wanted not in STATUSES:
-            raise ValidationError({"status": [f"Must be one of {', '.join(STATUSES)}"]})
-        now = timezone.now()
-        live = Q(revoked_at__isnull=True)
-        unexpired = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
-        return {
-            "active": keys.filter(live & unexpired),
-            "revoked": keys.filter(revoked_at__isnull=False),
-            "expired": keys.filter(live & Q(expires_at__lte=now)),
-        }[wanted]
+        try:
+            return api_keys_with_status(keys, wanted)
+        except UnknownStatus as exc:
+            raise ValidationError({"status": [str(exc)]}) from None
 
     @extend_schema(
         operation_id="api_keys_list",

@@ -1,4 +1,6 @@
+import functools
 import ipaddress
+import time
 from typing import Any
 
 from django.conf import settings
@@ -8,10 +10,44 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
+from accounts.credential_rows import (
+    MEMBER_COLUMNS,
+    MEMBER_JOINS,
+    ModelColumns,
+    fetch_row,
+    membership_from_row,
+)
 from apikeys import crypto
 from apikeys.models import APIKey
 from audit.actors import client_ip
 from orgs.context import OrgContext
+from orgs.models import Membership
+
+# What verifying a key needs of it, nothing more (its name, prefix and digest are not read).
+_KEY = ModelColumns(
+    APIKey,
+    "k",
+    leave_out=tuple(
+        f.name
+        for f in APIKey._meta.concrete_fields
+        if f.name
+        not in {"id", "org", "membership", "scopes", "allowed_origins", "allowed_ips",
+                "expires_at", "revoked_at", "rate_limit"}
+    ),
+)  # fmt: skip
+# One statement, compiled once (spans orgs on purpose: the key names its org). A key whose
+# creator left the org has no membership and finds no row.
+_KEY_WITH_MEMBER = (
+    f"SELECT {_KEY.sql}, {MEMBER_COLUMNS} FROM {APIKey._meta.db_table} k"  # noqa: S608
+    f" JOIN {Membership._meta.db_table} m ON m.id = k.membership_id AND m.org_id = k.org_id"
+    f" {MEMBER_JOINS} WHERE k.key_hash IN "
+)
+
+
+@functools.cache
+def _key_lookup(digests: int) -> str:
+    """The lookup for as many candidate digests as there are peppers (one statement each)."""
+    return _KEY_WITH_MEMBER + "(" + ", ".join(["%s"] * digests) + ")"
 
 
 def presented_key(request: Request) -> str | None:
@@ -35,7 +71,8 @@ class APIKeyAuthentication(BaseAuthentication):
     """An API key, acting as its creator's current membership narrowed by its scopes.
 
     A key of the wrong shape or checksum is refused before any query. Otherwise one
-    indexed query fetches the key with its creator's membership, user and org.
+    indexed query fetches the key with its creator's membership, user and org, on every
+    request: a revoked key or a removed member fails on the very next one.
     """
 
     def authenticate(self, request: Request) -> tuple[Any, OrgContext] | None:
@@ -49,25 +86,29 @@ class APIKeyAuthentication(BaseAuthentication):
         parsed = crypto.parse(raw)
         if parsed is None:
             raise exceptions.AuthenticationFailed("Invalid API key")
-        key = (
-            APIKey.unscoped.select_related("membership__user", "membership__org")
-            .filter(key_hash__in=crypto.candidate_digests(parsed.raw))
-            .first()
-        )  # spans orgs on purpose: the key names its org
-        now = timezone.now()
-        if key is None or key.revoked_at is not None:
+        digests = crypto.candidate_digests(parsed.raw)
+        row = fetch_row(_key_lookup(len(digests)), digests)
+        if row is None:
             raise exceptions.AuthenticationFailed("Invalid API key")
-        if key.expires_at is not None and key.expires_at <= now:
+        key: APIKey = _KEY.build(row, 0)
+        if key.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("Invalid API key")
+        if key.expires_at is not None and key.expires_at <= timezone.now():
             raise exceptions.AuthenticationFailed("API key has expired", code="expired")
-        membership = key.membership
-        if membership is None or not membership.is_active or not membership.user.is_active:
+        membership = membership_from_row(row, len(_KEY))
+        if not membership.is_active or not membership.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid API key")
+        key.membership = membership
         ip = client_ip(request)
         _check_allow_lists(key, request, ip)
         _note_use(request, key, ip)
         scopes = frozenset(key.scopes) if key.scopes is not None else None
         context = OrgContext(
-            membership=membership, credential="api_key", scopes=scopes, credential_id=key.pk
+            membership=membership,
+            credential="api_key",
+            scopes=scopes,
+            credential_id=key.pk,
+            rate_limit=key.rate_limit or None,  # its own bucket's rate (orgs.ratelimits)
         )
         return membership.user, context
 
@@ -91,11 +132,40 @@ def _check_allow_lists(key: APIKey, request: Request, ip: str | None) -> None:
             raise exceptions.PermissionDenied("This API key may not be used from this address")
 
 
+class UseThrottle:
+    """Which keys this process has already asked Redis about within the interval.
+
+    Only a hint that saves the round trip: Redis still decides, across processes and hosts,
+    which request of the minute writes. Holds one entry per key used in the last interval.
+    """
+
+    def __init__(self) -> None:
+        self._until: dict[int, float] = {}
+
+    def due(self, key_id: int) -> bool:
+        now = time.monotonic()
+        if self._until.get(key_id, 0.0) > now:
+            return False
+        if len(self._until) >= 10_000:
+            self._until = {k: t for k, t in self._until.items() if t > now}
+        self._until[key_id] = now + settings.API_KEY_LAST_USED_INTERVAL
+        return True
+
+    def clear(self) -> None:
+        self._until.clear()
+
+
+use_throttle = UseThrottle()
+
+
 def _note_use(request: Request, key: APIKey, ip: str | None) -> None:
     """Mark the key for a last-used write, at most once a minute per key.
 
-    cache.add is atomic (Redis SET NX), so across processes only one request a minute per
-    key wins; the write itself runs after the response is sent (KeyUsageMiddleware).
+    A process asks Redis at most once a minute per key (``use_throttle``), and cache.add is
+    atomic (Redis SET NX), so across processes only one request a minute per key wins; the
+    write itself runs after the response is sent (KeyUsageMiddleware).
     """
+    if not use_throttle.due(key.pk):
+        return
     if cache.add(f"apikey-used:{key.pk}", 1, timeout=settings.API_KEY_LAST_USED_INTERVAL):
         request._request.api_key_use = (key.pk, ip)  # type: ignore[attr-defined]

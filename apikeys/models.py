@@ -28,6 +28,8 @@ class APIKey(TenantModel):
     scopes = models.JSONField(null=True, blank=True)  # None: whatever the role allows
     allowed_origins = models.JSONField(default=list, blank=True)
     allowed_ips = models.JSONField(default=list, blank=True)  # CIDR blocks
+    # Its own rate limit ("100/m"), at most the org's per-key rate; blank: the org's.
+    rate_limit = models.CharField(max_length=32, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)

@@ -7,60 +7,22 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.generics import get_object_or_404
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from accounts.selectors import membership_for_access_token
 from accounts.tokens import AccessTokenExpired, AccessTokenInvalid
 from apikeys import serializers as s
-from apikeys.authentication import APIKeyAuthentication
 from apikeys.services import leaked_keys_report
 from audit.actors import Actor, RequestContext
-from orgs.context import OrgContext, org_context
+from orgs.bases import PublicKeyView, PublicView
 from orgs.models import Membership
-from orgs.permissions import HasOrgAction
-from orgs.ratelimits import enforce, hit, refuse_if_limited
+from orgs.ratelimits import enforce
 
 MAX_LEAK_REPORTS = 1000
 ORG_SLUG_HEADER = OpenApiParameter(
     "X-Org-Slug", str, OpenApiParameter.HEADER, description="If sent, must be the key's org"
 )
-
-
-class PublicKeyView(APIView):
-    """API key only (X-API-Key or Authorization); 300 requests per 15 minutes per key."""
-
-    authentication_classes = [APIKeyAuthentication]
-    permission_classes = [HasOrgAction]
-
-    @property
-    def org_context(self) -> OrgContext:
-        return org_context(self.request)
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # authenticated and permitted by now
-        slug = request.headers.get("X-Org-Slug")
-        if slug is not None and slug.strip().lower() != self.org_context.org.slug:
-            raise exceptions.PermissionDenied("X-Org-Slug does not match the API key's org")
-        key = f"key:{self.org_context.credential_id}"
-        # Kept for the X-RateLimit-* headers, which the 429 carries too.
-        self.rate_usage = hit(
-            request, group="public-api", key=lambda *_: key, rate=settings.PUBLIC_API_RATE
-        )
-        refuse_if_limited(self.rate_usage)
-
-    def finalize_response(
-        self, request: Request, response: Any, *args: Any, **kwargs: Any
-    ) -> Response:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        usage = getattr(self, "rate_usage", None)
-        if usage is not None:
-            response["X-RateLimit-Limit"] = str(usage["limit"])
-            response["X-RateLimit-Remaining"] = str(max(0, usage["limit"] - usage["count"]))
-            response["X-RateLimit-Reset"] = str(int(usage["time_left"]))
-        return response
 
 
 class VerifyView(PublicKeyView):
@@ -89,19 +51,13 @@ class VerifyView(PublicKeyView):
             or found[0].org_id != self.org_context.org.pk
             or not found[0].org.jwt_enabled
         ):
-            return Response({"valid": False, "user": None, "membership": None})
-        membership = found[0]
-        user = membership.user
-        return Response(
-            {
-                "valid": True,
-                "user": {"id": user.pk, "email": user.email, "name": user.name},
-                "membership": {"role": membership.role, "status": membership.status},
-            }
-        )
+            result: dict[str, Any] = {"valid": False, "user": None, "membership": None}
+        else:
+            result = {"valid": True, "user": found[0].user, "membership": found[0]}
+        return Response(s.VerifyResultSerializer(result).data)
 
 
-class OrgView(PublicKeyView):
+class PublicOrgView(PublicKeyView):
     required_actions = {"get": "org:read"}
 
     @extend_schema(
@@ -130,27 +86,13 @@ class UserView(PublicKeyView):
             Membership.objects.for_org(self.org_context.org).select_related("user"),
             user_id=user_id,
         )
-        user = membership.user
-        return Response(
-            {
-                "id": user.pk,
-                "email": user.email,
-                "name": user.name,
-                "membership": {"role": membership.role, "status": membership.status},
-            }
-        )
+        return Response(s.PublicMemberSerializer(membership).data)
 
 
-class LeakedKeysView(APIView):
+class LeakedKeysView(PublicView):
     """Secret-scanning partners (GitHub style) report exposed keys here. Unauthenticated by
     design: only the exact key can be reported, so a report can only hurt a key that is
     already exposed. The answer is the same whether or not anything matched."""
-
-    authentication_classes: list[Any] = []
-    permission_classes = [AllowAny]
-
-    def get_authenticate_header(self, request: Request) -> str:
-        return 'Bearer realm="api"'
 
     @extend_schema(
         operation_id="public_leaked_keys",
@@ -177,4 +119,5 @@ class LeakedKeysView(APIView):
                 context=RequestContext.from_request(request),
             ),
         )
-        return Response({"received": len(reports)}, status=status.HTTP_202_ACCEPTED)
+        receipt = s.LeakReceiptSerializer({"received": len(reports)}).data
+        return Response(receipt, status=status.HTTP_202_ACCEPTED)

@@ -24,8 +24,8 @@ class APIKeySerializer(serializers.ModelSerializer[APIKey]):
         model = APIKey
         fields = [
             "id", "name", "prefix", "last_four", "env", "status", "scopes",
-            "allowed_origins", "allowed_ips", "created_by", "created_at", "expires_at",
-            "last_used_at", "last_used_ip", "revoked_at", "replaced_by_id",
+            "allowed_origins", "allowed_ips", "rate_limit", "created_by", "created_at",
+            "expires_at", "last_used_at", "last_used_ip", "revoked_at", "replaced_by_id",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -56,6 +56,11 @@ class APIKeyCreateSerializer(serializers.Serializer[Any]):
     allowed_ips = serializers.ListField(
         child=StrictCharField(max_length=64), max_length=50, required=False, default=list
     )
+    rate_limit = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, allow_null=True,
+        help_text="This key's own limit, e.g. 100/m or 300/15m; at most the org's per-key "
+        "rate. Blank: the org's.",
+    )  # fmt: skip
 
 
 class APIKeyUpdateSerializer(serializers.Serializer[Any]):
@@ -66,6 +71,11 @@ class APIKeyUpdateSerializer(serializers.Serializer[Any]):
     allowed_ips = serializers.ListField(
         child=StrictCharField(max_length=64), max_length=50, required=False
     )
+    rate_limit = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, allow_null=True,
+        help_text="This key's own limit, e.g. 100/m or 300/15m; at most the org's per-key "
+        "rate. Blank: the org's.",
+    )  # fmt: skip
 
 
 class APIKeyRollSerializer(serializers.Serializer[Any]):
@@ -100,8 +110,12 @@ class PublicOrgSerializer(serializers.Serializer[Any]):
     created_at = serializers.DateTimeField()
 
 
-class PublicMemberSerializer(PublicUserSerializer):
-    membership = PublicMembershipSerializer()
+class PublicMemberSerializer(serializers.Serializer[Any]):
+    # A member of the key's org: the user's fields and, nested, the membership's.
+    id = serializers.IntegerField(source="user_id")
+    email = serializers.EmailField(source="user.email")
+    name = serializers.CharField(source="user.name")
+    membership = PublicMembershipSerializer(source="*")
 
 
 class LeakReportSerializer(serializers.Serializer[Any]):

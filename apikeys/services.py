@@ -17,10 +17,11 @@ from django.utils import timezone
 from apikeys import audit_actions, crypto
 from apikeys.models import APIKey
 from audit.actors import Actor
-from audit.services import before_after, record
+from audit.services import audited_update, record
 from orgs.context import OrgContext
 from orgs.errors import Conflict
 from orgs.models import Membership, Organization
+from orgs.ratelimits import org_rates, parse_rate, rate_per_second
 from orgs.roles import ACTIONS, Role
 
 logger = logging.getLogger("tenantry.mail")
@@ -40,6 +41,7 @@ def api_key_create(
     allowed_origins: list[str] | None = None,
     allowed_ips: list[str] | None = None,
     expires_at: datetime | None = None,
+    rate_limit: str | None = None,
 ) -> tuple[APIKey, str]:
     """Make a key that acts as ``creator`` narrowed by ``scopes``. Atomic, audited.
 
@@ -54,6 +56,7 @@ def api_key_create(
         allowed_ips=allowed_ips or [],
         expires_at=expires_at,
         env=env,
+        rate_limit=(org, rate_limit or ""),
     )
     with transaction.atomic():
         key, raw = _insert(org=org, creator=creator, **fields)
@@ -75,29 +78,26 @@ def api_key_update(
     name: str | None = None,
     allowed_origins: list[str] | None = None,
     allowed_ips: list[str] | None = None,
+    rate_limit: str | None = None,
 ) -> APIKey:
-    """Rename a key or change its allow-lists. Atomic, audited with before/after."""
-    with transaction.atomic():
-        key = APIKey.objects.for_org(org).select_for_update().get(pk=key.pk)
-        before = _public_fields(key)
-        changes, errors = _editable_fields(
-            name=name, allowed_origins=allowed_origins, allowed_ips=allowed_ips
-        )
-        if errors:
-            raise ValidationError(errors)
-        for field, value in changes.items():
-            setattr(key, field, value)
-        changed = sorted(f for f in changes if before.get(f) != changes[f])
-        if changed:
-            key.save(update_fields=changed)
-            record(
-                org_id=org.pk,
-                action=audit_actions.API_KEY_UPDATED,
-                actor=actor,
-                target=key,
-                metadata=before_after(before, changes, changed),
-            )
-    return key
+    """Rename a key or change its allow-lists or rate limit. Atomic, audited with
+    before/after."""
+    changes, errors = _editable_fields(
+        name=name, allowed_origins=allowed_origins, allowed_ips=allowed_ips
+    )
+    if rate_limit is not None:
+        changes["rate_limit"] = _rate_limit(org, rate_limit, errors)
+    if errors:
+        raise ValidationError(errors)
+    return audited_update(
+        rows=APIKey.objects.for_org(org),
+        pk=key.pk,
+        changes=lambda _key: changes,
+        describe=_public_fields,
+        action=audit_actions.API_KEY_UPDATED,
+        actor=actor,
+        org_id=lambda _key: org.pk,
+    )
 
 
 def api_key_revoke(*, org: Organization, actor: Actor, key: APIKey) -> None:
@@ -155,6 +155,7 @@ def api_key_roll(
             allowed_origins=old.allowed_origins,
             allowed_ips=old.allowed_ips,
             expires_at=old.expires_at,
+            rate_limit=old.rate_limit,
         )
         ends = now + grace
         old.expires_at = min(old.expires_at, ends) if old.expires_at else ends
@@ -183,7 +184,7 @@ def leaked_keys_report(*, reports: list[dict[str, str]], actor: Actor) -> int:
             if parsed is None:
                 continue
             key = (
-                APIKey.unscoped.select_for_update()
+                APIKey.dangerously_unscoped.select_for_update()
                 .filter(key_hash__in=crypto.candidate_digests(parsed.raw), revoked_at__isnull=True)
                 .first()
             )  # spans orgs on purpose: a leak report names no org; the key does
@@ -210,7 +211,9 @@ def leaked_keys_report(*, reports: list[dict[str, str]], actor: Actor) -> int:
 def api_key_touch(*, key_id: int, ip: str | None) -> None:
     """Bookkeeping, not a user's write (so not audited): when and where a key was last used.
     Callers throttle it to once a minute per key."""
-    APIKey.unscoped.filter(pk=key_id).update(last_used_at=timezone.now(), last_used_ip=ip)
+    APIKey.dangerously_unscoped.filter(pk=key_id).update(
+        last_used_at=timezone.now(), last_used_ip=ip
+    )
 
 
 def _insert(*, org: Organization, creator: Membership, **fields: Any) -> tuple[APIKey, str]:
@@ -250,6 +253,7 @@ def _public_fields(key: APIKey) -> dict[str, Any]:
         "scopes": key.scopes,
         "allowed_origins": key.allowed_origins,
         "allowed_ips": key.allowed_ips,
+        "rate_limit": key.rate_limit,
         "expires_at": key.expires_at.isoformat() if key.expires_at else None,
     }
 
@@ -262,10 +266,12 @@ def _validated(
     allowed_ips: list[str],
     expires_at: datetime | None,
     env: str,
+    rate_limit: tuple[Organization, str],
 ) -> dict[str, Any]:
     fields, errors = _editable_fields(
         name=name, allowed_origins=allowed_origins, allowed_ips=allowed_ips
     )
+    fields["rate_limit"] = _rate_limit(*rate_limit, errors)
     if scopes is not None:
         unknown = sorted(set(scopes) - set(ACTIONS))
         if unknown:
@@ -307,6 +313,19 @@ def _editable_fields(
                 errors.setdefault("allowed_ips", []).append(f"Not an IP address or CIDR: {block}")
         fields["allowed_ips"] = networks
     return fields, errors
+
+
+def _rate_limit(org: Organization, value: str, errors: dict[str, list[str]]) -> str:
+    """A key's own rate: blank (the org's per-key rate) or a rate no faster than it."""
+    value = value.strip()
+    if not value:
+        return ""
+    org_rate = org_rates(org)["key"]
+    if parse_rate(value) is None:
+        errors["rate_limit"] = ["Not a rate: use <count>/<period>, e.g. 100/m or 300/15m"]
+    elif rate_per_second(value) > rate_per_second(org_rate):
+        errors["rate_limit"] = [f"Above the organization's per-key rate ({org_rate})"]
+    return value
 
 
 def _origin(value: str) -> str | None:

@@ -9,7 +9,7 @@ router.register("api-keys", api.APIKeyViewSet, basename="api-keys")
 urlpatterns: list[URLPattern | URLResolver] = [
     *router.urls,
     path("public/verify", public_api.VerifyView.as_view(), name="public-verify"),
-    path("public/org", public_api.OrgView.as_view(), name="public-org"),
+    path("public/org", public_api.PublicOrgView.as_view(), name="public-org"),
     path("public/users/<int:user_id>", public_api.UserView.as_view(), name="public-user"),
     path("public/leaked-keys", public_api.LeakedKeysView.as_view(), name="public-leaked-keys"),
 ]

@@ -1,5 +1,6 @@
 """Who did it, and from where: carried into every service call and every audit row."""
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -59,13 +60,25 @@ class Actor:
 def client_ip(request: Any) -> str | None:
     """The caller's address. Behind TRUSTED_PROXY_COUNT proxies, each appending to
     X-Forwarded-For, it is that many entries from the right; anything further left was
-    written by the client and proves nothing."""
+    written by the client and proves nothing. An entry there that is not an IP address
+    (a proxy misconfigured, or a client's junk when the count is too high) is ignored in
+    favour of REMOTE_ADDR, the TCP peer: it is never handed on to rate limits or audit rows.
+
+    REMOTE_ADDR is the peer only when the server does not rewrite it itself: run uvicorn
+    with ``--no-proxy-headers`` (its default trusts X-Forwarded-For from 127.0.0.1);
+    gunicorn leaves REMOTE_ADDR alone."""
     meta = getattr(request, "META", {})
     hops = settings.TRUSTED_PROXY_COUNT
     if hops:
-        forwarded = [
-            p.strip() for p in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()
-        ]
-        if len(forwarded) >= hops:
-            return forwarded[-hops]
-    return meta.get("REMOTE_ADDR") or None
+        forwarded = [p.strip() for p in meta.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        forwarded = [p for p in forwarded if p]
+        if len(forwarded) >= hops and (address := _address(forwarded[-hops])):
+            return address
+    return _address(meta.get("REMOTE_ADDR") or "")
+
+
+def _address(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None

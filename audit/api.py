@@ -6,10 +6,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.apps import apps
 from django.core.handlers.asgi import ASGIRequest
-from django.db.models import CharField, QuerySet
-from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -21,38 +18,19 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from audit import serializers as s
 from audit.exports import FORMATS, audit_log_export
 from audit.models import AuditEvent
 from audit.selectors import InvalidCursor, OwnEvents, audit_event_list, outbox_cursor
 from audit.stream import event_stream, event_stream_sync
+from audit.visibility import own_events_for
+from orgs.bases import OrgScopedViewSet, OrgView
 from orgs.context import OrgContext, acting, org_context
-from orgs.models import Organization
-from orgs.permissions import HasOrgAction
-from orgs.viewsets import OrgScopedViewSet
 
 AUDIT_READ = "audit:read"
+AUDIT_READ_OWN = "audit:read_own"  # only the caller's own part of the log
 FORMAT_NAMES = tuple(FORMATS)
-
-
-class HasOrgActionOrOwnVariant(HasOrgAction):
-    """What ``HasOrgAction`` grants, and also a credential that holds the view's
-    ``own_actions`` action for this viewset action (``audit:read_own`` for ``audit:read``):
-    the view then shows only the caller's own part. Still fail closed."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if super().has_permission(request, view):
-            return True
-        context = request.auth
-        own_action = getattr(view, "own_actions", {}).get(getattr(view, "action", None))
-        return (
-            own_action is not None
-            and isinstance(context, OrgContext)
-            and context.membership.is_active
-            and context.allows(own_action)
-        )
 
 
 class _ExportNegotiation(DefaultContentNegotiation):
@@ -86,37 +64,18 @@ class AuditEventViewSet(OrgScopedViewSet[AuditEvent]):
     """``audit:read`` reads the org's whole log; ``audit:read_own`` (developers) reads the
     events its holder did and those done to the API keys they created."""
 
-    permission_classes = [HasOrgActionOrOwnVariant]
-    required_actions = {"list": AUDIT_READ, "export": AUDIT_READ}
-    own_actions = {"list": "audit:read_own", "export": "audit:read_own"}
+    model = AuditEvent
+    required_actions = {
+        "list": (AUDIT_READ, AUDIT_READ_OWN),
+        "export": (AUDIT_READ, AUDIT_READ_OWN),
+    }
     pagination_class = None  # the audit log pages by cursor (audit.selectors)
     filter_backends: list[Any] = []
     serializer_class = s.AuditEventSerializer
 
-    def scoped_queryset(self, org: Organization) -> QuerySet[AuditEvent]:
-        return AuditEvent.objects.filter(org_id=org.pk)
-
     def _own_events(self) -> OwnEvents | None:
         """None for the whole log, else the caller's own part of it."""
-        context = self.org_context
-        if context.allows(AUDIT_READ):
-            return None
-        user_id = context.membership.user_id
-        # Audit stands below apikeys and does not import it: the model is named by its
-        # label (as the retention purge names Organization). Its ids stay a subquery.
-        api_key = apps.get_model("apikeys", "APIKey")
-        keys: Any = api_key._default_manager
-        own_key_ids = (
-            keys.for_org(self.org)
-            .filter(created_by_id=user_id)
-            .annotate(id_text=Cast("pk", CharField()))
-            .values("id_text")
-        )
-        return OwnEvents(
-            user_id=str(user_id),
-            actors={"api_key": own_key_ids},  # what their keys did (orgs.context.acting)
-            targets={api_key._meta.label_lower: own_key_ids},  # what was done to them
-        )
+        return own_events_for(self.org_context)
 
     @extend_schema(
         operation_id="audit_events_list",
@@ -210,7 +169,7 @@ def _valid_query(serializer_class: type[serializers.Serializer[Any]], request: R
 
 
 @extend_schema(tags=["events"])
-class EventStreamView(APIView):
+class EventStreamView(OrgView):
     """``GET /api/events/stream``: the org's lifecycle events as Server-Sent Events.
 
     DRF's pipeline (the authentication classes of settings, ``HasOrgAction``, the error
@@ -220,7 +179,6 @@ class EventStreamView(APIView):
     (Under WSGI the body is the same loop as a plain generator.)
     """
 
-    permission_classes = [HasOrgAction]
     required_actions = {"get": AUDIT_READ}
 
     @classmethod

@@ -11,13 +11,14 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from audit.actors import Actor
 from audit.audit_actions import AUDIT_EXPORTED
 from audit.connections import release_connection
 from audit.models import AuditEvent
-from audit.selectors import MAX_LIMIT, OwnEvents, audit_event_list
+from audit.selectors import OwnEvents, audit_event_list
 from audit.serializers import AuditEventSerializer
 from audit.services import record
 
@@ -76,7 +77,9 @@ def _pages(
 ) -> Iterator[list[AuditEvent]]:
     cursor = None
     while True:
-        page = audit_event_list(org=org_id, own=own, cursor=cursor, limit=MAX_LIMIT, **filters)
+        page = audit_event_list(
+            org=org_id, own=own, cursor=cursor, limit=settings.MAX_PAGE_SIZE, **filters
+        )
         # A slow reader must not keep a pooled connection between pages.
         release_connection()
         if page.events:

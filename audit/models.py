@@ -2,6 +2,8 @@ import uuid
 
 from django.db import models
 
+from tenancy.managers import TenantManager
+
 
 class AuditEvent(models.Model):
     """One audited write. Append-only: rows are inserted by ``audit.services.record`` only.
@@ -27,6 +29,10 @@ class AuditEvent(models.Model):
     user_agent = models.CharField(max_length=512, blank=True)
     request_id = models.CharField(max_length=128, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+
+    objects = TenantManager()  # the org's rows: for_org(org)
+    # Platform events (no org), the retention purge and the fan-out span orgs.
+    dangerously_unscoped = models.Manager()  # noqa: DJ012 - ruff reads this manager as a field
 
     class Meta:
         indexes = [
@@ -60,6 +66,9 @@ class OutboxEvent(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantManager()
+    dangerously_unscoped = models.Manager()  # noqa: DJ012 - ruff reads this manager as a field
 
     class Meta:
         indexes = [

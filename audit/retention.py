@@ -59,7 +59,7 @@ def audit_purge(
     }
     shortest = min([default, *retention.values()])
     candidates = (
-        AuditEvent.objects.filter(occurred_at__lt=now - timedelta(days=shortest))
+        AuditEvent.dangerously_unscoped.filter(occurred_at__lt=now - timedelta(days=shortest))
         .order_by()
         .values_list("org_id", flat=True)
         .distinct()
@@ -90,7 +90,9 @@ def _purge_org(
     batch_size: int,
 ) -> Purge:
     # org_id=None is IS NULL: the platform events.
-    expired = AuditEvent.objects.filter(org_id=org_id, occurred_at__lt=cutoff).order_by()
+    expired = AuditEvent.dangerously_unscoped.filter(
+        org_id=org_id, occurred_at__lt=cutoff
+    ).order_by()
     if dry_run:
         return Purge(org_id=org_id, retention_days=days, cutoff=cutoff, count=expired.count())
     count = 0
@@ -98,7 +100,7 @@ def _purge_org(
         _allow_audit_delete(True)
         while pks := list(expired.values_list("pk", flat=True)[:batch_size]):
             # The collector also deletes each event's outbox row and its deliveries.
-            _, per_model = AuditEvent.objects.filter(pk__in=pks).delete()
+            _, per_model = AuditEvent.dangerously_unscoped.filter(pk__in=pks).delete()
             count += per_model.get(AuditEvent._meta.label, 0)
         # Switched off again at once: SET LOCAL would otherwise outlive this block when it
         # is a savepoint inside a caller's transaction.

@@ -17,13 +17,11 @@ from dataclasses import field as dataclass_field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
 from audit.models import AuditEvent, OutboxEvent
-
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 100
 
 
 class InvalidCursor(ValueError):
@@ -76,7 +74,7 @@ def audit_event_list(
     occurred_before: datetime | None = None,
     own: OwnEvents | None = None,
     cursor: str | None = None,
-    limit: int = DEFAULT_LIMIT,
+    limit: int | None = None,
 ) -> AuditEventPage:
     """One page of ``org``'s audit events, newest first, filtered.
 
@@ -87,9 +85,10 @@ def audit_event_list(
     org_id = getattr(org, "pk", org)
     if org_id is None:
         raise ValueError("audit_event_list() needs an organization")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-    filters: dict[str, Any] = {"org_id": org_id}
+    limit = settings.PAGE_SIZE if limit is None else limit
+    if not 1 <= limit <= settings.MAX_PAGE_SIZE:
+        raise ValueError(f"limit must be between 1 and {settings.MAX_PAGE_SIZE}")
+    filters: dict[str, Any] = {}
     for field, value in [
         ("action", action),
         ("actor_type", actor_type),
@@ -101,12 +100,17 @@ def audit_event_list(
     ]:
         if value is not None:
             filters[field] = value
-    rows = AuditEvent.objects.filter(**filters)
+    rows = AuditEvent.objects.for_org(org_id).filter(**filters)
     if own is not None:
         rows = rows.filter(own.as_q())
     if cursor is not None:
         occurred_at, pk = decode_cursor(cursor)
-        rows = rows.filter(Q(occurred_at__lt=occurred_at) | Q(occurred_at=occurred_at, pk__lt=pk))
+        # (occurred_at, id) < (cursor): the plain bound on occurred_at is what lets
+        # PostgreSQL start its index scan at the cursor; without it, an OR alone makes it
+        # walk (and filter) every newer row first, so a deep page cost its depth.
+        rows = rows.filter(occurred_at__lte=occurred_at).filter(
+            Q(occurred_at__lt=occurred_at) | Q(pk__lt=pk)
+        )
     # One row more than asked tells whether there is a next page without a COUNT.
     events = list(rows.order_by("-occurred_at", "-id")[: limit + 1])
     if len(events) <= limit:
@@ -167,7 +171,7 @@ def outbox_cursor(*, org: Any, after_event_id: str | None, now: datetime) -> Out
     org_id = getattr(org, "pk", org)
     if org_id is None:
         raise ValueError("outbox_cursor() needs an organization")
-    rows = OutboxEvent.objects.filter(org_id=org_id)
+    rows = OutboxEvent.objects.for_org(org_id)
     match = _PUBLIC_EVENT_ID.match(after_event_id or "")
     anchor = (
         rows.filter(pk=uuid.UUID(match.group(1))).only("created_at", "audit_event_id").first()
@@ -192,9 +196,8 @@ def outbox_events_next(cursor: OutboxCursor, *, limit: int = STREAM_BATCH) -> li
     """Up to ``limit`` of the cursor's org's events it has not served, oldest first, and
     moves the cursor past them. One query."""
     events = list(
-        OutboxEvent.objects.filter(
-            org_id=cursor.org_id, created_at__gte=cursor.high_water - STREAM_LOOKBACK
-        )
+        OutboxEvent.objects.for_org(cursor.org_id)
+        .filter(created_at__gte=cursor.high_water - STREAM_LOOKBACK)
         .exclude(pk__in=list(cursor.seen))
         .order_by("created_at", "audit_event_id")
         .only("type", "payload", "created_at", "audit_event_id")[:limit]

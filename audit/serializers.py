@@ -2,14 +2,13 @@
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from audit.registry import all_actions
-from audit.selectors import MAX_LIMIT
 
 ACTOR_TYPES = ("user", "api_key", "system")
-DEFAULT_PAGE_SIZE = 20
 
 
 class AuditEventFilterSerializer(serializers.Serializer[Any]):
@@ -45,8 +44,13 @@ class AuditEventListQuerySerializer(AuditEventFilterSerializer):
 
     cursor = serializers.CharField(required=False, max_length=512)
     limit = serializers.IntegerField(
-        required=False, min_value=1, max_value=MAX_LIMIT, default=DEFAULT_PAGE_SIZE
+        required=False, min_value=1, default=lambda: settings.PAGE_SIZE
     )
+
+    def validate_limit(self, value: int) -> int:
+        if value > settings.MAX_PAGE_SIZE:  # refused like every collection, not capped
+            raise serializers.ValidationError(f"Must be at most {settings.MAX_PAGE_SIZE}")
+        return value
 
 
 # Declared fields are taken out of the class by DRF's metaclass, so names that Field and

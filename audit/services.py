@@ -1,14 +1,17 @@
 """The one path by which anything is audited and emitted as a lifecycle event."""
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import Model, QuerySet
 
 from audit.actors import Actor
 from audit.models import AuditEvent, OutboxEvent
 from audit.redaction import redact
 from audit.registry import AuditAction, is_registered
+
+_M = TypeVar("_M", bound=Model)
 
 
 class AuditOutsideTransaction(RuntimeError):
@@ -90,3 +93,46 @@ def before_after(
     """The metadata of an update: the changed fields' old and new values, nothing else."""
     fields = sorted(changed)
     return {"before": {f: before[f] for f in fields}, "after": {f: after[f] for f in fields}}
+
+
+def audited_update(
+    *,
+    rows: QuerySet[_M],
+    pk: Any,
+    changes: Callable[[_M], Mapping[str, Any]],
+    describe: Callable[[_M], dict[str, Any]],
+    action: AuditAction,
+    actor: Actor,
+    org_id: Callable[[_M], int | None],
+) -> _M:
+    """The one audited update: lock the row, read what the trail shows of it, apply the
+    changes, save the fields that changed and record ``action`` with their before/after.
+
+    ``rows`` is where the row may be found (``Model.objects.for_org(org)``: another org's
+    pk is ``DoesNotExist``); ``changes(row)`` gives the new field values, computed from the
+    locked row (it may raise ``ValidationError``); ``describe(row)`` is what the audit trail
+    may keep of it (never a secret). A field that changed while its description did not
+    (a hidden part) is still named. Atomic; a no-op writes nothing and records nothing.
+    """
+    with transaction.atomic():
+        row = rows.select_for_update().get(pk=pk)
+        before = describe(row)
+        new = dict(changes(row))
+        old = {field: getattr(row, field) for field in new}
+        for field, value in new.items():
+            setattr(row, field, value)
+        changed = sorted(field for field in new if getattr(row, field) != old[field])
+        if not changed:
+            return row
+        stamped = [f.name for f in row._meta.concrete_fields if getattr(f, "auto_now", False)]
+        row.save(update_fields=[*changed, *stamped])  # auto_now fields (updated_at) move too
+        after = describe(row)
+        shown = {k for k in after if after[k] != before.get(k)} | (set(changed) & set(after))
+        record(
+            org_id=org_id(row),
+            action=action,
+            actor=actor,
+            target=row,
+            metadata=before_after(before, after, shown),
+        )
+    return row

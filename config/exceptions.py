@@ -59,8 +59,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, Ratelimited):
         exc = exceptions.Throttled()
     elif isinstance(exc, Http404 | ObjectDoesNotExist):
-        # A service that looks a row up by id in the caller's org raises DoesNotExist for a
-        # missing or foreign one: both are the contract's 404.
+        # A service looked the object up in the caller's org and did not find it: another
+        # org's object, or one deleted meanwhile. Either way the contract's 404.
         exc = exceptions.NotFound()
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()

@@ -5,6 +5,9 @@ Every value can be overridden from the environment; see README "Production servi
 
 import multiprocessing
 import os
+import shutil
+import tempfile
+from typing import Any
 
 from config.access_log import FORMAT
 
@@ -24,3 +27,22 @@ logger_class = "config.access_log.AccessLogger"
 access_log_format = FORMAT
 # X-Forwarded-* are believed from these addresses only (TRUSTED_PROXY_COUNT decides in Django).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# Prometheus: every worker writes its figures to files in one directory, which /metrics sums.
+# Set before the workers import prometheus_client; emptied at each start.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tenantry-metrics-")
+
+# Imported here, once, in the master: child_exit runs inside a SIGCHLD handler, where a first
+# import could be interrupted by the next worker's exit and find the module half-loaded.
+from prometheus_client import multiprocess  # noqa: E402
+
+
+def on_starting(server: Any) -> None:
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory, exist_ok=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    multiprocess.mark_process_dead(worker.pid)

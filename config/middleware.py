@@ -1,6 +1,12 @@
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
+from csp.middleware import CSPMiddleware as BaseCSPMiddleware
+from csp.middleware import PolicyParts
 from django.conf import settings
+from django.contrib.auth import middleware as auth
+from django.contrib.messages import middleware as messages
+from django.contrib.sessions import middleware as sessions
 from django.http import HttpRequest, HttpResponse
 
 from config.errors import error_response
@@ -111,3 +117,55 @@ class AmbiguousCredentialsMiddleware:
 def _credential(authorization: str) -> str:
     scheme, _, rest = authorization.partition(" ")
     return rest.strip() if scheme.lower() == "bearer" else authorization
+
+
+def is_cookieless_api_request(request: HttpRequest) -> bool:
+    """An API request that carries no session cookie: a key or a JWT (or nothing) is all it
+    can authenticate with, so the browser's middleware has nothing to do for it."""
+    return (
+        request.path_info.startswith("/api/")
+        and settings.SESSION_COOKIE_NAME not in request.COOKIES
+    )
+
+
+class _BrowserOnly:
+    """Passes cookieless API requests straight on; everything else (every portal page, and
+    every API request with the session cookie, whose unsafe methods DRF's session
+    authentication holds to CSRF) goes through the middleware as Django ships it. A subclass
+    of Django's class, so Django's checks still find it."""
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_cookieless_api_request(request):
+            return self.get_response(request)  # type: ignore[attr-defined]
+        return super().__call__(request)  # type: ignore[misc]
+
+
+class SessionMiddleware(_BrowserOnly, sessions.SessionMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(_BrowserOnly, auth.AuthenticationMiddleware):
+    pass
+
+
+class MessageMiddleware(_BrowserOnly, messages.MessageMiddleware):
+    pass
+
+
+class CSPMiddleware(BaseCSPMiddleware):
+    """django-csp's middleware, with the sign-in provider added to ``form-action``: the
+    "Sign in with Google" form posts to us and we redirect to the provider, and browsers
+    hold a form's redirects to ``form-action`` too. The provider's origin comes from
+    settings at response time (tests point it at a local OpenID provider)."""
+
+    def get_policy_parts(
+        self, request: HttpRequest, response: HttpResponse, report_only: bool = False
+    ) -> PolicyParts:
+        parts = super().get_policy_parts(request, response, report_only)
+        endpoint = urlsplit(getattr(settings, "SOCIAL_AUTH_GOOGLE_OIDC_OIDC_ENDPOINT", "") or "")
+        if endpoint.scheme in ("http", "https") and endpoint.netloc:
+            origin = f"{endpoint.scheme}://{endpoint.netloc}"
+            update = dict(parts.update or {})
+            update["form-action"] = [*update.get("form-action", []), origin]
+            parts.update = update
+        return parts

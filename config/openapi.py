@@ -1,8 +1,61 @@
-"""drf-spectacular post-processing: the error shape on every operation, the roles table."""
+"""drf-spectacular customisation: each operation's required action (``x-required-action``,
+from the views' ``required_actions``), the error shape on every operation, the roles table."""
 
 from typing import Any
 
-from orgs.roles import roles_table_markdown
+from django.conf import settings
+from drf_spectacular import openapi
+from drf_spectacular.plumbing import get_lib_doc_excludes
+
+from orgs.permissions import required_action
+from orgs.roles import ACCESS_LEVELS, ACTIONS, RequiredAction, roles_table_markdown
+
+REQUIRED_ACTION = "x-required-action"
+REQUIRED_ACTION_ANY_OF = "x-required-action-any-of"
+
+
+def doc_excludes() -> list[Any]:
+    """The named bases' docstrings describe the code, not an operation: they are left out of
+    the document like DRF's own (drf-spectacular's ``GET_LIB_DOC_EXCLUDES``)."""
+    from orgs.bases import API_BASES
+
+    return [*get_lib_doc_excludes(), *API_BASES]
+
+
+def required_action_line(required: RequiredAction) -> str:
+    names = required if isinstance(required, tuple) else (required,)
+    first, *others = names
+    if first in ACCESS_LEVELS:
+        line = f"**Required action:** none. {ACCESS_LEVELS[first]}."
+    else:
+        line = f"**Required action:** `{first}`: {ACTIONS[first]}"
+    for other in others:
+        line += f"; or `{other}`: {ACTIONS[other]}"
+    return line
+
+
+class AutoSchema(openapi.AutoSchema):
+    """Adds what each operation requires, read from the view's ``required_actions``: the
+    ``x-required-action`` extension (the action; with alternatives, also
+    ``x-required-action-any-of``) and a line in the description. An API key needs that
+    action among its scopes; a person needs a role that has it (see the roles table)."""
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        operation = super().get_operation(*args, **kwargs)
+        if operation is None:
+            return None
+        required = required_action(self.view, self.method)
+        if required is None:
+            return operation  # refused for everyone; the route test names such a view
+        names = list(required) if isinstance(required, tuple) else [required]
+        operation[REQUIRED_ACTION] = names[0]
+        if len(names) > 1:
+            operation[REQUIRED_ACTION_ANY_OF] = names
+        note = getattr(self.view, "api_note", "")
+        parts = [operation.get("description", ""), note, required_action_line(required)]
+        operation["description"] = "\n\n".join(part for part in parts if part)
+        return operation
+
 
 _ERROR_SCHEMA = {
     "type": "object",
@@ -101,7 +154,12 @@ def _state_limits(operation: dict[str, Any]) -> None:
         if parameter.get("in") != "query":
             continue
         if parameter.get("name") == "limit":
-            parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
+            parameter["schema"] = {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": settings.MAX_PAGE_SIZE,
+                "default": settings.PAGE_SIZE,
+            }
         elif parameter.get("name") == "page":
             parameter["schema"] = {"type": "integer", "minimum": 1, "default": 1}
 

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from rest_framework import exceptions
 from rest_framework.filters import OrderingFilter
@@ -9,8 +10,6 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-
-MAX_LIMIT = 100
 
 
 def _positive_int(request: Request, name: str, default: int, maximum: int | None = None) -> int:
@@ -36,8 +35,8 @@ class PagePagination(PageNumberPagination):
     poll a shrinking collection should not have to special-case it.
     """
 
-    page_size = 20
-    max_page_size = 100
+    page_size = settings.PAGE_SIZE
+    max_page_size = settings.MAX_PAGE_SIZE
 
     def paginate_queryset(
         self, queryset: QuerySet[Any] | list[Any], request: Request, view: APIView | None = None
@@ -101,8 +100,13 @@ class PagePagination(PageNumberPagination):
                 "name": "limit",
                 "in": "query",
                 "required": False,
-                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 20},
-                "description": "Items per page, 1 to 100 (more is a 422)",
+                "schema": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_page_size,
+                    "default": self.page_size,
+                },
+                "description": f"Items per page, 1 to {self.max_page_size} (more is a 422)",
             },
         ]
 

@@ -8,6 +8,7 @@ an SQLite file under ``var/`` and a local-memory cache. See README.md.
 
 import base64
 import hashlib
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -53,23 +54,33 @@ INSTALLED_APPS = [
     "orgs",
     "accounts",
     "apikeys",
+    "usage",
 ]
 
+# Sessions, the session's user and messages are the browser's: config.middleware's versions
+# of Django's classes pass API requests without a session cookie straight on. (CSRF stays
+# Django's own: it costs a cookie lookup, and Django's deploy check looks for it by name.)
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
+    "config.request_log.RequestLogMiddleware",
     # Security headers wrap everything below, so the early answers (413, 401) carry them too.
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the portal's css/js) served by the app itself, compressed and cached.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "config.middleware.CSPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Rate-limit headers on every /api/ answer, the early ones below (413, 401) included;
+    # what never reached the throttle is counted here, after the fact.
+    "config.ratelimiting.RateLimitMiddleware",
     "config.middleware.BodySizeLimitMiddleware",
     "config.middleware.AmbiguousCredentialsMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "config.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.AuthenticationMiddleware",
     "accounts.middleware.SessionSlidingMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.MessageMiddleware",
     "apikeys.middleware.KeyUsageMiddleware",
 ]
 
@@ -87,6 +98,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "orgs.portal.portal_context",
             ],
         },
     },
@@ -107,6 +119,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The per-request credential lookups (API key, JWT) are prepared once per connection on
+# PostgreSQL. Behind PgBouncer in transaction mode that needs PgBouncer >= 1.21 with
+# max_prepared_statements > 0; set false otherwise.
+DATABASE_PREPARED_LOOKUPS = env.bool("DATABASE_PREPARED_LOOKUPS", default=True)
 
 # --- Cache: Redis when REDIS_URL is set (shared rate limits), else local memory ---------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -126,7 +142,7 @@ else:
 # --- Auth -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    "social_core.backends.google.GoogleOAuth2",
+    "accounts.google.GoogleOIDC",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -136,6 +152,33 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+
+# --- Google sign-in (social-auth-app-django; accounts/google.py, accounts/pipeline.py) ---
+# Without a client id the sign-in page offers the password form only. The endpoint is
+# Google's; tests point it at a local OpenID provider (its discovery document gives the
+# authorization, token, userinfo and JWKS URLs).
+SOCIAL_AUTH_GOOGLE_OIDC_KEY = env.str("GOOGLE_CLIENT_ID", default="")
+SOCIAL_AUTH_GOOGLE_OIDC_SECRET = env.str("GOOGLE_CLIENT_SECRET", default="")
+SOCIAL_AUTH_GOOGLE_OIDC_OIDC_ENDPOINT = env.str(
+    "GOOGLE_OIDC_ENDPOINT", default="https://accounts.google.com"
+)
+SOCIAL_AUTH_JSONFIELD_ENABLED = True
+SOCIAL_AUTH_URL_NAMESPACE = "social"
+SOCIAL_AUTH_REDIRECT_IS_HTTPS = env.bool("SOCIAL_AUTH_REDIRECT_IS_HTTPS", default=not DEBUG)
+# Only what the pipeline needs is kept: never the provider's access or id token.
+SOCIAL_AUTH_GOOGLE_OIDC_EXTRA_DATA: list[str] = []
+SOCIAL_AUTH_PIPELINE = [
+    "social_core.pipeline.social_auth.social_details",
+    "social_core.pipeline.social_auth.social_uid",
+    "social_core.pipeline.social_auth.auth_allowed",
+    "accounts.pipeline.require_verified_email",
+    "social_core.pipeline.social_auth.social_user",
+    "accounts.pipeline.user_by_verified_email",
+    "accounts.pipeline.create_user",
+    "social_core.pipeline.social_auth.associate_user",
+    "accounts.pipeline.join_orgs",
+]
 
 # --- Sessions: one cookie across the deployment's subdomains ---------------------------
 # accounts.BrowserSession rows (so a person's sessions can be listed and ended), read through
@@ -200,6 +243,16 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(LOCAL_DIR / "static"))
+# WhiteNoise serves STATIC_ROOT (after `collectstatic`) in production, and the source
+# folders through the finders when DEBUG is on: no CDN, no separate static server.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Read here from the environment's DEBUG (the test runner turns settings.DEBUG off later):
+# development and tests serve the source folders, with no collectstatic step.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # EMAIL_URL (smtp://user:pass@host:587/?tls=True) configures SMTP in one variable; without it,
 # EMAIL_BACKEND alone (the console by default: local mail is printed, and production refuses it).
@@ -212,6 +265,10 @@ else:
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tenantry <no-reply@localhost>")
 
 # --- REST API --------------------------------------------------------------------------
+# Every collection's page: ?limit= defaults to PAGE_SIZE and is capped at MAX_PAGE_SIZE
+# (config.pagination, and the audit log's cursor pages).
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.JWTAuthentication",
@@ -227,9 +284,10 @@ REST_FRAMEWORK = {
     "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_PAGINATION_CLASS": "config.pagination.PagePagination",
     "DEFAULT_FILTER_BACKENDS": ["config.pagination.SortFilter"],
-    "PAGE_SIZE": 20,
+    "PAGE_SIZE": PAGE_SIZE,
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["config.ratelimiting.NestedRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -252,17 +310,23 @@ SPECTACULAR_SETTINGS = {
     # validator (its default on any non-localhost host).
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-            "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-        }
-    },
+    "GET_LIB_DOC_EXCLUDES": "config.openapi.doc_excludes",
+    # securitySchemes come from the authentication classes' extensions (accounts/schema.py,
+    # apikeys/schema.py), declared once there.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.openapi.add_error_responses",
+        "config.ratelimiting.add_rate_limit_headers",
     ],
 }
+
+# --- Metrics: /metrics answers these networks only (a 404 to anyone else) ----------------
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_network!r} is not a network") from None
 
 # --- Logging: every line carries the request id -----------------------------------------
 LOGGING = {
@@ -270,13 +334,15 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "config.logging.RequestIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}
+        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+        "json": {"()": "config.logging.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "filters": ["request_id"],
-            "formatter": "plain",
+            # One JSON object a line in production (LOG_FORMAT=json|plain); text locally.
+            "formatter": env.str("LOG_FORMAT", default="plain" if DEBUG else "json"),
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
@@ -341,9 +407,31 @@ API_KEY_PEPPER_ID = env.str("API_KEY_PEPPER_ID", default=next(iter(API_KEY_PEPPE
 if API_KEY_PEPPER_ID not in API_KEY_PEPPERS:
     raise ImproperlyConfigured("API_KEY_PEPPER_ID names no pepper in API_KEY_PEPPERS")
 API_KEY_LAST_USED_INTERVAL = 60  # seconds: last_used_at is written at most this often
+# --- Rate limits (orgs/ratelimits.py; README "Rate limits") ---------------------------------
+# Every API route: per principal (key, person in an org, or client address when anonymous),
+# nested in a per-org ceiling. Orgs override in Organization.settings["rate_limits"]
+# ({"org", "key", "user", "public"}); a key narrows its own with APIKey.rate_limit.
+RATE_LIMIT_ORG = env.str("RATE_LIMIT_ORG", default="3000/m")  # all of an org's credentials
+RATE_LIMIT_KEY = env.str("RATE_LIMIT_KEY", default="600/m")  # per API key
+RATE_LIMIT_USER = env.str("RATE_LIMIT_USER", default="600/m")  # per person (JWT/session) per org
+RATE_LIMIT_ANONYMOUS = env.str("RATE_LIMIT_ANONYMOUS", default="120/m")  # per client address
 PUBLIC_API_RATE = env.str("PUBLIC_API_RATE", default="300/15m")  # per key, /api/public/*
+# The audit log's "own events" (audit:read_own) ask apikeys, which audit stands below.
+AUDIT_OWN_API_KEY_IDS = "apikeys.selectors.api_key_ids_created_by"
+# Abuse limits on top: invitations (they send email) per org and per inviter; organizations
+# created per person; Django admin sign-in attempts per client address and per username.
+INVITATION_RATE_ORG = env.str("INVITATION_RATE_ORG", default="100/h")
+INVITATION_RATE_INVITER = env.str("INVITATION_RATE_INVITER", default="30/h")
+ORG_CREATE_RATE = env.str("ORG_CREATE_RATE", default="5/d")
+ADMIN_LOGIN_RATE_IP = env.str("ADMIN_LOGIN_RATE_IP", default="10/m")
+ADMIN_LOGIN_RATE_USERNAME = env.str("ADMIN_LOGIN_RATE_USERNAME", default="10/h")
+# Usage counters (usage/counters.py) live in Redis this long; run `manage.py rollup_usage`
+# more often than that (hourly is plenty) to copy them into PostgreSQL.
+USAGE_REDIS_DAYS = env.int("USAGE_REDIS_DAYS", default=8)
+# The credentials /api/public/* accepts (orgs.bases.PublicKeyView): an org's API key only.
+PUBLIC_KEY_AUTHENTICATION_CLASSES = ["apikeys.authentication.APIKeyAuthentication"]
 LEAK_REPORT_RATE = env.str("LEAK_REPORT_RATE", default="60/m")  # per IP
-RATELIMIT_IP_META_KEY = "audit.actors.client_ip"
+RATELIMIT_IP_META_KEY = "orgs.ratelimits.ratelimit_ip"  # never empty, never junk
 
 LOGIN_RATE = env.str("LOGIN_RATE", default="10/m")  # per IP and per email, each
 REFRESH_RATE = env.str("REFRESH_RATE", default="60/m")  # per IP

@@ -9,26 +9,33 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import csrf, defaults
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 from rest_framework import serializers
-from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.errors import error_response
+from orgs.bases import PublicView
 
 logger = logging.getLogger("tenantry.errors")
 
 
-@extend_schema(
-    auth=[],
-    responses=inline_serializer("Health", {"status": serializers.CharField()}),
-    tags=["health"],
-)
-@api_view(["GET"])
-@authentication_classes([])
-@permission_classes([])
-def health(request: Request) -> Response:
-    return Response({"status": "ok"})
+class HealthView(PublicView):
+    @extend_schema(
+        auth=[],
+        responses=inline_serializer("Health", {"status": serializers.CharField()}),
+        tags=["health"],
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"status": "ok"})
+
+
+class OpenAPIDocumentView(SpectacularJSONAPIView, PublicView):
+    """``/api/docs.json``. drf-spectacular's view first: its authentication stays as it was."""
+
+
+class APIReferenceView(SpectacularSwaggerSplitView, PublicView):
+    """``/developers/api``: the interactive reference, from our own static files."""
 
 
 class _Ready:
@@ -73,31 +80,29 @@ def _cache() -> str:
     return "ok" if ok else "unreachable"
 
 
-@extend_schema(
-    auth=[],
-    responses={
-        200: inline_serializer(
-            "Ready",
-            {
-                "status": serializers.CharField(),
-                "checks": serializers.DictField(child=serializers.CharField()),
-            },
-        ),
-        503: OpenApiResponse(description="Not ready: `details` names each check's state"),
-    },
-    tags=["health"],
-    description="Readiness: the database and cache answer and every migration is applied.",
-)
-@api_view(["GET"])
-@authentication_classes([])
-@permission_classes([])
-def ready(request: Request) -> Response | JsonResponse:
-    checks = _Ready.checks()
-    if all(state == "ok" for state in checks.values()):
-        return Response({"status": "ready", "checks": checks})
-    return error_response(
-        request, status=503, message="Not ready", code="not_ready", details=checks
+class ReadyView(PublicView):
+    @extend_schema(
+        auth=[],
+        responses={
+            200: inline_serializer(
+                "Ready",
+                {
+                    "status": serializers.CharField(),
+                    "checks": serializers.DictField(child=serializers.CharField()),
+                },
+            ),
+            503: OpenApiResponse(description="Not ready: `details` names each check's state"),
+        },
+        tags=["health"],
+        description="Readiness: the database and cache answer and every migration is applied.",
     )
+    def get(self, request: Request) -> Response | JsonResponse:
+        checks = _Ready.checks()
+        if all(state == "ok" for state in checks.values()):
+            return Response({"status": "ready", "checks": checks})
+        return error_response(
+            request, status=503, message="Not ready", code="not_ready", details=checks
+        )
 
 
 def _is_api(request: HttpRequest) -> bool:

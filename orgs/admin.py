@@ -19,4 +19,4 @@ class MembershipAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
         # Staff console spans orgs on purpose.
-        return Membership.unscoped.select_related("org", "user")
+        return Membership.dangerously_unscoped.select_related("org", "user")

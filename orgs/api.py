@@ -3,6 +3,7 @@
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.mixins import ListModelMixin
@@ -10,25 +11,31 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orgs import serializers as s
+from orgs.bases import OrgScopedViewSet, OrgView, SignedInView, validated
 from orgs.context import acting, org_context
-from orgs.invitations import invitation_create, invitation_revoke
 from orgs.models import Invitation, Membership, Organization
-from orgs.permissions import HasOrgAction, IsSignedInMember
-from orgs.services import membership_remove, membership_set_role, org_create, org_update
-from orgs.viewsets import OrgScopedViewSet, validated
+from orgs.ratelimits import enforce_invitation, enforce_org_creation
+from orgs.services import (
+    invitation_create,
+    invitation_resend,
+    invitation_revoke,
+    membership_remove,
+    membership_set_role,
+    org_create,
+    org_update,
+)
 
 
-class MyOrganizationsView(ListModelMixin, GenericAPIView):
+class MyOrganizationsView(ListModelMixin, SignedInView, GenericAPIView):
     """The caller's organizations (GET) and creating a new one (POST)."""
 
-    permission_classes = [IsSignedInMember]
     serializer_class = s.MyOrganizationSerializer
     ordering_fields = ["created_at"]
     ordering = ["created_at"]
 
     def get_queryset(self) -> QuerySet[Membership]:
         # Spans orgs on purpose: a user's own memberships, keyed by the user.
-        return Membership.unscoped.filter(
+        return Membership.dangerously_unscoped.filter(
             user=org_context(self.request).membership.user, status=Membership.Status.ACTIVE
         ).select_related("org")
 
@@ -45,6 +52,7 @@ class MyOrganizationsView(ListModelMixin, GenericAPIView):
         summary="Create an organization; the caller becomes its owner",
     )
     def post(self, request: Request) -> Response:
+        enforce_org_creation(request, user_id=org_context(request).membership.user_id)
         data = validated(s.OrganizationCreateSerializer, request)
         org = org_create(
             actor=acting(request),
@@ -55,10 +63,9 @@ class MyOrganizationsView(ListModelMixin, GenericAPIView):
         return Response(s.OrganizationSerializer(org).data, status=status.HTTP_201_CREATED)
 
 
-class CurrentOrganizationView(GenericAPIView):
+class CurrentOrganizationView(OrgView, GenericAPIView):
     """The organization of the credential."""
 
-    permission_classes = [HasOrgAction]
     required_actions = {"get": "org:read", "patch": "org:write"}
     serializer_class = s.OrganizationSerializer
     pagination_class = None
@@ -82,6 +89,7 @@ class CurrentOrganizationView(GenericAPIView):
 
 @extend_schema(tags=["members"])
 class MemberViewSet(OrgScopedViewSet[Membership]):
+    model = Membership
     serializer_class = s.MembershipSerializer
     required_actions = {
         "list": "member:read",
@@ -92,8 +100,8 @@ class MemberViewSet(OrgScopedViewSet[Membership]):
     ordering_fields = ["created_at", "role"]
     ordering = ["created_at"]
 
-    def scoped_queryset(self, org: Organization) -> QuerySet[Membership]:
-        queryset = Membership.objects.for_org(org).select_related("user")
+    def narrow_queryset(self, queryset: QuerySet[Membership]) -> QuerySet[Membership]:
+        queryset = queryset.select_related("user")
         role = self.request.query_params.get("role")
         if role and role not in s.ROLE_CHOICES:
             raise ValidationError({"role": [f"Must be one of: {', '.join(s.ROLE_CHOICES)}"]})
@@ -145,18 +153,17 @@ class MemberViewSet(OrgScopedViewSet[Membership]):
 
 @extend_schema(tags=["invitations"])
 class InvitationViewSet(OrgScopedViewSet[Invitation]):
+    model = Invitation
     serializer_class = s.InvitationSerializer
     required_actions = {
         "list": "member:read",
         "retrieve": "member:read",
         "create": "member:write",
         "destroy": "member:write",
+        "resend": "member:write",
     }
     ordering_fields = ["created_at", "expires_at"]
     ordering = ["-created_at"]
-
-    def scoped_queryset(self, org: Organization) -> QuerySet[Invitation]:
-        return Invitation.objects.for_org(org)
 
     @extend_schema(operation_id="invitations_list")
     def list(self, request: Request) -> Response:
@@ -177,6 +184,9 @@ class InvitationViewSet(OrgScopedViewSet[Invitation]):
         ),
     )
     def create(self, request: Request) -> Response:
+        enforce_invitation(
+            request, org_id=self.org.pk, inviter_id=self.org_context.membership.user_id
+        )
         data = validated(s.InvitationCreateSerializer, request)
         invitation, _token = invitation_create(
             org=self.org,
@@ -191,3 +201,17 @@ class InvitationViewSet(OrgScopedViewSet[Invitation]):
     def destroy(self, request: Request, pk: str) -> Response:
         invitation_revoke(org=self.org, actor=acting(request), invitation=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="invitations_resend",
+        request=None,
+        responses={200: s.InvitationSerializer},
+        summary="Email a pending invitation again, with a new link and a fresh expiry",
+        description="The previous link stops working. The token goes to the invitee only.",
+    )
+    @action(detail=True, methods=["post"])
+    def resend(self, request: Request, pk: str) -> Response:
+        invitation = invitation_resend(
+            org=self.org, actor=acting(request), by=self.org_context, invitation=self.get_object()
+        )
+        return Response(s.InvitationSerializer(invitation).data)

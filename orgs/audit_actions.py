@@ -8,3 +8,13 @@ MEMBER_REMOVED = register("member.removed", "A member was removed from the organ
 INVITATION_CREATED = register("invitation.created", "A person was invited to the organization")
 INVITATION_REVOKED = register("invitation.revoked", "A pending invitation was revoked")
 INVITATION_ACCEPTED = register("invitation.accepted", "An invitation was accepted")
+MEMBER_JOINED_VIA_DOMAIN = register(
+    "member.joined_via_domain",
+    "A person joined because their verified email's domain is one the organization allows",
+)
+ORG_EMAIL_DOMAINS_CHANGED = register(
+    "org.email_domains_changed", "The email domains allowed to join (or their role) changed"
+)
+INVITATION_RESENT = register(
+    "invitation.resent", "A pending invitation was sent again with a new link"
+)

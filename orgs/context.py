@@ -9,7 +9,7 @@ from typing import Any
 
 from audit.actors import Actor
 from orgs.models import Membership, Organization
-from orgs.roles import actions_for
+from orgs.roles import ANY_MEMBER, RequiredAction, actions_for
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class OrgContext:
     credential: str  # "jwt", "api_key" or "session"
     scopes: frozenset[str] | None = None  # None: everything the role allows
     credential_id: Any = None  # the token family or key the request came with
+    rate_limit: str | None = None  # an API key's own rate limit (orgs.ratelimits), if set
 
     @property
     def org(self) -> Organization:
@@ -35,11 +36,21 @@ class OrgContext:
     def allows(self, action: str) -> bool:
         return action in self.actions
 
+    def grants(self, required: RequiredAction) -> bool:
+        """Whether this context meets a route's requirement (``orgs.bases``): any one of its
+        alternatives; ``any_member`` needs nothing beyond the active membership."""
+        names = required if isinstance(required, tuple) else (required,)
+        return self.membership.is_active and any(
+            name == ANY_MEMBER or self.allows(name) for name in names
+        )
+
 
 def org_context(request: Any) -> OrgContext:
-    """The OrgContext an authentication class attached to ``request`` (asserted present)."""
-    assert isinstance(request.auth, OrgContext)
-    return request.auth
+    """The OrgContext an authentication class (or ``PortalOrgView``) attached to ``request``
+    (asserted present)."""
+    context = getattr(request, "auth", None)
+    assert isinstance(context, OrgContext)
+    return context
 
 
 def acting(request: Any) -> Actor:

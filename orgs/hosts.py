@@ -33,7 +33,7 @@ def membership_for_person(
     Spans orgs on purpose: it reads one person's own memberships, keyed by that person.
     """
     memberships = list(
-        Membership.unscoped.select_related("user", "org")
+        Membership.dangerously_unscoped.select_related("user", "org")
         .filter(user_id=user_id, status=Membership.Status.ACTIVE)
         .order_by("created_at", "pk")
     )

@@ -4,8 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
-from orgs.managers import TenantManager
 from orgs.roles import Role
+from tenancy.managers import TenantManager
 
 
 class Organization(models.Model):
@@ -16,6 +16,12 @@ class Organization(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     jwt_enabled = models.BooleanField(default=True)
     settings = models.JSONField(default=dict, blank=True)
+    # Whoever signs in with Google under a verified address at one of these domains joins,
+    # as ``default_role`` (owner-managed; lowercase, no "@").
+    allowed_email_domains = models.JSONField(default=list, blank=True)
+    default_role = models.CharField(
+        max_length=16, choices=[(r.value, r.value) for r in Role], default=Role.MEMBER.value
+    )
 
     class Meta:
         constraints = [
@@ -27,16 +33,17 @@ class Organization(models.Model):
 
 
 class TenantModel(models.Model):
-    """Base for rows that belong to one org: fail-closed default manager, unscoped escape."""
+    """Base for rows that belong to one org: the fail-closed default manager of ``tenancy``,
+    and its escape hatch for system code. Django's base manager (forward relations, ``save``,
+    cascades) stays its plain one."""
 
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
 
     objects = TenantManager()
-    unscoped = models.Manager()  # noqa: DJ012 - ruff reads this manager as a field
+    dangerously_unscoped = models.Manager()  # noqa: DJ012 - ruff reads this manager as a field
 
     class Meta:
         abstract = True
-        base_manager_name = "unscoped"
 
 
 class Membership(TenantModel):

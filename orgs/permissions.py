@@ -1,3 +1,5 @@
+"""DRF permission classes of the API bases (``orgs.bases``), which compose them."""
+
 from typing import Any
 
 from rest_framework.exceptions import MethodNotAllowed
@@ -5,6 +7,16 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from orgs.context import OrgContext
+from orgs.roles import RequiredAction
+
+
+def required_action(view: Any, method: str) -> RequiredAction | None:
+    """What ``view`` (a class or an instance) needs for ``method`` or, on a viewset, for its
+    current ``action``: an action of ``orgs.roles``, a tuple of alternatives, or an access
+    level (``public``, ``signed_in``, ``any_member``). None: the view names nothing."""
+    table: dict[str, RequiredAction] = getattr(view, "required_actions", {})
+    key = getattr(view, "action", None) or method.lower()
+    return table.get(key) or table.get(method.lower())
 
 
 class HasOrgAction(BasePermission):
@@ -19,11 +31,11 @@ class HasOrgAction(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         context = request.auth
-        if not isinstance(context, OrgContext) or not context.membership.is_active:
+        if not isinstance(context, OrgContext):
             return False
         refuse_unserved_method(view, request)
-        action = required_action(view, request)
-        return action is not None and context.allows(action)
+        action = required_action(view, request.method or "")
+        return action is not None and context.grants(action)
 
 
 def refuse_unserved_method(view: Any, request: Request) -> None:
@@ -39,31 +51,24 @@ def refuse_unserved_method(view: Any, request: Request) -> None:
         raise MethodNotAllowed(request.method or "")
 
 
-def required_action(view: Any, request: Request) -> str | None:
-    table: dict[str, str] = getattr(view, "required_actions", {})
-    method = (request.method or "").lower()
-    key = getattr(view, "action", None) or method
-    return table.get(key) or table.get(method)
-
-
-class IsActiveMember(BasePermission):
-    """Any credential of an active member: for a user's own resources (/users/me, logout)."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        context = request.auth
-        return isinstance(context, OrgContext) and context.membership.is_active
-
-
-class IsSignedInMember(IsActiveMember):
-    """A person's own sign-in (JWT or session), never an API key: for what spans the user's
-    orgs or sessions (my orgs, new orgs, logout, password). A key is one org's credential."""
+class IsSignedInMember(BasePermission):
+    """A person's own sign-in (JWT or session) as an active member, never an API key: for
+    what spans the user's orgs or sessions. A key is one org's credential."""
 
     message = "An API key cannot do this; sign in as the user"
 
     def has_permission(self, request: Request, view: Any) -> bool:
         context = request.auth
         return (
-            super().has_permission(request, view)
-            and isinstance(context, OrgContext)
+            isinstance(context, OrgContext)
+            and context.membership.is_active
             and context.credential != "api_key"
         )
+
+
+class IsAPIKey(BasePermission):
+    """An org's API key, and nothing else (the ``/api/public/*`` routes)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        context = request.auth
+        return isinstance(context, OrgContext) and context.credential == "api_key"

@@ -1,25 +1,308 @@
-"""Rate limits on top of django-ratelimit's counters (Redis-backed when REDIS_URL is set)."""
+"""Rate limits on django-ratelimit's counters (Redis when REDIS_URL is set).
 
-from collections.abc import Callable
+Every API request spends one count in each of its buckets: its most specific principal (an
+API key, a person in an org, or a client address when anonymous) and, for an org's
+credential, the org's ceiling. A request must fit all of them. Buckets use django-ratelimit's
+fixed windows and cache keys (``group``, ``rate``, value, staggered window), so its
+``get_usage``/``is_ratelimited`` read the same counts; on Redis all buckets of a request
+are spent in ONE pipelined round trip (django-ratelimit's own ``get_usage`` costs up to three
+per bucket on Django's Redis cache: SET NX, then EXISTS + INCR).
+
+Rates are ``"<count>/<period>"`` as django-ratelimit reads them: ``600/m``, ``300/15m``,
+``20/h``, ``5/d``. Defaults come from settings; an org overrides them in
+``Organization.settings["rate_limits"]`` and an API key may narrow its own with
+``APIKey.rate_limit`` (never above the org's per-key rate).
+"""
+
+import logging
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django_ratelimit import ALL
-from django_ratelimit.core import get_usage
+from django_ratelimit.core import (
+    EXPIRATION_FUDGE,
+    _get_ip,
+    _get_window,
+    _make_cache_key,
+    get_usage,
+    rate_re,
+)
 from rest_framework.exceptions import Throttled
 
-Usage = dict[str, Any]  # django-ratelimit's count, limit, should_limit, time_left
+from audit.actors import client_ip
+from orgs.context import OrgContext
+from orgs.models import Organization
+
+logger = logging.getLogger(__name__)
+
+# Requests whose peer address is unknown (a Unix socket without TRUSTED_PROXY_COUNT) share
+# one bucket rather than none.
+UNKNOWN_ADDRESS = "0.0.0.0"  # noqa: S104 - a bucket name, not a bind address
+
+# The policies an org may override in Organization.settings["rate_limits"], with the setting
+# holding each default.
+POLICY_SETTINGS = {
+    "org": "RATE_LIMIT_ORG",
+    "key": "RATE_LIMIT_KEY",
+    "user": "RATE_LIMIT_USER",
+    "public": "PUBLIC_API_RATE",
+}
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def hit(request: Any, *, group: str, key: str | Callable[..., str], rate: str) -> Usage | None:
-    """Count this request against ``rate`` for ``key`` and return the usage."""
-    return get_usage(request, group=group, key=key, rate=rate, method=ALL, increment=True)
+def ratelimit_ip(request: Any) -> str:
+    """django-ratelimit's ``key="ip"`` (settings.RATELIMIT_IP_META_KEY): always an address."""
+    return client_ip(request) or UNKNOWN_ADDRESS
 
 
-def refuse_if_limited(usage: Usage | None) -> None:
-    if usage is not None and usage["should_limit"]:
-        raise Throttled(wait=usage["time_left"])
+def parse_rate(rate: Any) -> tuple[int, int] | None:
+    """``"300/15m"`` -> ``(300, 900)``; None for anything django-ratelimit would not read."""
+    if not isinstance(rate, str):
+        return None
+    match = rate_re.fullmatch(rate.strip())
+    if match is None:
+        return None
+    count, multiplier, unit = match.groups()
+    seconds = _PERIODS[(unit or "s").lower()] * (int(multiplier) if multiplier else 1)
+    return (int(count), seconds) if seconds > 0 else None
+
+
+def rate_per_second(rate: str) -> float:
+    parsed = parse_rate(rate)
+    assert parsed is not None, rate
+    return parsed[0] / parsed[1]
+
+
+@dataclass(frozen=True)
+class Bucket:
+    policy: str  # the name clients see in RateLimit-Policy: "key", "user", "ip", "org", ...
+    group: str  # django-ratelimit's group
+    value: str  # django-ratelimit's key value
+    rate: str
+
+
+@dataclass(frozen=True)
+class Spent:
+    """One bucket after this request was counted in it."""
+
+    policy: str
+    count: int
+    limit: int
+    window: int  # seconds
+    reset_at: int  # epoch second at which the next window (a fresh count) starts
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.count)
+
+    @property
+    def exceeded(self) -> bool:
+        return self.count > self.limit
+
+    def seconds_left(self, now: int | None = None) -> int:
+        return max(1, self.reset_at - int(time.time() if now is None else now))
+
+
+def tightest(spent: Iterable[Spent]) -> Spent | None:
+    """The bucket a client should heed: an exceeded one that resets last, else the one
+    with the fewest requests left (then the later reset)."""
+    return max(spent, key=lambda s: (s.exceeded, -s.remaining, s.reset_at), default=None)
+
+
+def spend(
+    buckets: Sequence[Bucket],
+    *,
+    request: Any = None,
+    also: Callable[[Any], None] | None = None,
+) -> list[Spent]:
+    """Count one request in each bucket and return their state. On Redis: one round trip
+    for all of them, plus whatever ``also`` adds to the same pipeline (usage counters)."""
+    planned = []
+    for bucket in buckets:
+        parsed = parse_rate(bucket.rate)
+        if parsed is None:
+            raise ValueError(f"not a rate: {bucket.rate!r}")
+        limit, period = parsed
+        window = _get_window(bucket.value, period)  # the window's last second
+        key = _make_cache_key(bucket.group, window, bucket.rate, bucket.value, ALL)
+        planned.append((bucket, limit, period, window, key))
+    cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
+    if isinstance(cache, RedisCache):
+        client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+        pipe = client.pipeline(transaction=False)
+        for _, _, period, _, key in planned:
+            redis_key = cache.make_and_validate_key(key)
+            # django-ratelimit's add-then-incr, as two commands of one pipeline.
+            pipe.set(redis_key, 0, ex=period + EXPIRATION_FUDGE, nx=True)
+            pipe.incr(redis_key)
+        if also is not None:
+            also(pipe)
+        results = pipe.execute()
+        counts = [int(results[2 * i + 1]) for i in range(len(planned))]
+    else:  # the local run's per-process memory: django-ratelimit's own path
+        counts = [
+            (
+                get_usage(
+                    request, group=b.group, key=lambda *_, v=b.value: v, rate=b.rate,
+                    method=ALL, increment=True,
+                ) or {"count": 0}
+            )["count"]
+            for b, *_ in planned
+        ]  # fmt: skip
+    return [
+        Spent(policy=b.policy, count=count, limit=limit, window=period, reset_at=window + 1)
+        for (b, limit, period, window, _), count in zip(planned, counts, strict=True)
+    ]
+
+
+# --- Which buckets a request spends -----------------------------------------------------
+
+
+def org_rates(org: Organization) -> dict[str, str]:
+    """The org's rates: its ``settings["rate_limits"]`` over the deployment's defaults. An
+    override that is not a valid rate is ignored (and logged), never a 500."""
+    overrides = (org.settings or {}).get("rate_limits") or {}
+    rates = {}
+    for policy, setting in POLICY_SETTINGS.items():
+        default = getattr(settings, setting)
+        override = overrides.get(policy) if isinstance(overrides, dict) else None
+        if override is not None and parse_rate(override) is None:
+            logger.warning("org %s: rate_limits.%s=%r is not a rate", org.pk, policy, override)
+            override = None
+        rates[policy] = override or default
+    return rates
+
+
+def key_rate(own: str | None, org_key_rate: str) -> str:
+    """A key's own rate when it is set and no faster than the org's per-key rate."""
+    if own and parse_rate(own) and rate_per_second(own) <= rate_per_second(org_key_rate):
+        return own
+    return org_key_rate
+
+
+def address_value(request: Any) -> str:
+    """django-ratelimit's ip key: IPv6 addresses share their /64 (RATELIMIT_IPV6_MASK)."""
+    return str(_get_ip(http_request(request)))
+
+
+def anonymous_bucket(request: Any) -> Bucket:
+    return Bucket("ip", "rl-ip", address_value(request), settings.RATE_LIMIT_ANONYMOUS)
+
+
+def buckets_for(request: Any, context: Any, *, scope: str | None = None) -> list[Bucket]:
+    """The principal's bucket (key, person, or address) and, for an org's credential, the
+    org's ceiling. ``scope="public"`` (``/api/public/*``) gives a key its public-API rate."""
+    if not isinstance(context, OrgContext):
+        return [anonymous_bucket(request)]
+    org = context.org
+    rates = org_rates(org)
+    if context.credential == "api_key":
+        if scope == "public":
+            principal = Bucket("key", "rl-public-key", str(context.credential_id), rates["public"])
+        else:
+            rate = key_rate(getattr(context, "rate_limit", None), rates["key"])
+            principal = Bucket("key", "rl-key", str(context.credential_id), rate)
+    else:
+        value = f"{org.pk}:{context.membership.user_id}"
+        principal = Bucket("user", "rl-user", value, rates["user"])
+    return [principal, Bucket("org", "rl-org", str(org.pk), rates["org"])]
+
+
+# --- Spent buckets travel on the request, for the response headers -----------------------
+
+
+def http_request(request: Any) -> Any:
+    """The Django HttpRequest under a DRF Request (or the request itself)."""
+    return getattr(request, "_request", request)
+
+
+def note(request: Any, spent: Iterable[Spent]) -> None:
+    target = http_request(request)
+    target.rate_limits = [*getattr(target, "rate_limits", []), *spent]
+
+
+def noted(request: Any) -> list[Spent] | None:
+    return getattr(http_request(request), "rate_limits", None)
+
+
+def refuse_if_exceeded(spent: Iterable[Spent]) -> None:
+    """429 (Throttled) when any bucket is over; Retry-After is when all of them allow again."""
+    over = [s for s in spent if s.exceeded]
+    if over:
+        raise Throttled(wait=max(s.seconds_left() for s in over))
+
+
+# --- Extra limits a view adds on top (login, invitations, ...) ---------------------------
 
 
 def enforce(request: Any, *, group: str, key: str | Callable[..., str], rate: str) -> None:
-    """Count this request against ``rate`` for ``key``; past the limit, raise 429."""
-    refuse_if_limited(hit(request, group=group, key=key, rate=rate))
+    """Count this request against ``rate`` for ``key`` (``"ip"`` or ``(group, request) ->
+    value``); past the limit, raise 429. The bucket joins the request's headers."""
+    value = address_value(request) if key == "ip" else key(group, request)  # type: ignore[operator]
+    spent = spend([Bucket(group, group, value, rate)], request=http_request(request))
+    note(request, spent)
+    refuse_if_exceeded(spent)
+
+
+def enforce_all(request: Any, buckets: Sequence[Bucket]) -> None:
+    """Several extra buckets in one round trip; past any of them, 429."""
+    spent = spend(buckets, request=http_request(request))
+    note(request, spent)
+    refuse_if_exceeded(spent)
+
+
+def enforce_login(request: Any, *, email: str) -> None:
+    """API and portal sign-in attempts: one bucket per email as the user lookup compares it
+    (``email_bucket_value``), and, once the lookup knows the account, one per account, which
+    catches any spelling that normalisation still tells apart. Costs the lookup's query."""
+    rate = settings.LOGIN_RATE
+    buckets = [Bucket("login-email", "login-email", email_bucket_value(email), rate)]
+    user_id = _account_for(email)
+    if user_id is not None:
+        buckets.append(Bucket("login-account", "login-account", str(user_id), rate))
+    enforce_all(request, buckets)
+
+
+def _account_for(email: str) -> Any:
+    # The same lookup sign-in makes (ModelBackend -> get_by_natural_key: email__iexact).
+    user_model = get_user_model()
+    try:
+        return user_model._default_manager.get_by_natural_key(email).pk
+    except user_model.DoesNotExist:
+        return None
+
+
+def enforce_invitation(request: Any, *, org_id: int, inviter_id: int) -> None:
+    """Invitations send email to whoever is named: per org and per inviter, per hour."""
+    org_rate, inviter_rate = settings.INVITATION_RATE_ORG, settings.INVITATION_RATE_INVITER
+    enforce_all(
+        request,
+        [
+            Bucket("invitations-org", "invitations-org", str(org_id), org_rate),
+            Bucket("invitations-inviter", "invitations-inviter", str(inviter_id), inviter_rate),
+        ],
+    )
+
+
+def enforce_org_creation(request: Any, *, user_id: int) -> None:
+    """Organizations created per person per day (attempts count: no slug enumeration)."""
+    rate = settings.ORG_CREATE_RATE
+    enforce_all(request, [Bucket("orgs-created", "orgs-created", str(user_id), rate)])
+
+
+def email_bucket_value(email: str) -> str:
+    """One value for every spelling the user lookup would match to the same account.
+
+    Lookups compare with SQL ``UPPER(email) = UPPER(%s)`` (``iexact``), under which
+    ``adm\\u0131n@`` (dotless i) and ``ADMIN@`` both find ``admin@``. NFKC, then upper-casing
+    (which folds the dotless i, the long s and the like), then case-folding gives them one
+    bucket; it may merge a few spellings the lookup keeps apart, which only makes the
+    limit stricter."""
+    return unicodedata.normalize("NFKC", email.strip()).upper().casefold()

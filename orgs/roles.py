@@ -42,19 +42,31 @@ _RANK = {
 ACTIONS: dict[str, str] = {
     "org:read": "Read the organization's profile",
     "org:write": "Change the organization's name and settings",
-    "org:delete": "Delete the organization",
     "member:read": "List members and their roles",
     "member:write": "Invite members, change roles (up to one's own), remove members",
     "owner:write": "Grant or remove the owner role",
     "api_key:read": "List and read API keys (never their secret)",
     "api_key:write": "Create API keys and revoke or roll one's own",
     "api_key:manage": "Revoke, roll and edit anyone's API keys",
-    "api_key:policy": "Set the organization's key policy",
     "audit:read": "Read the whole audit log",
     "audit:read_own": "Read the audit events of one's own keys",
+    "usage:read": "Read request counts of the organization and of every API key",
+    "usage:read_own": "Read request counts of one's own API keys",
     "webhook:read": "List webhook endpoints and deliveries",
     "webhook:write": "Create, change and delete webhook endpoints",
 }
+
+# What a route needs when no action of the table applies (``x-required-action`` shows it).
+PUBLIC = "public"  # nothing: the route is on the public allow-list
+SIGNED_IN = "signed_in"  # a person's own sign-in (JWT or session), never an API key
+ANY_MEMBER = "any_member"  # any credential of an active member of the org
+ACCESS_LEVELS: dict[str, str] = {
+    PUBLIC: "Nothing: public",
+    SIGNED_IN: "A person's own sign-in (JWT or session); API keys are refused",
+    ANY_MEMBER: "Any credential of an active member of the organization",
+}
+# A route's requirement: one action (or access level), or a tuple of alternatives (any one).
+RequiredAction = str | tuple[str, ...]
 
 _ADMIN = frozenset(
     {
@@ -66,6 +78,7 @@ _ADMIN = frozenset(
         "api_key:write",
         "api_key:manage",
         "audit:read",
+        "usage:read",
         "webhook:read",
         "webhook:write",
     }
@@ -75,7 +88,14 @@ ROLE_ACTIONS: dict[Role, frozenset[str]] = {
     Role.OWNER: frozenset(ACTIONS),
     Role.ADMIN: _ADMIN,
     Role.DEVELOPER: frozenset(
-        {"org:read", "member:read", "api_key:read", "api_key:write", "audit:read_own"}
+        {
+            "org:read",
+            "member:read",
+            "api_key:read",
+            "api_key:write",
+            "audit:read_own",
+            "usage:read_own",
+        }
     ),
     Role.MEMBER: frozenset({"org:read", "member:read"}),
     Role.VIEWER: frozenset({"org:read"}),
@@ -87,10 +107,6 @@ def actions_for(role: str) -> frozenset[str]:
         return ROLE_ACTIONS[Role(role)]
     except ValueError:
         return frozenset()  # an unknown role (data drift) may do nothing
-
-
-def role_allows(role: str, action: str) -> bool:
-    return action in actions_for(role)
 
 
 def roles_table_markdown() -> str:

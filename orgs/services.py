@@ -1,24 +1,29 @@
-"""Every write to organizations and memberships. Each is atomic and audited.
+"""Every write to organizations, memberships and invitations. Each is atomic and audited.
 
 ``by`` is the acting credential (member, role and, for an API key, its scopes) when a
 person acts through the API or portal; ``None`` means trusted system code (management
 commands, sign-up), which is not bound by role rules.
 """
 
+import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.validators import validate_slug
+from django.core.mail import send_mail
+from django.core.validators import validate_email, validate_slug
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from audit.actors import Actor
-from audit.services import before_after, record
+from audit.services import audited_update, record
 from orgs import audit_actions
 from orgs.context import OrgContext
 from orgs.errors import Conflict
 from orgs.fields import has_control_characters
 from orgs.hosts import RESERVED_SUBDOMAINS
-from orgs.models import Membership, Organization
+from orgs.models import Invitation, Membership, Organization
+from orgs.opaque_tokens import hash_opaque_token, new_opaque_token
 from orgs.roles import Role
 
 
@@ -51,27 +56,22 @@ def org_update(
     *, org: Organization, actor: Actor, name: str | None = None, jwt_enabled: bool | None = None
 ) -> Organization:
     """Change the org's name or JWT switch. Atomic, audited with before/after."""
-    with transaction.atomic():
-        org = Organization.objects.select_for_update().get(pk=org.pk)
-        before = {"name": org.name, "jwt_enabled": org.jwt_enabled}
-        if name is not None:
-            org.name = name.strip()
-            if errors := _name_errors(org.name):
-                raise ValidationError(errors)
-        if jwt_enabled is not None:
-            org.jwt_enabled = jwt_enabled
-        after = {"name": org.name, "jwt_enabled": org.jwt_enabled}
-        changed = {k for k in after if after[k] != before[k]}
-        if changed:
-            org.save(update_fields=sorted(changed))
-            record(
-                org_id=org.pk,
-                action=audit_actions.ORG_UPDATED,
-                actor=actor,
-                target=org,
-                metadata=before_after(before, after, changed),
-            )
-    return org
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = name.strip()
+        if errors := _name_errors(changes["name"]):
+            raise ValidationError(errors)
+    if jwt_enabled is not None:
+        changes["jwt_enabled"] = jwt_enabled
+    return audited_update(
+        rows=Organization.objects.all(),
+        pk=org.pk,
+        changes=lambda _org: changes,
+        describe=lambda o: {"name": o.name, "jwt_enabled": o.jwt_enabled},
+        action=audit_actions.ORG_UPDATED,
+        actor=actor,
+        org_id=lambda o: o.pk,
+    )
 
 
 def membership_add(
@@ -212,3 +212,248 @@ def _check_not_last_owner(org: Organization, membership: Membership) -> None:
     )
     if [pk for pk in owners if pk != membership.pk] == []:
         raise ValidationError("An organization must keep at least one owner")
+
+
+def org_set_email_domains(
+    *, org: Organization, actor: Actor, by: OrgContext | None, domains: list[str], role: str
+) -> Organization:
+    """Set the email domains whose verified addresses may join ``org`` (and as which role).
+    Owners only (``by=None``: trusted system code). Atomic, audited with before/after."""
+    if by is not None and by.role != Role.OWNER:
+        raise PermissionDenied("Only an owner can change who may join by email domain")
+    cleaned = sorted({d.strip().lower().lstrip("@") for d in domains if d.strip()})
+    bad = [d for d in cleaned if "." not in d or "@" in d or " " in d or len(d) > 253]
+    if bad:
+        raise ValidationError({"allowed_email_domains": [f"Not a domain: {', '.join(bad)}"]})
+    role = Role(role)
+    if role == Role.OWNER:
+        raise ValidationError({"default_role": ["Joining by domain cannot make an owner"]})
+    return audited_update(
+        rows=Organization.objects.all(),
+        pk=org.pk,
+        changes=lambda _org: {"allowed_email_domains": cleaned, "default_role": role.value},
+        describe=lambda o: {
+            "allowed_email_domains": o.allowed_email_domains,
+            "default_role": o.default_role,
+        },
+        action=audit_actions.ORG_EMAIL_DOMAINS_CHANGED,
+        actor=actor,
+        org_id=lambda o: o.pk,
+    )
+
+
+def memberships_join_by_email_domain(*, user: Any, actor: Actor) -> list[Membership]:
+    """Join ``user`` (whose email the caller has VERIFIED) to every org that allows their
+    email's domain and that they are not in, as that org's default role. Atomic; each join
+    audited as ``member.joined_via_domain``.
+
+    Spans orgs on purpose: it reads which orgs allow a domain, keyed by the domain."""
+    domain = user.email.rsplit("@", 1)[-1].lower()
+    # A text match narrows the rows on any database; the exact check is below.
+    candidates = Organization.objects.filter(allowed_email_domains__icontains=f'"{domain}"')
+    joined = []
+    with transaction.atomic():
+        for org in candidates:
+            if domain not in org.allowed_email_domains:
+                continue
+            if Membership.objects.for_org(org).filter(user=user).exists():
+                continue
+            membership = insert_membership(org=org, user=user, role=org.default_role, field="email")
+            record(
+                org_id=org.pk,
+                action=audit_actions.MEMBER_JOINED_VIA_DOMAIN,
+                actor=actor,
+                target=membership,
+                target_label=user.email,
+                metadata={"domain": domain, "role": org.default_role, "user_id": user.pk},
+            )
+            joined.append(membership)
+    return joined
+
+
+# --- Invitations: token emailed, only its digest stored; create, revoke, claim ------------
+
+logger = logging.getLogger("tenantry.mail")
+
+INVITATION_PREFIX = "inv_"
+
+
+class InvitationInvalid(Exception):
+    """Unknown, expired, revoked or already used: one answer for all."""
+
+
+def invitation_create(
+    *, org: Organization, actor: Actor, by: OrgContext | None, email: str, role: str
+) -> tuple[Invitation, str]:
+    """Invite ``email`` with ``role`` (no higher than the inviter's). Atomic, audited; the
+    raw token is emailed to the invitee after commit, never stored or logged. It is also
+    returned for trusted callers (commands, tests); the API does not pass it on."""
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValidationError({"email": ["Invalid email"]}) from exc
+    role = Role(role)
+    check_may_grant(by=by, role=role)
+    now = timezone.now()
+    with transaction.atomic():
+        members = Membership.objects.for_org(org).filter(user__email__iexact=email)
+        if members.exists():
+            raise Conflict("Already a member of this organization", field="email")
+        pending = Invitation.objects.for_org(org).filter(
+            email=email, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
+        )
+        if pending.exists():
+            raise Conflict("An invitation for this email is already pending", field="email")
+        raw, digest = new_opaque_token(INVITATION_PREFIX)
+        invitation = Invitation.objects.create(
+            org=org,
+            email=email,
+            role=role,
+            token_hash=digest,
+            invited_by_id=by.membership.user_id if by else None,
+            expires_at=now + settings.INVITATION_LIFETIME,
+        )
+        record(
+            org_id=org.pk,
+            action=audit_actions.INVITATION_CREATED,
+            actor=actor,
+            target=invitation,
+            target_label=email,
+            metadata={"email": email, "role": role.value},
+        )
+        transaction.on_commit(lambda: _send_invitation(org, invitation, raw))
+    return invitation, raw
+
+
+def invitation_revoke(*, org: Organization, actor: Actor, invitation: Invitation) -> None:
+    """Revoke a pending invitation. Atomic, audited; revoking twice changes nothing."""
+    with transaction.atomic():
+        invitation = Invitation.objects.for_org(org).select_for_update().get(pk=invitation.pk)
+        if invitation.status_at(timezone.now()) != "pending":
+            raise Conflict("Only a pending invitation can be revoked")
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        record(
+            org_id=org.pk,
+            action=audit_actions.INVITATION_REVOKED,
+            actor=actor,
+            target=invitation,
+            target_label=invitation.email,
+        )
+
+
+def invitation_resend(
+    *, org: Organization, actor: Actor, by: OrgContext | None, invitation: Invitation
+) -> Invitation:
+    """Email a pending invitation again with a NEW token and a fresh expiry; the old link
+    stops working. The resender must be allowed to grant its role. Atomic, audited."""
+    check_may_grant(by=by, role=Role(invitation.role))
+    now = timezone.now()
+    with transaction.atomic():
+        invitation = Invitation.objects.for_org(org).select_for_update().get(pk=invitation.pk)
+        if invitation.status_at(now) != "pending":
+            raise Conflict("Only a pending invitation can be sent again")
+        raw, digest = new_opaque_token(INVITATION_PREFIX)
+        invitation.token_hash = digest
+        invitation.expires_at = now + settings.INVITATION_LIFETIME
+        invitation.save(update_fields=["token_hash", "expires_at"])
+        record(
+            org_id=org.pk,
+            action=audit_actions.INVITATION_RESENT,
+            actor=actor,
+            target=invitation,
+            target_label=invitation.email,
+            metadata={"email": invitation.email, "role": invitation.role},
+        )
+        transaction.on_commit(lambda: _send_invitation(org, invitation, raw))
+    return invitation
+
+
+def invitation_lock(raw_token: str) -> Invitation:
+    """The pending invitation behind a token (the token names its org), row-locked until
+    the caller's transaction ends so it is claimed once; else InvitationInvalid."""
+    invitation = (
+        Invitation.dangerously_unscoped.select_for_update(of=("self",))
+        .select_related("org")
+        .filter(token_hash=hash_opaque_token(raw_token))
+        .first()
+    )
+    if invitation is None or invitation.status_at(timezone.now()) != "pending":
+        raise InvitationInvalid
+    return invitation
+
+
+def invitation_claim(*, invitation: Invitation, user: Any, actor: Actor) -> Membership:
+    """Join the org of an invitation the caller locked (``invitation_lock``, same
+    transaction) as the invited email's user. Audited."""
+    now = timezone.now()
+    with transaction.atomic():
+        if invitation.email != user.email.lower():
+            raise InvitationInvalid
+        org = invitation.org
+        membership = insert_membership(org=org, user=user, role=invitation.role, field="token")
+        invitation.accepted_at = now
+        invitation.accepted_by = user
+        invitation.save(update_fields=["accepted_at", "accepted_by"])
+        record(
+            org_id=org.pk,
+            action=audit_actions.INVITATION_ACCEPTED,
+            actor=actor,
+            target=invitation,
+            target_label=invitation.email,
+            metadata={"role": invitation.role, "membership_id": membership.pk},
+        )
+    return membership
+
+
+def _send_invitation(org: Organization, invitation: Invitation, raw_token: str) -> None:
+    """Runs after the invitation committed: a mail failure must not turn that write into a
+    500 (the inviter would retry and hit "already pending"). It is logged, without the
+    token, and the invitation can be revoked and sent again."""
+    try:
+        _mail_invitation(org, invitation, raw_token)
+    except Exception:
+        logger.exception("Invitation %s: the mail could not be sent", invitation.pk)
+
+
+def _mail_invitation(org: Organization, invitation: Invitation, raw_token: str) -> None:
+    link = f"{settings.PORTAL_URL}/invitations/accept?token={raw_token}"
+    send_mail(
+        subject=f"You are invited to {org.name} on Tenantry",
+        message=(
+            f"You have been invited to join {org.name} as {invitation.role}.\n\n"
+            f"Accept the invitation: {link}\n\n"
+            f"Or with the API: POST /api/invitations/accept with token {raw_token}\n"
+            f"The invitation expires at {invitation.expires_at:%Y-%m-%d %H:%M} UTC."
+        ),
+        from_email=None,
+        recipient_list=[invitation.email],
+    )
+
+
+def invitations_claim_for_verified_email(*, user: Any, actor: Actor) -> list[Membership]:
+    """Accept every pending invitation to ``user``'s email, for a person whose email the
+    caller has VERIFIED (a Google sign-in with ``email_verified``): the provider proved the
+    mailbox, as the emailed token would. Atomic; each audited as ``invitation.accepted``.
+
+    Spans orgs on purpose: one person's invitations, keyed by their email."""
+    now = timezone.now()
+    joined = []
+    with transaction.atomic():
+        pending = (
+            Invitation.dangerously_unscoped.select_for_update(of=("self",))
+            .select_related("org")
+            .filter(
+                email=user.email.lower(),
+                accepted_at__isnull=True,
+                revoked_at__isnull=True,
+                expires_at__gt=now,
+            )
+            .order_by("created_at")
+        )
+        for invitation in pending:
+            if Membership.objects.for_org(invitation.org).filter(user=user).exists():
+                continue
+            joined.append(invitation_claim(invitation=invitation, user=user, actor=actor))
+    return joined

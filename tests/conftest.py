@@ -2,7 +2,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from accounts.signin import TokenPair
+from accounts.services import TokenPair
 from orgs.models import Membership
 from tests.factories import MembershipFactory, OrgFactory, UserFactory
 from tests.harness.asgi import database_env
@@ -19,6 +19,15 @@ class MemberClient(APIClient):
 def _fast_password_hashing(settings):
     # PBKDF2's cost is the point in production and pure waiting in tests.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Every API request spends rate-limit buckets in the shared Redis (per key, person,
+    client address and org): each test starts with fresh ones, as a new minute would."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture
@@ -55,7 +64,7 @@ def subprocess_env(db):
 @pytest.fixture
 def sign_in():
     """Open a real sign-in for a membership; returns the TokenPair (as login would)."""
-    from accounts.signin import open_session
+    from accounts.services import open_session
     from audit.actors import RequestContext
 
     def _sign_in(membership):
@@ -97,12 +106,36 @@ def max_data_queries():
     def _budget(limit):
         with CaptureQueriesContext(connection) as captured:
             yield captured
+        # A prepared credential lookup is logged without its text (psycopg keeps none).
         statements = [
-            q["sql"] for q in captured.captured_queries
-            if not q["sql"].upper().startswith(_TRANSACTION_CONTROL)
+            q["sql"] or "(prepared statement)" for q in captured.captured_queries
+            if not (q["sql"] or "").upper().startswith(_TRANSACTION_CONTROL)
         ]  # fmt: skip
         assert len(statements) <= limit, "\n".join(
             [f"{len(statements)} queries, budget {limit}:", *statements]
         )
 
     return _budget
+
+
+@pytest.fixture
+def portal_member():
+    """A Django test Client signed in (session) as a new member with ``role`` in ``org``,
+    acting in that org (the session's current org), as the portal's switcher would set it."""
+    from django.test import Client
+
+    from orgs.portal import SESSION_ORG_KEY
+
+    def _portal_member(org, role="member", **user_fields):
+        membership = MembershipFactory.create(
+            org=org, role=role, user=UserFactory.create(**user_fields)
+        )
+        client = Client()
+        client.force_login(membership.user)
+        session = client.session
+        session[SESSION_ORG_KEY] = org.pk
+        session.save()
+        client.membership = membership  # type: ignore[attr-defined]
+        return client
+
+    return _portal_member

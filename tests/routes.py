@@ -20,6 +20,23 @@ class Route:
         return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), 999999)), self.template)
 
     @property
+    def view_class(self) -> object:
+        callback = self.view
+        return getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+
+    @property
+    def acts_in_an_org(self) -> bool:
+        """A page where a member acts in one org (``orgs.bases.PortalOrgView``)."""
+        from orgs.bases import PortalOrgView
+
+        view_class = self.view_class
+        return isinstance(view_class, type) and issubclass(view_class, PortalOrgView)
+
+    @property
+    def ids(self) -> list[str]:
+        return re.findall(r"\{(\w+)\}", self.template)
+
+    @property
     def has_id(self) -> bool:
         return "{" in self.template
 
@@ -31,6 +48,17 @@ def api_routes() -> list[Route]:
     routes: list[Route] = []
     _walk(get_resolver().url_patterns, "/", routes)
     return [r for r in routes if r.template.startswith("/api/")]
+
+
+# Not the portal's pages: the API, the API reference, the Django admin, the JWKS document.
+_NOT_PORTAL = ("/api/", "/developers/", "/admin/", "/.well-known/", "/metrics")
+
+
+def portal_routes() -> list[Route]:
+    """Every server-rendered page (and form target) of the portal, found in the URLconf."""
+    routes: list[Route] = []
+    _walk(get_resolver().url_patterns, "/", routes)
+    return [r for r in routes if not r.template.startswith(_NOT_PORTAL)]
 
 
 def _walk(patterns: list[URLPattern | URLResolver], prefix: str, out: list[Route]) -> None:

@@ -12,10 +12,10 @@ from apikeys.services import api_key_create
 from audit.actors import Actor
 from audit.models import AuditEvent
 from audit.registry import all_actions
-from orgs.invitations import invitation_create
+from orgs.services import invitation_create
 from tests.audit.helpers import make_endpoint
 from tests.factories import PASSWORD, MembershipFactory, UserFactory
-from tests.routes import api_routes
+from tests.routes import api_routes, portal_routes
 
 pytestmark = pytest.mark.django_db
 
@@ -112,6 +112,26 @@ def _recipes(org, as_member, sign_in):
             "webhook.updated",
         )
 
+    def invitation_resend():
+        client = admin()
+        invitation, _ = invitation_create(
+            org=org, actor=system, by=None, email="x@example.test", role="member"
+        )
+        return client, f"/api/invitations/{invitation.pk}/resend", None, "invitation.resent"
+
+    def webhook_test():
+        return admin(), f"/api/webhooks/{webhook().pk}/test", None, "webhook.tested"
+
+    def webhook_retry():
+        from audit.webhooks.models import WebhookDelivery
+        from audit.webhooks.services import webhook_endpoint_send_test
+
+        endpoint = webhook()
+        delivery = webhook_endpoint_send_test(org=org, actor=system, endpoint=endpoint)
+        WebhookDelivery.objects.for_org(org).filter(pk=delivery.pk).update(status="dead")
+        path = f"/api/webhooks/{endpoint.pk}/deliveries/{delivery.pk}/retry"
+        return admin(), path, None, "webhook.delivery_retried"
+
     def webhook_delete():
         return admin(), f"/api/webhooks/{webhook().pk}", None, "webhook.deleted"
 
@@ -165,6 +185,9 @@ def _recipes(org, as_member, sign_in):
         ),
         "PATCH /api/webhooks/{pk}": webhook_patch,
         "DELETE /api/webhooks/{pk}": webhook_delete,
+        "POST /api/invitations/{pk}/resend": invitation_resend,
+        "POST /api/webhooks/{pk}/test": webhook_test,
+        "POST /api/webhooks/{pk}/deliveries/{delivery_id}/retry": webhook_retry,
         "GET /api/audit-events/export": lambda: (
             admin(),
             "/api/audit-events/export?format=csv&action=org.updated",
@@ -200,10 +223,10 @@ def test_every_mutating_route_writes_exactly_one_audit_event(route, recipes):
     assert str(route) in recipes, f"{route} has no audit recipe: add one"
     client, path, body, expected = recipes[str(route)]()
     assert expected in {a.name for a in all_actions()}
-    before = AuditEvent.objects.count()
+    before = AuditEvent.dangerously_unscoped.count()
     response = client.generic(route.method, path, data=_json(body), content_type="application/json")
     assert response.status_code < 300, f"{route}: {response.status_code} {response.content[:300]}"
-    new = list(AuditEvent.objects.order_by("id")[before:])
+    new = list(AuditEvent.dangerously_unscoped.order_by("id")[before:])
     assert [e.action for e in new] == [expected], route
     assert new[0].request_id == response["X-Request-ID"]
 
@@ -237,3 +260,213 @@ def _json(body):
     import json
 
     return json.dumps(body) if body is not None else ""
+
+
+# --- The portal's form posts: the same services, so the same one event each -------------
+
+# Portal POSTs that change no org's data: choosing the org a session acts in. The sign-in
+# pages (not org pages: PortalPublicView / PortalSignedInView) are held to their audit
+# events by tests/accounts/; a new page of that kind must be named here.
+PORTAL_NOT_WRITES = {"POST /orgs/switch/"}
+SIGN_IN_PAGES = {
+    "POST /login/",
+    "POST /logout/",
+    "POST /password-reset/",
+    "PUT /password-reset/",
+    "POST /reset/{uidb64}/{token}/",
+    "PUT /reset/{uidb64}/{token}/",
+    "POST /orgs/new/",
+}
+PORTAL_AUDITED_READS = {"GET /settings/audit-log/export/"}
+
+
+def _portal_recipes(org):
+    """portal route -> () -> (client, path, form data, expected action)."""
+    from django.test import Client
+
+    from audit.webhooks.models import WebhookDelivery
+    from audit.webhooks.services import webhook_endpoint_send_test
+    from orgs.portal import SESSION_ORG_KEY
+
+    system = Actor.system()
+
+    def owner():
+        membership = MembershipFactory.create(org=org, role="owner")
+        client = Client(raise_request_exception=False)
+        client.force_login(membership.user)
+        session = client.session
+        session[SESSION_ORG_KEY] = org.pk
+        session.save()
+        client.membership = membership  # type: ignore[attr-defined]
+        return client
+
+    def invitation():
+        return invitation_create(
+            org=org, actor=system, by=None, email="x@example.test", role="member"
+        )[0]
+
+    def own_key(client):
+        return api_key_create(org=org, actor=system, creator=client.membership, name="k")[0]
+
+    def failed_delivery():
+        endpoint = make_endpoint(org, "https://hooks.example.test/ours")
+        delivery = webhook_endpoint_send_test(org=org, actor=system, endpoint=endpoint)
+        WebhookDelivery.objects.for_org(org).filter(pk=delivery.pk).update(status="failed")
+        return endpoint, delivery
+
+    def key_revoke():
+        client = owner()
+        return client, f"/settings/api-keys/{own_key(client).pk}/revoke/", {}, "api_key.revoked"
+
+    def key_roll():
+        client = owner()
+        path = f"/settings/api-keys/{own_key(client).pk}/roll/"
+        return client, path, {"grace_seconds": "3600"}, "api_key.rolled"
+
+    def retry():
+        endpoint, delivery = failed_delivery()
+        path = f"/settings/webhooks/{endpoint.pk}/deliveries/{delivery.pk}/retry/"
+        return owner(), path, {}, "webhook.delivery_retried"
+
+    def webhook_path(suffix):
+        return (
+            f"/settings/webhooks/{make_endpoint(org, 'https://hooks.example.test/o').pk}/{suffix}"
+        )
+
+    return {
+        "POST /settings/members/": lambda: (
+            owner(),
+            "/settings/members/",
+            {"email": "new@example.test", "role": "member"},
+            "invitation.created",
+        ),
+        "POST /settings/members/{pk}/role/": lambda: (
+            owner(),
+            f"/settings/members/{MembershipFactory.create(org=org).pk}/role/",
+            {"role": "viewer"},
+            "member.role_changed",
+        ),
+        "POST /settings/members/{pk}/remove/": lambda: (
+            owner(),
+            f"/settings/members/{MembershipFactory.create(org=org).pk}/remove/",
+            {},
+            "member.removed",
+        ),
+        "POST /settings/invitations/{pk}/resend/": lambda: (
+            owner(),
+            f"/settings/invitations/{invitation().pk}/resend/",
+            {},
+            "invitation.resent",
+        ),
+        "POST /settings/invitations/{pk}/revoke/": lambda: (
+            owner(),
+            f"/settings/invitations/{invitation().pk}/revoke/",
+            {},
+            "invitation.revoked",
+        ),
+        "POST /settings/organization/": lambda: (
+            owner(),
+            "/settings/organization/",
+            {"name": "Renamed", "jwt_enabled": "on"},
+            "org.updated",
+        ),
+        "POST /settings/organization/email-domains/": lambda: (
+            owner(),
+            "/settings/organization/email-domains/",
+            {"allowed_email_domains": "acme.test", "default_role": "member"},
+            "org.email_domains_changed",
+        ),
+        "POST /settings/api-keys/new/": lambda: (
+            owner(),
+            "/settings/api-keys/new/",
+            {"name": "ci", "env": "live"},
+            "api_key.created",
+        ),
+        "POST /settings/api-keys/{pk}/revoke/": key_revoke,
+        "POST /settings/api-keys/{pk}/roll/": key_roll,
+        "POST /settings/webhooks/new/": lambda: (
+            owner(),
+            "/settings/webhooks/new/",
+            {"url": "https://hooks.example.test/new"},
+            "webhook.created",
+        ),
+        "POST /settings/webhooks/{pk}/test/": lambda: (
+            owner(),
+            webhook_path("test/"),
+            {},
+            "webhook.tested",
+        ),
+        "POST /settings/webhooks/{pk}/deliveries/{delivery_pk}/retry/": retry,
+        "POST /settings/webhooks/{pk}/enabled/": lambda: (
+            owner(),
+            webhook_path("enabled/"),
+            {},
+            "webhook.updated",
+        ),
+        "POST /settings/webhooks/{pk}/delete/": lambda: (
+            owner(),
+            webhook_path("delete/"),
+            {},
+            "webhook.deleted",
+        ),
+        "GET /settings/audit-log/export/": lambda: (
+            owner(),
+            "/settings/audit-log/export/?format=csv",
+            None,
+            "audit.exported",
+        ),
+    }
+
+
+PORTAL_WRITES = [
+    r
+    for r in portal_routes()
+    if r.acts_in_an_org
+    and ((r.method == "POST" and str(r) not in PORTAL_NOT_WRITES) or str(r) in PORTAL_AUDITED_READS)
+]
+
+
+def test_every_portal_write_outside_the_org_pages_is_named():
+    others = {
+        str(r)
+        for r in portal_routes()
+        if r.method in MUTATING and not r.acts_in_an_org and str(r) not in PORTAL_NOT_WRITES
+    }
+    assert others == SIGN_IN_PAGES
+
+
+def _portal_request(client, route, path, data):
+    if route.method == "GET":
+        response = client.get(path)
+        if hasattr(response, "streaming_content"):
+            b"".join(response.streaming_content)
+        return response
+    return client.post(path, data or {})
+
+
+@pytest.mark.parametrize("route", PORTAL_WRITES, ids=str)
+def test_every_portal_write_records_exactly_one_audit_event(route, org):
+    recipes = _portal_recipes(org)
+    assert str(route) in recipes, f"{route} has no audit recipe: add one"
+    client, path, data, expected = recipes[str(route)]()
+    before = AuditEvent.dangerously_unscoped.count()
+    response = _portal_request(client, route, path, data)
+    assert response.status_code in (200, 302), f"{route}: {response.status_code}"
+    new = list(AuditEvent.dangerously_unscoped.order_by("id")[before:])
+    assert [e.action for e in new] == [expected], route
+    assert new[0].request_id == response["X-Request-ID"]
+    assert new[0].actor_type == "user"
+
+
+@pytest.mark.parametrize("route", PORTAL_WRITES, ids=str)
+def test_when_the_audit_insert_fails_the_portal_write_rolls_back(route, org, monkeypatch):
+    client, path, data, _ = _portal_recipes(org)[str(route)]()
+    before = _tenant_rows()
+
+    def broken(*args, **kwargs):
+        raise IntegrityError("injected: audit insert failed")
+
+    monkeypatch.setattr(AuditEvent.objects, "create", broken)
+    response = _portal_request(client, route, path, data)
+    assert response.status_code == 500, f"{route}: {response.status_code}"
+    assert _tenant_rows() == before, f"{route} wrote despite its audit insert failing"

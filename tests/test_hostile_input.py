@@ -110,7 +110,7 @@ def test_a_mail_failure_after_commit_is_logged_not_raised(org, as_member, monkey
     def broken_send_mail(*args, **kwargs):
         raise OSError("SMTP server unreachable")
 
-    monkeypatch.setattr("orgs.invitations.send_mail", broken_send_mail)
+    monkeypatch.setattr("orgs.services.send_mail", broken_send_mail)
     response = client.post(
         "/api/invitations", {"email": "new@example.test", "role": "member"}, format="json"
     )

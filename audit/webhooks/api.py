@@ -4,24 +4,24 @@
 each change goes through the audited services in ``audit.webhooks.services``.
 """
 
-from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from audit.webhooks import serializers as s
 from audit.webhooks.models import WebhookDelivery, WebhookEndpoint
 from audit.webhooks.services import (
+    webhook_delivery_retry,
     webhook_endpoint_create,
     webhook_endpoint_delete,
+    webhook_endpoint_send_test,
     webhook_endpoint_update,
 )
+from orgs.bases import OrgScopedViewSet, validated
 from orgs.context import acting
-from orgs.models import Organization
-from orgs.viewsets import OrgScopedViewSet, validated
 
 NO_STORE = {"Cache-Control": "no-store"}
 DELIVERY_STATUSES = tuple(WebhookDelivery.Status.values)
@@ -29,6 +29,7 @@ DELIVERY_STATUSES = tuple(WebhookDelivery.Status.values)
 
 @extend_schema(tags=["webhooks"])
 class WebhookEndpointViewSet(OrgScopedViewSet[WebhookEndpoint]):
+    model = WebhookEndpoint
     serializer_class = s.WebhookEndpointSerializer
     required_actions = {
         "list": "webhook:read",
@@ -37,12 +38,11 @@ class WebhookEndpointViewSet(OrgScopedViewSet[WebhookEndpoint]):
         "create": "webhook:write",
         "partial_update": "webhook:write",
         "destroy": "webhook:write",
+        "send_test": "webhook:write",
+        "retry_delivery": "webhook:write",
     }
     ordering_fields = ["created_at"]
     ordering = ["-created_at", "-id"]
-
-    def scoped_queryset(self, org: Organization) -> QuerySet[WebhookEndpoint]:
-        return WebhookEndpoint.objects.for_org(org)
 
     @extend_schema(operation_id="webhooks_list", summary="List endpoints (never their secret)")
     def list(self, request: Request) -> Response:
@@ -109,5 +109,43 @@ class WebhookEndpointViewSet(OrgScopedViewSet[WebhookEndpoint]):
                     {"status": [f"Must be one of {', '.join(DELIVERY_STATUSES)}"]}
                 )
             deliveries = deliveries.filter(status=wanted)
-        page = self.paginate_queryset(self.filter_queryset(deliveries))  # ?sort=, newest first
+        # ?sort=, newest first (the sort filter reads the view, not the queryset's model)
+        page = self.paginate_queryset(self.filter_queryset(deliveries))  # type: ignore[arg-type]
         return self.get_paginated_response(s.WebhookDeliverySerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="webhooks_send_test",
+        request=None,
+        responses={202: s.WebhookDeliverySerializer},
+        summary="Queue a webhook.tested event for this endpoint only (whatever its filter)",
+    )
+    @action(detail=True, methods=["post"], url_path="test")
+    def send_test(self, request: Request, pk: str) -> Response:
+        delivery = webhook_endpoint_send_test(
+            org=self.org, actor=acting(request), endpoint=self.get_object()
+        )
+        return Response(s.WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        operation_id="webhooks_retry_delivery",
+        request=None,
+        responses={202: s.WebhookDeliverySerializer},
+        summary="Send a failed or dead delivery again now",
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="deliveries/<int:delivery_id>/retry",
+        url_name="retry-delivery",
+    )
+    def retry_delivery(self, request: Request, pk: str, delivery_id: int) -> Response:
+        endpoint = self.get_object()
+        try:
+            delivery = WebhookDelivery.objects.for_org(self.org).get(
+                endpoint=endpoint, pk=delivery_id
+            )
+        except WebhookDelivery.DoesNotExist:
+            raise NotFound() from None
+        webhook_delivery_retry(org=self.org, actor=acting(request), delivery=delivery)
+        delivery.refresh_from_db()
+        return Response(s.WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -71,7 +71,7 @@ def fan_out(*, batch: int, now: datetime | None = None) -> int:
     now = now or timezone.now()
     with transaction.atomic():
         events = list(
-            OutboxEvent.objects.select_for_update(skip_locked=True)
+            OutboxEvent.dangerously_unscoped.select_for_update(skip_locked=True)
             .filter(dispatched_at__isnull=True)
             .order_by("created_at")
             .only("id", "org_id", "type", "created_at")[:batch]
@@ -85,7 +85,7 @@ def fan_out(*, batch: int, now: datetime | None = None) -> int:
         # meanwhile waits for this transaction, or is seen gone, instead of failing the new
         # deliveries' foreign key at commit.
         for endpoint in (
-            WebhookEndpoint.unscoped.filter(org_id__in=org_ids, enabled=True)
+            WebhookEndpoint.dangerously_unscoped.filter(org_id__in=org_ids, enabled=True)
             .select_for_update(of=("self",))
             .order_by("pk")
             .only("id", "org_id", "event_types", "created_at")
@@ -103,8 +103,10 @@ def fan_out(*, batch: int, now: datetime | None = None) -> int:
                 # An endpoint hears events from its creation on, never older ones.
                 if endpoint.accepts(event.type) and endpoint.created_at <= event.created_at
             )
-        WebhookDelivery.unscoped.bulk_create(deliveries, ignore_conflicts=True)
-        OutboxEvent.objects.filter(pk__in=[event.pk for event in events]).update(dispatched_at=now)
+        WebhookDelivery.dangerously_unscoped.bulk_create(deliveries, ignore_conflicts=True)
+        OutboxEvent.dangerously_unscoped.filter(pk__in=[event.pk for event in events]).update(
+            dispatched_at=now
+        )
     return len(events)
 
 
@@ -117,7 +119,7 @@ def claim_due(
     max_attempts = int(settings.WEBHOOK_MAX_ATTEMPTS)
     with transaction.atomic():
         due = list(
-            WebhookDelivery.unscoped.select_for_update(skip_locked=True, of=("self",))
+            WebhookDelivery.dangerously_unscoped.select_for_update(skip_locked=True, of=("self",))
             .select_related("endpoint", "event")
             .filter(status__in=RETRYABLE, next_attempt_at__lte=now, endpoint__enabled=True)
             .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
@@ -128,7 +130,7 @@ def claim_due(
         # from killing them forever.
         exhausted = [d.pk for d in due if d.attempts >= max_attempts]
         if exhausted:
-            WebhookDelivery.unscoped.filter(pk__in=exhausted).update(
+            WebhookDelivery.dangerously_unscoped.filter(pk__in=exhausted).update(
                 status=Status.DEAD,
                 locked_until=None,
                 locked_by="",
@@ -136,7 +138,7 @@ def claim_due(
             )
         claimed = [d for d in due if d.attempts < max_attempts]
         if claimed:
-            WebhookDelivery.unscoped.filter(pk__in=[d.pk for d in claimed]).update(
+            WebhookDelivery.dangerously_unscoped.filter(pk__in=[d.pk for d in claimed]).update(
                 locked_until=now + lease, locked_by=worker_id, attempts=F("attempts") + 1
             )
     for delivery in claimed:
@@ -148,9 +150,9 @@ def claim_due(
 
 def release(deliveries: list[WebhookDelivery], *, worker_id: str) -> None:
     """Hand back claimed deliveries that were not attempted after all."""
-    WebhookDelivery.unscoped.filter(pk__in=[d.pk for d in deliveries], locked_by=worker_id).update(
-        locked_until=None, locked_by="", attempts=F("attempts") - 1
-    )
+    WebhookDelivery.dangerously_unscoped.filter(
+        pk__in=[d.pk for d in deliveries], locked_by=worker_id
+    ).update(locked_until=None, locked_by="", attempts=F("attempts") - 1)
 
 
 def record_outcome(
@@ -178,7 +180,7 @@ def record_outcome(
     else:
         wait = timedelta(seconds=backoff_seconds(delivery.attempts))
         fields.update(status=Status.FAILED, next_attempt_at=now + wait)
-    applied = WebhookDelivery.unscoped.filter(
+    applied = WebhookDelivery.dangerously_unscoped.filter(
         pk=delivery.pk, locked_by=worker_id, attempts=delivery.attempts, status__in=RETRYABLE
     ).update(**fields)
     if not applied:

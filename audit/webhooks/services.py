@@ -2,7 +2,7 @@
 
 Like the other apps' services these check no role: the caller (the viewset, via the role
 table) decides who may manage webhooks. The org is explicit and scopes every lookup, so
-another org's endpoint is ``WebhookEndpoint.DoesNotExist`` (a 404 to the API).
+another org's endpoint is ``WebhookEndpoint.DoesNotExist``, which the API renders as its 404.
 """
 
 from collections.abc import Iterable
@@ -14,15 +14,18 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
+from django.utils import timezone
 
 from audit.actors import Actor
+from audit.models import OutboxEvent
 from audit.registry import all_actions
-from audit.services import before_after, record
+from audit.services import audited_update, record
 from audit.webhooks import audit_actions
 from audit.webhooks.addresses import is_deliverable
-from audit.webhooks.models import WebhookEndpoint, display_url
+from audit.webhooks.models import WebhookDelivery, WebhookEndpoint, display_url
 from audit.webhooks.signing import generate_secret
 
+Status = WebhookDelivery.Status
 MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION_LENGTH = 255
 
@@ -72,34 +75,24 @@ def webhook_endpoint_update(
     """Change an endpoint's URL, description, event filter or enabled state. Atomic,
     audited (``webhook.updated``) with before/after of what changed; a no-op writes
     nothing."""
-    with transaction.atomic():
-        endpoint = _lock(org, endpoint)
-        before = _describe(endpoint)
-        old_url = endpoint.url
+
+    def changes(locked: WebhookEndpoint) -> dict[str, Any]:
         fields = _clean(
-            url=endpoint.url if url is None else url,
-            description=endpoint.description if description is None else description,
-            event_types=endpoint.event_types if event_types is None else event_types,
+            url=locked.url if url is None else url,
+            description=locked.description if description is None else description,
+            event_types=locked.event_types if event_types is None else event_types,
         )
-        for name, value in fields.items():
-            setattr(endpoint, name, value)
-        if enabled is not None:
-            endpoint.enabled = enabled
-        after = _describe(endpoint)
-        changed = [k for k in after if after[k] != before[k]]
-        if endpoint.url != old_url and "url" not in changed:
-            changed.append("url")  # only the path or query changed, which the trail hides
-        if not changed:
-            return endpoint
-        endpoint.save()
-        record(
-            org_id=endpoint.org_id,
-            action=audit_actions.WEBHOOK_UPDATED,
-            actor=actor,
-            target=endpoint,
-            metadata=before_after(before, after, changed),
-        )
-    return endpoint
+        return fields if enabled is None else {**fields, "enabled": enabled}
+
+    return audited_update(
+        rows=WebhookEndpoint.objects.for_org(org),
+        pk=endpoint.pk,
+        changes=changes,
+        describe=_describe,  # the URL's path and query stay out; a change there is named
+        action=audit_actions.WEBHOOK_UPDATED,
+        actor=actor,
+        org_id=lambda locked: locked.org_id,
+    )
 
 
 def webhook_endpoint_delete(*, org: Any, actor: Actor, endpoint: WebhookEndpoint) -> None:
@@ -115,6 +108,59 @@ def webhook_endpoint_delete(*, org: Any, actor: Actor, endpoint: WebhookEndpoint
             metadata=_describe(endpoint),
         )
         endpoint.delete()
+
+
+def webhook_endpoint_send_test(
+    *, org: Any, actor: Actor, endpoint: WebhookEndpoint
+) -> WebhookDelivery:
+    """Queue a ``webhook.tested`` event for this one endpoint (whatever its event filter),
+    signed and retried like any other. Atomic, audited: the audit row IS the test event,
+    and its outbox event goes to this endpoint only, never fanned out to the others."""
+    now = timezone.now()
+    with transaction.atomic():
+        endpoint = _lock(org, endpoint)
+        event = record(
+            org_id=endpoint.org_id,
+            action=audit_actions.WEBHOOK_TESTED,
+            actor=actor,
+            target=endpoint,
+            metadata={"url": display_url(endpoint.url)},
+        )
+        outbox = OutboxEvent.objects.for_org(endpoint.org_id).get(audit_event=event)
+        outbox.dispatched_at = now  # delivered here, not by the fan-out to every endpoint
+        outbox.save(update_fields=["dispatched_at"])
+        return WebhookDelivery.objects.create(
+            org_id=endpoint.org_id, endpoint=endpoint, event=outbox, next_attempt_at=now
+        )
+
+
+def webhook_delivery_retry(*, org: Any, actor: Actor, delivery: WebhookDelivery) -> None:
+    """Make a failed or dead delivery due now (a dead one gets its attempts back). Atomic,
+    audited; a delivery that is pending, in flight or succeeded is refused."""
+    now = timezone.now()
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.for_org(org)
+            .select_for_update()
+            .select_related("endpoint")
+            .get(pk=delivery.pk)
+        )
+        in_flight = delivery.locked_until is not None and delivery.locked_until > now
+        if delivery.status not in (Status.FAILED, Status.DEAD) or in_flight:
+            raise ValidationError("Only a failed or dead delivery can be retried")
+        before = delivery.status
+        delivery.status = Status.FAILED if before == Status.FAILED else Status.PENDING
+        if before == Status.DEAD:
+            delivery.attempts = 0
+        delivery.next_attempt_at = now
+        delivery.save(update_fields=["status", "attempts", "next_attempt_at"])
+        record(
+            org_id=delivery.org_id,
+            action=audit_actions.WEBHOOK_DELIVERY_RETRIED,
+            actor=actor,
+            target=delivery.endpoint,
+            metadata={"delivery_id": delivery.pk, "status_before": before},
+        )
 
 
 def _lock(org: Any, endpoint: WebhookEndpoint) -> WebhookEndpoint:

@@ -125,7 +125,7 @@ def test_logout_ends_the_access_and_refresh_token_of_that_sign_in(org, as_member
     )
     assert refresh.status_code == 401
     assert bearer(other_sign_in.access_token).get("/api/users/me").status_code == 200
-    assert AuditEvent.objects.filter(action="auth.logout").count() == 1
+    assert AuditEvent.dangerously_unscoped.filter(action="auth.logout").count() == 1
 
 
 def test_logout_all_ends_every_sign_in_in_every_org(org, other_org, as_member, sign_in):
@@ -135,7 +135,7 @@ def test_logout_all_ends_every_sign_in_in_every_org(org, other_org, as_member, s
     assert client.post("/api/auth/logout-all").status_code == 204
     assert client.get("/api/users/me").status_code == 401
     assert bearer(other.access_token).get("/api/users/me").status_code == 401
-    event = AuditEvent.objects.get(action="auth.logout_all")
+    event = AuditEvent.dangerously_unscoped.get(action="auth.logout_all")
     assert event.metadata["families_revoked"] == 2
 
 
@@ -157,7 +157,7 @@ def test_password_change_ends_every_sign_in(org, as_member, sign_in):
         format="json",
     )  # fmt: skip
     assert login.status_code == 200
-    audit = str(list(AuditEvent.objects.values()))
+    audit = str(list(AuditEvent.dangerously_unscoped.values()))
     assert "an-entirely-new-passphrase" not in audit
     assert PASSWORD not in audit
 

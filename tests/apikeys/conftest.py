@@ -2,6 +2,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from apikeys.authentication import use_throttle
 from apikeys.services import api_key_create
 from audit.actors import Actor
 from tests.factories import MembershipFactory
@@ -10,6 +11,7 @@ from tests.factories import MembershipFactory
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     cache.clear()  # rate-limit counters and last-used throttles
+    use_throttle.clear()
 
 
 @pytest.fixture

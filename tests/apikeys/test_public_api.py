@@ -1,3 +1,5 @@
+import time
+
 import pytest
 from django.core import mail
 from rest_framework.test import APIClient
@@ -86,7 +88,8 @@ def test_public_endpoints_are_rate_limited_per_key_with_headers(org, make_key, s
     first = client.get("/api/public/org")
     assert first["X-RateLimit-Limit"] == "3"
     assert first["X-RateLimit-Remaining"] == "2"
-    assert 0 < int(first["X-RateLimit-Reset"]) <= 86400
+    now = time.time()
+    assert now < int(first["X-RateLimit-Reset"]) <= now + 86400 + 1  # epoch seconds
     client.get("/api/public/org")
     client.get("/api/public/org")
     limited = client.get("/api/public/org")
@@ -112,7 +115,7 @@ def test_leak_report_revokes_audits_and_emails_owners(
         response = APIClient().post("/api/public/leaked-keys", report, format="json")
     assert (response.status_code, response.json()) == (202, {"received": 1})
     assert with_key(raw).get("/api/users/me").status_code == 401
-    event = AuditEvent.objects.get(action="api_key.leak_reported")
+    event = AuditEvent.dangerously_unscoped.get(action="api_key.leak_reported")
     assert event.metadata["url"] == "https://github.com/x/y"
     assert raw not in str(event.metadata)
     assert len(mail.outbox) == 1
@@ -131,7 +134,7 @@ def test_leak_report_answers_the_same_whether_or_not_a_key_matched(org, make_key
     assert unknown.status_code == noise.status_code == 202
     assert unknown.json() == noise.json() == {"received": 1}
     assert with_key(raw).get("/api/users/me").status_code == 200
-    assert not AuditEvent.objects.filter(action="api_key.leak_reported").exists()
+    assert not AuditEvent.dangerously_unscoped.filter(action="api_key.leak_reported").exists()
 
 
 def test_leak_report_with_bad_body_is_422(org):

@@ -33,29 +33,33 @@ def _sql(sql, params=()):
 
 def test_raw_sql_update_is_refused(event):
     _refused(_sql("UPDATE audit_auditevent SET action = 'forged.action' WHERE id = %s", [event.pk]))
-    assert AuditEvent.objects.get().action == "org.updated"
+    assert AuditEvent.dangerously_unscoped.get().action == "org.updated"
 
 
 def test_raw_sql_delete_is_refused(event):
     _refused(_sql("DELETE FROM audit_auditevent WHERE id = %s", [event.pk]))
-    assert AuditEvent.objects.count() == 1
+    assert AuditEvent.dangerously_unscoped.count() == 1
 
 
 def test_orm_queryset_update_is_refused(event):
-    _refused(lambda: AuditEvent.objects.filter(pk=event.pk).update(actor_label="someone else"))
-    assert AuditEvent.objects.get().actor_label == "system"
+    _refused(
+        lambda: AuditEvent.dangerously_unscoped.filter(pk=event.pk).update(
+            actor_label="someone else"
+        )
+    )
+    assert AuditEvent.dangerously_unscoped.get().actor_label == "system"
 
 
 def test_orm_instance_save_is_refused(event):
     event.metadata = {"forged": True}
     _refused(event.save)
-    assert AuditEvent.objects.get().metadata == {}
+    assert AuditEvent.dangerously_unscoped.get().metadata == {}
 
 
 def test_orm_delete_is_refused(event):
     _refused(event.delete)
-    _refused(lambda: AuditEvent.objects.all().delete())
-    assert AuditEvent.objects.count() == 1
+    _refused(lambda: AuditEvent.dangerously_unscoped.all().delete())
+    assert AuditEvent.dangerously_unscoped.count() == 1
 
 
 def test_purge_switch_is_the_only_way_to_delete_and_does_not_allow_updates(event):
@@ -69,4 +73,4 @@ def test_purge_switch_is_the_only_way_to_delete_and_does_not_allow_updates(event
         cursor.execute("SELECT set_config('tenantry.audit_purge', 'on', true)")
         cursor.execute("DELETE FROM audit_outboxevent WHERE audit_event_id = %s", [event.pk])
         cursor.execute("DELETE FROM audit_auditevent WHERE id = %s", [event.pk])
-    assert AuditEvent.objects.count() == 0
+    assert AuditEvent.dangerously_unscoped.count() == 0

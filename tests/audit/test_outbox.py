@@ -33,7 +33,7 @@ def test_outbox_event_lands_with_its_audit_row(org):
             metadata={"after": {"name": "New"}},
         )
 
-    outbox = OutboxEvent.objects.get()
+    outbox = OutboxEvent.dangerously_unscoped.get()
     assert outbox.audit_event_id == event.pk
     assert outbox.org_id == org.pk
     assert outbox.type == "org.updated"
@@ -58,14 +58,14 @@ def test_audit_row_and_outbox_event_roll_back_together(org):
         with transaction.atomic():
             Organization.objects.filter(pk=org.pk).update(name="Renamed")
             record(org_id=org.pk, action=ORG_UPDATED, actor=Actor.system(), target=org)
-            assert OutboxEvent.objects.count() == 1
+            assert OutboxEvent.dangerously_unscoped.count() == 1
             raise Boom
 
     with pytest.raises(Boom):
         write_then_fail()
 
-    assert AuditEvent.objects.count() == 0
-    assert OutboxEvent.objects.count() == 0
+    assert AuditEvent.dangerously_unscoped.count() == 0
+    assert OutboxEvent.dangerously_unscoped.count() == 0
     org.refresh_from_db()
     assert org.name != "Renamed"
 
@@ -79,7 +79,7 @@ def test_event_payload_carries_redacted_metadata_only(org):
             metadata={"client_secret": "s3cr3t-value", "nested": {"token": "t0k3n"}},
         )
 
-    payload = OutboxEvent.objects.get().payload
+    payload = OutboxEvent.dangerously_unscoped.get().payload
     assert payload["data"]["metadata"] == {"client_secret": REDACTED, "nested": {"token": REDACTED}}
     assert "s3cr3t-value" not in str(payload)
     assert "t0k3n" not in str(payload)

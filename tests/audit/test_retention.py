@@ -44,7 +44,8 @@ def aged_events(default_retention):
 
 def _purged_events():
     return {
-        e.org_id: e.metadata for e in AuditEvent.objects.filter(action="audit.purged").order_by()
+        e.org_id: e.metadata
+        for e in AuditEvent.dangerously_unscoped.filter(action="audit.purged").order_by()
     }
 
 
@@ -55,10 +56,12 @@ def test_purge_deletes_only_events_older_than_each_orgs_retention(aged_events):
 
     call_command("purge_audit", stdout=out)
 
-    remaining = set(AuditEvent.objects.exclude(action="audit.purged").values_list("pk", flat=True))
+    remaining = set(
+        AuditEvent.dangerously_unscoped.exclude(action="audit.purged").values_list("pk", flat=True)
+    )
     assert remaining == {rows[name].pk for name in rows if name.endswith("_young")}
-    assert set(OutboxEvent.objects.values_list("audit_event_id", flat=True)) == set(
-        AuditEvent.objects.values_list("pk", flat=True)
+    assert set(OutboxEvent.dangerously_unscoped.values_list("audit_event_id", flat=True)) == set(
+        AuditEvent.dangerously_unscoped.values_list("pk", flat=True)
     )
     assert "Deleted 4 audit events in total" in out.getvalue()
 
@@ -74,32 +77,36 @@ def test_purge_records_one_audit_purged_event_per_org_with_the_count(aged_events
     assert purged[orgs["short"].pk]["count"] == 1
     assert purged[orgs["short"].pk]["retention_days"] == 30
     assert purged[orgs["default"].pk]["retention_days"] == 90
-    purge_event = AuditEvent.objects.get(action="audit.purged", org_id=orgs["short"].pk)
+    purge_event = AuditEvent.dangerously_unscoped.get(
+        action="audit.purged", org_id=orgs["short"].pk
+    )
     assert (purge_event.actor_type, purge_event.actor_label) == (
         "system",
         "manage.py purge_audit",
     )
-    assert OutboxEvent.objects.filter(audit_event=purge_event, type="audit.purged").exists()
+    assert OutboxEvent.dangerously_unscoped.filter(
+        audit_event=purge_event, type="audit.purged"
+    ).exists()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_purge_of_an_org_with_nothing_expired_records_nothing(aged_events):
     call_command("purge_audit", stdout=StringIO())
-    before = AuditEvent.objects.count()
+    before = AuditEvent.dangerously_unscoped.count()
 
     call_command("purge_audit", stdout=StringIO())
 
-    assert AuditEvent.objects.count() == before
+    assert AuditEvent.dangerously_unscoped.count() == before
 
 
 @pytest.mark.django_db(transaction=True)
 def test_purge_dry_run_counts_and_deletes_nothing(aged_events):
-    before = AuditEvent.objects.count()
+    before = AuditEvent.dangerously_unscoped.count()
     out = StringIO()
 
     call_command("purge_audit", "--dry-run", stdout=out)
 
-    assert AuditEvent.objects.count() == before
+    assert AuditEvent.dangerously_unscoped.count() == before
     assert "Would delete 4 audit events in total" in out.getvalue()
 
 
@@ -111,7 +118,7 @@ def test_events_of_a_deleted_org_keep_the_default_retention(default_retention):
 
     call_command("purge_audit", stdout=StringIO())
 
-    assert AuditEvent.objects.filter(pk=old.pk).exists()
+    assert AuditEvent.dangerously_unscoped.filter(pk=old.pk).exists()
 
 
 @pytest.mark.django_db
@@ -119,7 +126,7 @@ def test_deletes_are_refused_again_after_a_purge_in_the_same_transaction(aged_ev
     audit_purge(actor=Actor.system())
 
     with pytest.raises(ProgrammingError, match="append-only"), transaction.atomic():
-        AuditEvent.objects.all().delete()
+        AuditEvent.dangerously_unscoped.all().delete()
 
 
 @pytest.mark.parametrize(

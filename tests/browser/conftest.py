@@ -22,6 +22,9 @@ Fixtures:
   test. Open more with ``browser.new_context()`` for "two devices"; close what you open.
 - ``portal_url(host, path="/")``: ``http://<host>.tenantry.test:<port><path>``; ``host`` is
   ``"portal"``, ``"api"``, an org slug, or a full ``*.tenantry.test`` name.
+- ``google``: settings pointing Google sign-in at a local OpenID provider; returns it, with
+  ``google.set_user(sub, email=..., email_verified=True, name=...)``. Its authorization page
+  asks for the subject: fill ``input[name=sub]`` and press "Authorize".
 - ``signed_in(page_or_context, user, org=None)``: signs ``user`` in by opening a real session
   in the session store (as the sign-in page would, acting in ``org``) and setting the session
   cookie for ``.tenantry.test`` in that context. Returns the session key.
@@ -39,6 +42,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from tests.harness.browser import BASE_DOMAIN, CHROMIUM_ARGS, chromium_path
+from tests.harness.oidc import Provider, oidc_provider
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +85,9 @@ def _browser_deployment(request: pytest.FixtureRequest, settings: Any) -> None:
     settings.CSRF_COOKIE_DOMAIN = f".{BASE_DOMAIN}"
     settings.CSRF_TRUSTED_ORIGINS = [f"http://*.{BASE_DOMAIN}:{port}"]
     settings.PORTAL_URL = f"http://portal.{BASE_DOMAIN}:{port}"
+    from django.core.cache import cache
+
+    cache.clear()  # every test starts with fresh rate-limit counters
 
 
 @pytest.fixture
@@ -139,3 +146,17 @@ def signed_in(live_server: Any) -> Callable[..., str]:
         return key
 
     return _signed_in
+
+
+@pytest.fixture(scope="session")
+def _oidc_provider() -> Iterator[Provider]:
+    with oidc_provider() as provider:
+        yield provider
+
+
+@pytest.fixture
+def google(_oidc_provider: Provider, settings: Any) -> Provider:
+    settings.SOCIAL_AUTH_GOOGLE_OIDC_KEY = "tenantry-test-client"
+    settings.SOCIAL_AUTH_GOOGLE_OIDC_SECRET = "tenantry-test-secret"
+    settings.SOCIAL_AUTH_GOOGLE_OIDC_OIDC_ENDPOINT = _oidc_provider.url
+    return _oidc_provider

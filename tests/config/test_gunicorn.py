@@ -52,6 +52,12 @@ def gunicorn_server(tmp_path):
             process.wait()
 
 
+def _health_count(scraped):
+    line = 'tenantry_http_requests_total{method="GET",route="/api/health",status="200"} '
+    (value,) = [row[len(line) :] for row in scraped.splitlines() if row.startswith(line)]
+    return float(value)
+
+
 def test_gunicorn_serves_and_logs_no_query_string_header_or_token(gunicorn_server):
     base, process, log = gunicorn_server
     secret = "tnt_live_" + "a" * 72
@@ -61,6 +67,12 @@ def test_gunicorn_serves_and_logs_no_query_string_header_or_token(gunicorn_serve
     )
     assert response.json() == {"status": "ok"}
     httpx.get(f"{base}/invitations/inv-secret-token/", headers={"Referer": "https://x/ref-secret"})
+
+    before = _health_count(httpx.get(f"{base}/metrics").text)
+    for _ in range(6):
+        httpx.get(f"{base}/api/health")
+    # Whichever of the two workers served each, /metrics sums what every worker counted.
+    assert _health_count(httpx.get(f"{base}/metrics").text) == before + 6
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0  # graceful: workers finish, the master exits cleanly

@@ -52,3 +52,46 @@ def test_the_roles_table_is_rendered_into_the_reference(spec):
     description = spec["info"]["description"]
     assert "| action | owner | admin | developer | member | viewer |" in description
     assert "| `api_key:manage` | ✓ | ✓ |  |  |  |" in description
+
+
+def _operations(spec):
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            yield f"{method.upper()} {path}", operation
+
+
+def test_every_operation_states_its_required_action(spec):
+    from orgs.roles import ACCESS_LEVELS, ACTIONS
+
+    for name, operation in _operations(spec):
+        required = operation.get("x-required-action")
+        assert required in ACTIONS or required in ACCESS_LEVELS, f"{name}: {required!r}"
+        assert "**Required action:** " in operation["description"], name
+        for alternative in operation.get("x-required-action-any-of", []):
+            assert alternative in ACTIONS, name
+
+
+@pytest.mark.parametrize(
+    ("operation_id", "required", "any_of"),
+    [
+        ("api_keys_create", "api_key:write", None),
+        ("api_keys_list", "api_key:read", None),
+        ("members_update", "member:write", None),
+        ("public_org", "org:read", None),
+        ("users_me", "any_member", None),
+        ("auth_logout", "signed_in", None),
+        ("auth_login", "public", None),
+        ("audit_events_list", "audit:read", ["audit:read", "audit:read_own"]),
+    ],
+)
+def test_the_required_action_is_the_views_own_data(spec, operation_id, required, any_of):
+    operation = next(op for _, op in _operations(spec) if op["operationId"] == operation_id)
+    assert operation["x-required-action"] == required
+    assert operation.get("x-required-action-any-of") == any_of
+
+
+def test_the_base_views_docstrings_stay_out_of_the_document(spec):
+    login = next(op for _, op in _operations(spec) if op["operationId"] == "auth_login")
+    assert "allow-list" not in login["description"]
+    public_org = next(op for _, op in _operations(spec) if op["operationId"] == "public_org")
+    assert public_org["description"].startswith("API key only")

@@ -42,6 +42,9 @@ class ASGIServer:
                 sys.executable, "-m", "uvicorn", "config.asgi:application",
                 "--host", "127.0.0.1", "--port", str(self.port),
                 "--lifespan", "off", "--no-access-log", "--log-level", "warning",
+                # As README says to run it: REMOTE_ADDR is the TCP peer, and X-Forwarded-For
+                # is believed only per TRUSTED_PROXY_COUNT (uvicorn's default trusts 127.0.0.1).
+                "--no-proxy-headers",
                 # Open streams must not hold a test run's teardown hostage.
                 "--timeout-graceful-shutdown", "1",
             ],

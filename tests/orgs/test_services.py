@@ -35,7 +35,7 @@ def test_org_create_makes_owner_and_audits_both_writes(user):
     assert (org.slug, org.name) == ("acme", "Acme Corp")
     membership = Membership.objects.for_org(org).get()
     assert (membership.user, membership.role) == (user, "owner")
-    events = list(AuditEvent.objects.filter(org_id=org.pk).order_by("id"))
+    events = list(AuditEvent.dangerously_unscoped.filter(org_id=org.pk).order_by("id"))
     assert [e.action for e in events] == ["org.created"]
     assert events[0].actor_label == user.email
     assert (events[0].ip, events[0].user_agent, events[0].request_id) == (
@@ -52,7 +52,7 @@ def test_audit_failure_rolls_the_write_back(user, monkeypatch):
     with pytest.raises(IntegrityError):
         org_create(actor=SYSTEM, slug="acme", name="Acme", owner=user)
     assert not Organization.objects.filter(slug="acme").exists()
-    assert Membership.unscoped.count() == 0
+    assert Membership.dangerously_unscoped.count() == 0
 
 
 def test_audit_failure_on_a_later_event_rolls_back_earlier_ones(org, monkeypatch):
@@ -76,7 +76,7 @@ def test_audit_failure_on_a_later_event_rolls_back_earlier_ones(org, monkeypatch
     with pytest.raises(IntegrityError):
         two_writes_in_one_transaction()
     assert Membership.objects.for_org(org).count() == 0
-    assert not AuditEvent.objects.exists()
+    assert not AuditEvent.dangerously_unscoped.exists()
 
 
 def test_duplicate_slug_is_a_validation_error_regardless_of_case(user, org):
@@ -94,7 +94,7 @@ def test_bad_slug_is_refused(user, slug):
 
 def test_org_update_audits_before_and_after(org):
     org_update(org=org, actor=SYSTEM, name="Renamed", jwt_enabled=False)
-    event = AuditEvent.objects.get(action="org.updated")
+    event = AuditEvent.dangerously_unscoped.get(action="org.updated")
     assert event.metadata == {
         "before": {"name": org.name, "jwt_enabled": True},
         "after": {"name": "Renamed", "jwt_enabled": False},
@@ -103,7 +103,7 @@ def test_org_update_audits_before_and_after(org):
 
 def test_org_update_without_change_writes_nothing(org):
     org_update(org=org, actor=SYSTEM, name=org.name)
-    assert not AuditEvent.objects.exists()
+    assert not AuditEvent.dangerously_unscoped.exists()
 
 
 def test_role_change_is_audited_with_before_and_after(org):
@@ -114,7 +114,7 @@ def test_role_change_is_audited_with_before_and_after(org):
     )
     member.refresh_from_db()
     assert member.role == "developer"
-    event = AuditEvent.objects.get(action="member.role_changed")
+    event = AuditEvent.dangerously_unscoped.get(action="member.role_changed")
     assert event.metadata == {"before": {"role": "member"}, "after": {"role": "developer"}}
     assert event.target_id == str(member.pk)
 
@@ -133,7 +133,7 @@ def test_nobody_grants_a_role_above_their_own(org):
         )
     member.refresh_from_db()
     assert member.role == "member"
-    assert not AuditEvent.objects.exists()
+    assert not AuditEvent.dangerously_unscoped.exists()
 
 
 def test_admin_cannot_demote_an_owner(org):
@@ -170,7 +170,7 @@ def test_remove_member_is_audited(org):
     member = MembershipFactory.create(org=org, role="member")
     membership_remove(org=org, actor=SYSTEM, membership=member, by=None)
     assert not Membership.objects.for_org(org).filter(pk=member.pk).exists()
-    event = AuditEvent.objects.get(action="member.removed")
+    event = AuditEvent.dangerously_unscoped.get(action="member.removed")
     assert event.target_label == member.user.email
 
 
@@ -183,7 +183,7 @@ def test_membership_add_refuses_duplicates(org):
 def test_membership_add_audits(org):
     user = UserFactory.create()
     membership_add(org=org, actor=SYSTEM, user=user, role="viewer", by=None)
-    event = AuditEvent.objects.get(action="member.added")
+    event = AuditEvent.dangerously_unscoped.get(action="member.added")
     assert (event.org_id, event.target_label) == (org.pk, user.email)
 
 

@@ -46,14 +46,14 @@ def test_a_claim_skips_deliveries_another_claim_holds(org):
     for _ in range(6):
         emit(org)
     fan_out(batch=10)
-    ids = sorted(WebhookDelivery.unscoped.values_list("pk", flat=True))
+    ids = sorted(WebhookDelivery.dangerously_unscoped.values_list("pk", flat=True))
     held, free = ids[:3], ids[3:]
     holding, finish = threading.Event(), threading.Event()
     claimed = []
 
     def other_worker_mid_claim():
         with transaction.atomic():
-            list(WebhookDelivery.unscoped.select_for_update().filter(pk__in=held))
+            list(WebhookDelivery.dangerously_unscoped.select_for_update().filter(pk__in=held))
             holding.set()
             # Were the claim below to wait for these rows instead of skipping them, it
             # would still be waiting when this times out, and then get all six.
@@ -103,8 +103,12 @@ def test_two_workers_claim_disjoint_deliveries_and_send_each_event_once(
 
     claimed_ids = Counter(pk for _, pk in claims)
     assert set(claimed_ids.values()) == {1}  # no delivery claimed twice, by anyone
-    assert set(claimed_ids) == set(WebhookDelivery.unscoped.values_list("pk", flat=True))
+    assert set(claimed_ids) == set(
+        WebhookDelivery.dangerously_unscoped.values_list("pk", flat=True)
+    )
     sent = Counter(request.headers["webhook-id"] for request in receiver.requests)
     assert len(sent) == events
     assert set(sent.values()) == {1}
-    assert set(WebhookDelivery.unscoped.values_list("status", "attempts")) == {("succeeded", 1)}
+    assert set(WebhookDelivery.dangerously_unscoped.values_list("status", "attempts")) == {
+        ("succeeded", 1)
+    }

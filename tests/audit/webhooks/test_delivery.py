@@ -41,7 +41,7 @@ def _free_url():
 
 
 def _delivery():
-    return WebhookDelivery.unscoped.get()
+    return WebhookDelivery.dangerously_unscoped.get()
 
 
 # --- What is sent ----------------------------------------------------------------------
@@ -59,7 +59,7 @@ def test_event_is_posted_as_json_signed_so_an_independent_receiver_verifies_it(
     Worker().run_until_idle()
 
     [request] = receiver.requests
-    outbox = OutboxEvent.objects.get(audit_event=event)
+    outbox = OutboxEvent.dangerously_unscoped.get(audit_event=event)
     assert request.path == "/hooks/tenantry"
     assert request.headers["content-type"] == "application/json"
     assert request.headers["webhook-id"] == outbox.public_id
@@ -90,13 +90,13 @@ def test_fan_out_reaches_enabled_matching_endpoints_of_the_events_org_only(org, 
 
     assert fan_out(batch=10) == 3
 
-    assert set(WebhookDelivery.unscoped.values_list("endpoint_id", "event__type")) == {
+    assert set(WebhookDelivery.dangerously_unscoped.values_list("endpoint_id", "event__type")) == {
         (every.pk, "org.updated"),
         (every.pk, "member.added"),
         (members_only.pk, "member.added"),
     }
-    assert set(WebhookDelivery.unscoped.values_list("org_id", flat=True)) == {org.pk}
-    assert not OutboxEvent.objects.filter(dispatched_at__isnull=True).exists()
+    assert set(WebhookDelivery.dangerously_unscoped.values_list("org_id", flat=True)) == {org.pk}
+    assert not OutboxEvent.dangerously_unscoped.filter(dispatched_at__isnull=True).exists()
 
 
 def test_fan_out_takes_each_event_once(org):
@@ -105,7 +105,7 @@ def test_fan_out_takes_each_event_once(org):
 
     assert fan_out(batch=10) == 1
     assert fan_out(batch=10) == 0
-    assert WebhookDelivery.unscoped.count() == 1
+    assert WebhookDelivery.dangerously_unscoped.count() == 1
 
 
 def test_an_endpoint_does_not_receive_events_from_before_it_existed(org):
@@ -115,7 +115,7 @@ def test_an_endpoint_does_not_receive_events_from_before_it_existed(org):
 
     fan_out(batch=10)
 
-    assert not WebhookDelivery.unscoped.exists()
+    assert not WebhookDelivery.dangerously_unscoped.exists()
 
 
 def test_fan_out_costs_the_same_queries_for_one_event_or_many(org, other_org):
@@ -130,7 +130,7 @@ def test_fan_out_costs_the_same_queries_for_one_event_or_many(org, other_org):
     with CaptureQueriesContext(connection) as many:
         fan_out(batch=50)
 
-    assert WebhookDelivery.unscoped.count() == 2 + 20 * 2
+    assert WebhookDelivery.dangerously_unscoped.count() == 2 + 20 * 2
     assert len(many.captured_queries) == len(one.captured_queries)
 
 
@@ -328,7 +328,7 @@ def test_purging_an_event_removes_its_deliveries(org, receiver):
 
     audit_purge(actor=Actor.system())
 
-    assert not WebhookDelivery.unscoped.exists()
+    assert not WebhookDelivery.dangerously_unscoped.exists()
 
 
 def test_secret_never_lands_in_a_stored_error(org, make_receiver):
@@ -337,7 +337,7 @@ def test_secret_never_lands_in_a_stored_error(org, make_receiver):
 
     Worker().run_until_idle()
 
-    delivery = WebhookDelivery.unscoped.get()
+    delivery = WebhookDelivery.dangerously_unscoped.get()
     assert created.secret.removeprefix("whsec_") not in delivery.last_error
     assert delivery.last_error == "HTTP 500"
 
@@ -353,5 +353,5 @@ def test_other_orgs_are_unaffected_by_an_orgs_failing_receiver(org, make_receive
 
     Worker().run_until_idle()
 
-    statuses = dict(WebhookDelivery.unscoped.values_list("org_id", "status"))
+    statuses = dict(WebhookDelivery.dangerously_unscoped.values_list("org_id", "status"))
     assert statuses == {org.pk: Status.FAILED, other.pk: Status.SUCCEEDED}

@@ -35,7 +35,7 @@ def created(org):
 
 
 def _audit(action):
-    return AuditEvent.objects.get(action=action)
+    return AuditEvent.dangerously_unscoped.get(action=action)
 
 
 def test_create_returns_a_standard_webhooks_secret_once(created):
@@ -66,7 +66,9 @@ def test_create_is_audited_without_the_secret_or_the_urls_query(org, created):
         "enabled": True,
     }
     assert event.target_label == "https://hooks.example.test/…"
-    assert OutboxEvent.objects.filter(audit_event=event, type="webhook.created").exists()
+    assert OutboxEvent.dangerously_unscoped.filter(
+        audit_event=event, type="webhook.created"
+    ).exists()
 
 
 def test_update_records_before_and_after_of_what_changed(org, created):
@@ -100,7 +102,7 @@ def test_update_that_changes_nothing_writes_nothing(org, created):
     webhook_endpoint_update(
         org=org, actor=ADMIN, endpoint=created.endpoint, url=URL, description=" CRM sync "
     )
-    assert not AuditEvent.objects.filter(action="webhook.updated").exists()
+    assert not AuditEvent.dangerously_unscoped.filter(action="webhook.updated").exists()
 
 
 def test_delete_is_audited_and_removes_the_endpoint(org, created):
@@ -122,8 +124,10 @@ def test_delete_is_audited_and_removes_the_endpoint(org, created):
 def test_another_orgs_endpoint_is_not_found(other_org, created, write):
     with pytest.raises(WebhookEndpoint.DoesNotExist):
         write(other_org, created.endpoint)
-    assert WebhookEndpoint.unscoped.get().enabled is True
-    assert not AuditEvent.objects.filter(action__in=["webhook.updated", "webhook.deleted"]).exists()
+    assert WebhookEndpoint.dangerously_unscoped.get().enabled is True
+    assert not AuditEvent.dangerously_unscoped.filter(
+        action__in=["webhook.updated", "webhook.deleted"]
+    ).exists()
 
 
 @pytest.mark.parametrize(
@@ -147,8 +151,8 @@ def test_invalid_endpoint_is_refused_and_nothing_is_written(org, fields, error_f
     with pytest.raises(ValidationError) as excinfo:
         webhook_endpoint_create(org=org, actor=ADMIN, **{"url": URL, **fields})
     assert error_field in excinfo.value.message_dict
-    assert not WebhookEndpoint.unscoped.exists()
-    assert not AuditEvent.objects.exists()
+    assert not WebhookEndpoint.dangerously_unscoped.exists()
+    assert not AuditEvent.dangerously_unscoped.exists()
 
 
 def test_plain_http_and_private_targets_are_allowed_where_configured(org, settings):
@@ -168,10 +172,13 @@ def test_secret_never_lands_in_the_audit_trail_or_events(org, created):
 
     key_material = created.secret.removeprefix("whsec_")
     trail = json.dumps(
-        [list(AuditEvent.objects.values()), list(OutboxEvent.objects.values("payload"))],
+        [
+            list(AuditEvent.dangerously_unscoped.values()),
+            list(OutboxEvent.dangerously_unscoped.values("payload")),
+        ],
         default=str,
     )
-    assert AuditEvent.objects.filter(action__startswith="webhook.").count() == 3
+    assert AuditEvent.dangerously_unscoped.filter(action__startswith="webhook.").count() == 3
     assert key_material not in trail
     assert "receiver-query-token" not in trail
 

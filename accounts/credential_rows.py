@@ -1,0 +1,122 @@
+"""The membership a credential acts as (with its user and org), read in the credential's
+one statement and built without the ORM compiling a query on every request.
+
+Every API request reads its credential's membership fresh (no cache may hide a removal or a
+revocation), so this read is the hottest code in the product. Profiled under load, the
+ORM version spent more time compiling its four-model ``select_related`` than PostgreSQL
+spent answering it; the statements built here are plain SQL text made once at import, and
+the rows become ordinary model instances (the user's password hash is never read).
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, models
+
+from accounts.models import User
+from orgs.models import Membership, Organization
+
+Row = Sequence[Any]
+
+
+class ModelColumns:
+    """Some concrete fields of one model, selected from a table alias, in the model's order
+    (what ``Model.from_db`` needs to build an instance with the others deferred)."""
+
+    def __init__(self, model: type[models.Model], alias: str, *, leave_out: tuple[str, ...] = ()):
+        self.model = model
+        self.fields = [f for f in model._meta.concrete_fields if f.name not in leave_out]
+        self.attnames = [f.attname for f in self.fields]
+        self.sql = ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in self.fields)
+        # The conversions the ORM would apply to these columns (JSON text to objects; on
+        # SQLite also text to datetimes and integers to booleans).
+        self.converters: list[tuple[int, Callable[..., Any], Any]] = []
+        for index, field in enumerate(self.fields):
+            column = field.get_col(alias)
+            for convert in [
+                *connection.ops.get_db_converters(column),
+                *column.get_db_converters(connection),
+            ]:
+                self.converters.append((index, convert, column))
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def build(self, row: Row, start: int) -> Any:
+        values = list(row[start : start + len(self.fields)])
+        for index, convert, column in self.converters:
+            values[index] = convert(values[index], column, connection)
+        return self.model.from_db(connection.alias, self.attnames, values)
+
+
+MEMBERSHIP = ModelColumns(Membership, "m")
+USER = ModelColumns(User, "u", leave_out=("password",))
+ORG = ModelColumns(Organization, "o")
+
+# The membership, its user and its org; joined by whoever names the credential's table.
+MEMBER_COLUMNS = f"{MEMBERSHIP.sql}, {USER.sql}, {ORG.sql}"
+MEMBER_JOINS = (
+    f"JOIN {User._meta.db_table} u ON u.id = m.user_id "
+    f"JOIN {Organization._meta.db_table} o ON o.id = m.org_id"
+)
+MEMBER_WIDTH = len(MEMBERSHIP) + len(USER) + len(ORG)
+
+
+def membership_from_row(row: Row, start: int = 0) -> Membership:
+    """The Membership (with ``user`` and ``org`` attached) from ``MEMBER_COLUMNS`` at ``start``."""
+    membership: Membership = MEMBERSHIP.build(row, start)
+    membership.user = USER.build(row, start + len(MEMBERSHIP))
+    membership.org = ORG.build(row, start + len(MEMBERSHIP) + len(USER))
+    return membership
+
+
+def fetch_row(sql: str, params: Sequence[Any]) -> Row | None:
+    """One row of a credential lookup. On PostgreSQL the statement is prepared on the
+    connection the first time (then only executed: no parse, no plan), and still runs
+    through Django's cursor wrapper, so query logging and counting see it."""
+    if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_LOOKUPS:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    pg = connection.connection
+    if pg.prepare_threshold is None:
+        # Django turns psycopg's preparing off (None), which also ignores prepare=True. Its
+        # own cursors bind on the client and never prepare, so a threshold no statement
+        # reaches on its own changes nothing for them and lets ours be prepared.
+        pg.prepare_threshold = 2**31
+    raw = _PreparedCursor(pg)
+    logged = connection.queries_logged
+    cursor = connection.make_debug_cursor(raw) if logged else connection.make_cursor(raw)
+    with cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if logged and connection.queries_log and connection.queries_log[-1]["sql"] is None:
+        # psycopg keeps no text for a prepared execution: log the statement as a client-side
+        # binding would have sent it, so the query log reads like every other entry.
+        connection.queries_log[-1]["sql"] = _client_text(pg, sql, params)
+    return row
+
+
+def _prepared_cursor_class() -> type:
+    import psycopg
+
+    class PreparedCursor(psycopg.Cursor):
+        """Binds parameters on the server and prepares every statement it runs (Django's
+        own cursors bind on the client, which cannot prepare)."""
+
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            return super().execute(query, params, prepare=True)
+
+    return PreparedCursor
+
+
+_PreparedCursor: Any = _prepared_cursor_class() if connection.vendor == "postgresql" else None
+
+
+def _client_text(pg: Any, sql: str, params: Sequence[Any]) -> str:
+    import psycopg
+
+    return psycopg.ClientCursor(pg).mogrify(sql, params)

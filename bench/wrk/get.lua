@@ -1,0 +1,1 @@
+-- A plain GET of the URL given on the command line (headers come from -H).

@@ -1,0 +1,289 @@
+"""The named bases every view derives from: one module, one place to read who may call what.
+
+API (DRF) bases, each owning authentication and permission:
+
+- ``PublicView``: on the public allow-list (DESIGN.md); no credential is read.
+- ``SignedInView``: a person's own sign-in (JWT or session) in any org, never an API key.
+- ``OrgView``: a member acting in the credential's org; names the action each method needs.
+- ``OrgScopedViewSet``: an ``OrgView`` over one tenant model. It computes
+  ``model.objects.for_org(org)`` itself and hands it to ``narrow_queryset``; subclasses may
+  not override ``get_queryset`` or ``get_object`` (PostHog's ``safely_get_queryset`` rule).
+- ``PublicKeyView``: an org's API key on ``/api/public/*``, rate-limited per key.
+
+Permissions are additive: a subclass may add ``extra_permission_classes`` (all must grant),
+never replace the base's. The action a route needs is data, ``required_actions`` (viewset
+action or HTTP method -> action of ``orgs.roles``, or a tuple of alternatives), which the
+permission check, the OpenAPI document (``x-required-action``) and the tests all read.
+
+Portal (plain Django) counterparts: ``PortalPublicView``, ``PortalSignedInView`` and
+``PortalOrgView``, which resolves the org as the API's session credential does (subdomain,
+then the session's current org) and checks the same role table, building the same
+``OrgContext`` (credential "session").
+"""
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, TypeVar, cast
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect
+from django.utils.module_loading import import_string
+from django.views import View
+from rest_framework import exceptions, viewsets
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orgs.context import OrgContext, org_context
+from orgs.hosts import membership_for_person
+from orgs.models import Organization
+from orgs.permissions import HasOrgAction, IsAPIKey, IsSignedInMember, required_action
+from orgs.roles import ACCESS_LEVELS, ACTIONS, PUBLIC, SIGNED_IN, RequiredAction
+
+_M = TypeVar("_M", bound=Model)
+
+# The session's current org (the portal's switcher sets it): accounts.session_store.ORG_KEY.
+SESSION_ORG_KEY = "tnt_org_id"
+
+_HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+class _APIBase(APIView):
+    """Shared by the API bases: additive permissions and declared actions, checked once."""
+
+    base_permission_classes: ClassVar[Sequence[type[BasePermission]]] = ()
+    extra_permission_classes: ClassVar[Sequence[type[BasePermission]]] = ()
+    required_actions: ClassVar[dict[str, RequiredAction]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("permission_classes", "get_permissions"):
+            if name in cls.__dict__:
+                raise TypeError(f"{cls.__name__} sets {name}; add extra_permission_classes instead")
+        for action in cls.required_actions.values():
+            for name in action if isinstance(action, tuple) else (action,):
+                if name not in ACTIONS and name not in ACCESS_LEVELS:
+                    raise TypeError(f"{cls.__name__} requires an unknown action {name!r}")
+        # Read by DRF and by drf-spectacular (AllowAny marks an operation as public).
+        cls.permission_classes = [*cls.base_permission_classes, *cls.extra_permission_classes]
+
+
+class PublicView(_APIBase):
+    """On the public allow-list: no credential is read. Still answers 401 with a challenge
+    (a failed login), so clients know how to authenticate."""
+
+    authentication_classes: list[Any] = []
+    base_permission_classes: ClassVar[Sequence[type[BasePermission]]] = (AllowAny,)
+    required_actions = {method: PUBLIC for method in _HTTP_METHODS}
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+class SignedInView(_APIBase):
+    """A person's own sign-in (JWT or session) in any of their orgs, never an API key: what
+    spans the person's orgs or sign-ins (my orgs, new orgs, logout, password)."""
+
+    base_permission_classes: ClassVar[Sequence[type[BasePermission]]] = (IsSignedInMember,)
+    required_actions = {method: SIGNED_IN for method in _HTTP_METHODS}
+
+    @property
+    def org_context(self) -> OrgContext:
+        return org_context(self.request)
+
+
+class OrgView(_APIBase):
+    """A member acting in the org of the credential (JWT, API key or session). The view names
+    the action each method (or viewset action) needs in ``required_actions``; a method it
+    does not name is refused (fail closed)."""
+
+    # Authentication comes from settings (JWT, API key, session): orgs imports neither.
+    base_permission_classes: ClassVar[Sequence[type[BasePermission]]] = (HasOrgAction,)
+
+    @property
+    def org_context(self) -> OrgContext:
+        return org_context(self.request)
+
+    @property
+    def org(self) -> Organization:
+        return self.org_context.org
+
+
+class OrgScopedViewSet(OrgView, viewsets.GenericViewSet[_M]):
+    """The base of every org-scoped API resource over one tenant ``model``.
+
+    Owns the queryset: ``model.objects.for_org(org)``, narrowed by ``narrow_queryset``
+    (which may only filter it further). Another org's object is a 404.
+    """
+
+    model: ClassVar[type[Model]]
+    lookup_value_converter = "int"  # routers built with use_regex_path=False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("get_queryset", "get_object"):
+            if name in cls.__dict__:
+                raise TypeError(
+                    f"{cls.__name__} overrides {name}; implement narrow_queryset() instead"
+                )
+
+    def narrow_queryset(self, queryset: QuerySet[_M]) -> QuerySet[_M]:
+        """The org's rows this request may see: filter ``queryset``, never replace it."""
+        return queryset
+
+    def get_queryset(self) -> QuerySet[_M]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no request org
+            return cast("QuerySet[_M]", QuerySet().none())
+        manager: Any = self.model._default_manager
+        return self.narrow_queryset(manager.for_org(self.org))
+
+    def page(self) -> Response:
+        """The paginated, sorted collection, in the contract's ``{data, pagination}`` shape."""
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def one(self) -> Response:
+        """The object named in the URL (404 for another org's)."""
+        return Response(self.get_serializer(self.get_object()).data)
+
+    def get_object(self) -> _M:
+        queryset = self.filter_queryset(self.get_queryset())
+        lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+        try:
+            obj = queryset.get(**{self.lookup_field: lookup})
+        except (ObjectDoesNotExist, ValueError, TypeError):
+            raise NotFound() from None
+        self.check_object_permissions(self.request, obj)
+        return obj
+
+
+class PublicKeyView(OrgView):
+    """An org's API key on ``/api/public/*`` (X-API-Key or Authorization), nothing else;
+    ``PUBLIC_API_RATE`` requests per key. An ``X-Org-Slug`` header, if sent, must name the
+    key's org. The authentication classes are named in settings
+    (``PUBLIC_KEY_AUTHENTICATION_CLASSES``): orgs imports no app above it."""
+
+    base_permission_classes: ClassVar[Sequence[type[BasePermission]]] = (IsAPIKey, HasOrgAction)
+    # Shown on each operation of the OpenAPI document.
+    api_note = "API key only (X-API-Key or Authorization); 300 requests per 15 minutes per key."
+    # The key's bucket here is PUBLIC_API_RATE (orgs.ratelimits.buckets_for), counted with
+    # the org's ceiling by the throttle every API view runs (config.ratelimiting).
+    rate_limit_scope = "public"
+
+    def get_authenticators(self) -> list[BaseAuthentication]:
+        return [import_string(path)() for path in settings.PUBLIC_KEY_AUTHENTICATION_CLASSES]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # authenticated and permitted by now
+        slug = request.headers.get("X-Org-Slug")
+        if slug is not None and slug.strip().lower() != self.org_context.org.slug:
+            raise exceptions.PermissionDenied("X-Org-Slug does not match the API key's org")
+
+
+API_BASES: tuple[type[APIView], ...] = (
+    PublicView,
+    SignedInView,
+    OrgView,
+    OrgScopedViewSet,
+    PublicKeyView,
+)
+
+
+def validated(serializer_class: type[Any], request: Any) -> dict[str, Any]:
+    """Run a request body through a serializer; a failure is the 422 of the contract."""
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+# --- Portal (server-rendered pages) ---------------------------------------------------------
+
+
+class PortalPublicView(View):
+    """A portal page anyone may open (sign-in, password reset, invitation accept)."""
+
+    required_actions: ClassVar[dict[str, RequiredAction]] = {
+        method: PUBLIC for method in _HTTP_METHODS
+    }
+
+
+class PortalSignedInView(View):
+    """A page for a signed-in person, in any of their orgs (account, org picker, new org).
+    Anyone else is sent to the sign-in page, and back here afterwards."""
+
+    required_actions: ClassVar[dict[str, RequiredAction]] = {
+        method: SIGNED_IN for method in _HTTP_METHODS
+    }
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return super().dispatch(request, *args, **kwargs)
+
+
+class PortalOrgView(PortalSignedInView):
+    """A page where a signed-in member acts in one org (the settings pages).
+
+    The org is the one the API's session credential would act in (``orgs.hosts``): the
+    subdomain's (``acme.<BASE_DOMAIN>``) when the person is a member there, else the
+    session's current org (``session[SESSION_ORG_KEY]``, set by the org switcher), else
+    their oldest membership. That active membership becomes the request's ``OrgContext``
+    (credential "session"), stored as ``request.auth`` like the API's, so
+    ``orgs.context.acting(request)`` and the services work the same. Each method's action
+    comes from ``required_actions`` and is checked against ``orgs.roles``; a method not
+    named is refused. Query with ``self.scoped(Model)``: another org's object is a 404.
+    """
+
+    required_actions: ClassVar[dict[str, RequiredAction]] = {}
+
+    org_context: OrgContext
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        context = self.resolve_org_context(request)
+        if context is None:
+            return self.no_org(request)
+        self.org_context = context
+        request.auth = context  # type: ignore[attr-defined]
+        action = required_action(self, request.method or "")
+        if action is None or not context.grants(action):
+            return self.forbidden(request, action)
+        return View.dispatch(self, request, *args, **kwargs)
+
+    @property
+    def org(self) -> Organization:
+        return self.org_context.org
+
+    def scoped(self, model: type[_M]) -> QuerySet[_M]:
+        """The current org's rows of a tenant model."""
+        manager: Any = model._default_manager
+        return cast("QuerySet[_M]", manager.for_org(self.org))
+
+    def resolve_org_context(self, request: HttpRequest) -> OrgContext | None:
+        """The hook that names the org; None when the person belongs to none."""
+        membership = membership_for_person(
+            user_id=int(request.user.pk or 0),
+            host=request.get_host(),
+            preferred_org_id=request.session.get(SESSION_ORG_KEY),
+        )
+        if membership is None:
+            return None
+        return OrgContext(membership=membership, credential="session")
+
+    def no_org(self, request: HttpRequest) -> HttpResponse:
+        """The person belongs to no org: the overview offers to create one."""
+        return redirect("/")
+
+    def forbidden(self, request: HttpRequest, action: RequiredAction | None) -> HttpResponse:
+        """The role does not allow ``action``; the portal renders who can help."""
+        raise PermissionDenied
+
+
+PORTAL_BASES: tuple[type[View], ...] = (PortalPublicView, PortalSignedInView, PortalOrgView)

@@ -1,0 +1,303 @@
+"""Portal pages of orgs: overview, org switcher, Members, Organization. Thin: parse, call
+the same services as the API (``orgs.services``), render."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from orgs.bases import PortalSignedInView
+from orgs.forms import (
+    EmailDomainsForm,
+    InviteForm,
+    OrganizationForm,
+    RoleForm,
+    apply_service_errors,
+)
+from orgs.models import Invitation, Membership
+from orgs.portal import SESSION_ORG_KEY, PortalView, chrome_for
+from orgs.roles import SIGNED_IN, Role
+from orgs.services import (
+    invitation_create,
+    invitation_resend,
+    invitation_revoke,
+    membership_remove,
+    membership_set_role,
+    org_set_email_domains,
+    org_update,
+)
+
+
+def refusal(error: PermissionDenied | ValidationError) -> str:
+    """The rule's own words, for the flash message of a refused action."""
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    return str(error) or "Your role does not allow this"
+
+
+class OverviewView(PortalView):
+    required_actions = {"get": "org:read"}
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.render_page(
+            "portal/overview.html",
+            {"members": Membership.objects.for_org(self.org).count()},
+        )
+
+
+class SwitchOrgView(PortalSignedInView):
+    """POST ``org_id``: the org the portal acts in from now on (one of the person's own).
+    Not a write to any org's data, so not audited: it changes this session only."""
+
+    http_method_names = ["post"]
+    required_actions = {"post": SIGNED_IN}
+
+    def post(self, request: HttpRequest) -> HttpResponseBase:
+        chrome = chrome_for(request)
+        if chrome is None:
+            raise Http404("No such organization")
+        wanted = request.POST.get("org_id", "")
+        membership = next((m for m in chrome.memberships if str(m.org_id) == wanted), None)
+        if membership is None:
+            raise Http404("No such organization")
+        request.session[SESSION_ORG_KEY] = membership.org_id
+        messages.success(request, f"Now acting in {membership.org.name}")
+        target = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            target = reverse("portal-overview")
+        return redirect(target)
+
+
+class MembersView(PortalView):
+    required_actions = {"get": "member:read", "post": "member:write"}
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.page(InviteForm())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        """Invite someone (the same service as ``POST /api/invitations``)."""
+        form = InviteForm(request.POST)
+        if form.is_valid():
+            try:
+                invitation, _token = invitation_create(
+                    org=self.org,
+                    actor=self.actor(),
+                    by=self.org_context,
+                    email=form.cleaned_data["email"],
+                    role=form.cleaned_data["role"],
+                )
+            except PermissionDenied as exc:
+                form.add_error("role", refusal(exc))
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                messages.success(request, f"Invitation sent to {invitation.email}")
+                return redirect("portal-members")
+        return self.page(form, status=422)
+
+    def page(self, form: InviteForm, *, status: int = 200) -> HttpResponse:
+        members = list(
+            Membership.objects.for_org(self.org).select_related("user").order_by("created_at")
+        )
+        now = timezone.now()
+        pending = [
+            i
+            for i in Invitation.objects.for_org(self.org)
+            .filter(accepted_at__isnull=True, revoked_at__isnull=True)
+            .order_by("-created_at")
+            if i.status_at(now) == "pending"
+        ]
+        may_write = self.allows("member:write")
+        return self.render_page(
+            "portal/members.html",
+            {
+                "members": members,
+                "pending": pending,
+                "form": form,
+                "may_write": may_write,
+                "grantable": [r.value for r in Role if Role(self.org_context.role).rank >= r.rank],
+            },
+            status=status,
+        )
+
+
+class MemberRoleView(PortalView):
+    required_actions = {"post": "member:write"}
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        membership = get_object_or_404(Membership.objects.for_org(self.org), pk=pk)
+        form = RoleForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Choose one of the roles")
+            return redirect("portal-members")
+        try:
+            membership = membership_set_role(
+                org=self.org,
+                actor=self.actor(),
+                membership=membership,
+                role=form.cleaned_data["role"],
+                by=self.org_context,
+            )
+        except (PermissionDenied, ValidationError) as exc:
+            messages.error(request, f"Role not changed: {refusal(exc)}")
+        else:
+            messages.success(request, f"{membership.user.email} is now {membership.role}")
+        return redirect("portal-members")
+
+
+class MemberRemoveView(PortalView):
+    required_actions = {"get": "member:write", "post": "member:write"}
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        membership = get_object_or_404(
+            Membership.objects.for_org(self.org).select_related("user"), pk=pk
+        )
+        return self.render_page(
+            "portal/components/confirm_page.html",
+            {
+                "title": f"Remove {membership.user.email} from {self.org.name}?",
+                "body": "They lose access at once, and the API keys they created stop working.",
+                "button": "Remove member",
+                "action": request.path,
+                "cancel": reverse("portal-members"),
+            },
+        )
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        membership = get_object_or_404(
+            Membership.objects.for_org(self.org).select_related("user"), pk=pk
+        )
+        try:
+            membership_remove(
+                org=self.org, actor=self.actor(), membership=membership, by=self.org_context
+            )
+        except (PermissionDenied, ValidationError) as exc:
+            messages.error(request, f"Not removed: {refusal(exc)}")
+        else:
+            messages.success(request, f"{membership.user.email} removed")
+        return redirect("portal-members")
+
+
+class InvitationResendView(PortalView):
+    required_actions = {"post": "member:write"}
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        invitation = get_object_or_404(Invitation.objects.for_org(self.org), pk=pk)
+        try:
+            invitation_resend(
+                org=self.org, actor=self.actor(), by=self.org_context, invitation=invitation
+            )
+        except (PermissionDenied, ValidationError) as exc:
+            messages.error(request, f"Not sent: {refusal(exc)}")
+        else:
+            messages.success(request, f"Invitation sent again to {invitation.email}")
+        return redirect("portal-members")
+
+
+class InvitationRevokeView(PortalView):
+    required_actions = {"get": "member:write", "post": "member:write"}
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        invitation = get_object_or_404(Invitation.objects.for_org(self.org), pk=pk)
+        return self.render_page(
+            "portal/components/confirm_page.html",
+            {
+                "title": f"Revoke the invitation of {invitation.email}?",
+                "body": "The emailed link stops working at once.",
+                "button": "Revoke invitation",
+                "action": request.path,
+                "cancel": reverse("portal-members"),
+            },
+        )
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        invitation = get_object_or_404(Invitation.objects.for_org(self.org), pk=pk)
+        try:
+            invitation_revoke(org=self.org, actor=self.actor(), invitation=invitation)
+        except ValidationError as exc:
+            messages.error(request, f"Not revoked: {refusal(exc)}")
+        else:
+            messages.success(request, f"Invitation of {invitation.email} revoked")
+        return redirect("portal-members")
+
+
+class _OrganizationPage(PortalView):
+    """The Organization page's two forms, shared by its two form targets."""
+
+    def name_form(self) -> OrganizationForm:
+        return OrganizationForm(
+            initial={"name": self.org.name, "jwt_enabled": self.org.jwt_enabled}
+        )
+
+    def domains_form(self) -> EmailDomainsForm:
+        initial = {
+            "allowed_email_domains": "\n".join(self.org.allowed_email_domains),
+            "default_role": self.org.default_role,
+        }
+        return EmailDomainsForm(initial=initial)
+
+    def page(
+        self, form: OrganizationForm, domains: EmailDomainsForm, *, status: int = 200
+    ) -> HttpResponse:
+        context: dict[str, Any] = {
+            "form": form,
+            "domains_form": domains,
+            "may_write": self.allows("org:write"),
+            # The service's rule (orgs.services.org_set_email_domains): owners only.
+            "may_set_domains": self.org_context.role == Role.OWNER,
+        }
+        return self.render_page("portal/organization.html", context, status=status)
+
+
+class OrganizationView(_OrganizationPage):
+    required_actions = {"get": "org:read", "post": "org:write"}
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.page(self.name_form(), self.domains_form())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        """The same service as ``PATCH /api/org``."""
+        form = OrganizationForm(request.POST)
+        if form.is_valid():
+            try:
+                org_update(org=self.org, actor=self.actor(), **form.changes())
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                messages.success(request, "Organization settings saved")
+                return redirect("portal-organization")
+        return self.page(form, self.domains_form(), status=422)
+
+
+class OrganizationDomainsView(_OrganizationPage):
+    """Who may join by verified email domain: ``orgs.services.org_set_email_domains``."""
+
+    required_actions = {"post": "org:write"}
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        domains = EmailDomainsForm(request.POST)
+        if domains.is_valid():
+            try:
+                org_set_email_domains(
+                    org=self.org,
+                    actor=self.actor(),
+                    by=self.org_context,
+                    domains=domains.domains(),
+                    role=domains.cleaned_data["default_role"],
+                )
+            except PermissionDenied as exc:
+                messages.error(request, f"Not saved: {refusal(exc)}")
+                return redirect("portal-organization")
+            except ValidationError as exc:
+                apply_service_errors(domains, exc)
+            else:
+                messages.success(request, "Allowed email domains saved")
+                return redirect("portal-organization")
+        return self.page(self.name_form(), domains, status=422)

@@ -1,0 +1,70 @@
+"""The credential lookups build the same membership, user and org the ORM would."""
+
+import pytest
+
+from accounts.credential_rows import MEMBER_COLUMNS, MEMBER_JOINS, fetch_row, membership_from_row
+from orgs.models import Membership
+from tests.factories import MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+SQL = f"SELECT {MEMBER_COLUMNS} FROM orgs_membership m {MEMBER_JOINS} WHERE m.id = %s"  # noqa: S608
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_rows_become_the_instances_the_orm_would_load(settings, prepared):
+    settings.DATABASE_PREPARED_LOOKUPS = prepared
+    made = MembershipFactory.create(role="developer")
+    made.org.settings = {"audit_retention_days": 30, "nested": {"a": [1, 2]}}
+    made.org.save()
+    expected = Membership.objects.for_org(made.org).select_related("user", "org").get()
+
+    row = fetch_row(SQL, [made.pk])
+    assert row is not None
+    built = membership_from_row(row)
+
+    for model_instance, orm_instance in [
+        (built, expected),
+        (built.org, expected.org),
+        (built.user, expected.user),
+    ]:
+        fields = [f for f in type(orm_instance)._meta.concrete_fields if f.name != "password"]
+        for field in fields:
+            assert getattr(model_instance, field.attname) == getattr(orm_instance, field.attname)
+    assert built.org.settings["nested"] == {"a": [1, 2]}
+    assert built.user.is_active is True
+
+
+def test_the_password_hash_is_never_read():
+    made = MembershipFactory.create()
+    row = fetch_row(SQL, [made.pk])
+    assert row is not None
+    built = membership_from_row(row)
+    assert "password" in built.user.get_deferred_fields()
+
+
+def test_a_missing_row_is_none():
+    assert fetch_row(SQL, [0]) is None
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_lookups_are_prepared_once_per_connection_on_postgresql(settings, prepared):
+    """Parsing and planning the four-table join cost more than running it: prepared, the
+    server only executes it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.DATABASE_PREPARED_LOOKUPS = prepared
+    made = MembershipFactory.create()
+    sql = f"{SQL} /* prepared={prepared} */"
+    with CaptureQueriesContext(connection) as captured:
+        for _ in range(2):
+            assert fetch_row(sql, [made.pk]) is not None
+    assert len(captured) == 2  # counted and logged like any query, with its parameters
+    assert all(f"m.id = {made.pk}" in q["sql"] for q in captured.captured_queries)
+    with connection.cursor() as cursor:
+        cursor.execute(  # the server holds the text with $1 where we wrote %s
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            [f"%/* prepared={prepared} */"],
+        )
+        assert cursor.fetchone()[0] == (1 if prepared else 0)

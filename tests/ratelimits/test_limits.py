@@ -1,0 +1,172 @@
+"""Every API route is limited by its most specific principal, inside the org's ceiling."""
+
+import time
+
+import pytest
+import redis
+from django.test import RequestFactory
+from django_ratelimit.core import get_usage
+from rest_framework.test import APIClient
+
+from apikeys.services import api_key_create
+from audit.actors import Actor
+from orgs.ratelimits import Bucket, email_bucket_value, spend
+from tests.factories import MembershipFactory, OrgFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def make_key(org, **fields):
+    creator = MembershipFactory.create(org=org, role="admin")
+    return api_key_create(org=org, actor=Actor.system(), creator=creator, name="k", **fields)
+
+
+def with_key(raw):
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=raw)
+    return client
+
+
+def test_a_key_request_carries_the_headers_and_counts_down(org):
+    _, raw = make_key(org, rate_limit="5/d")
+    client = with_key(raw)
+    first, second = client.get("/api/users/me"), client.get("/api/users/me")
+    assert first.status_code == 200
+    assert (first["X-RateLimit-Limit"], first["X-RateLimit-Remaining"]) == ("5", "4")
+    assert second["X-RateLimit-Remaining"] == "3"
+    assert int(first["X-RateLimit-Reset"]) > time.time()
+    assert first["RateLimit-Policy"] == '"key";q=5;w=86400, "org";q=3000;w=60'
+    assert first["RateLimit"].startswith('"key";r=4;t=')
+
+
+def test_past_its_limit_a_key_gets_429_with_an_honest_retry_after(org):
+    _, raw = make_key(org, rate_limit="2/d")
+    _, other = make_key(org)
+    client = with_key(raw)
+    assert [client.get("/api/users/me").status_code for _ in range(2)] == [200, 200]
+    refused = client.get("/api/users/me")
+    assert refused.status_code == 429
+    body = refused.json()
+    assert set(body) == {"error", "code", "details", "request_id"}
+    assert body["code"] == "rate_limited"
+    reset = int(refused["X-RateLimit-Reset"])
+    assert int(refused["Retry-After"]) == pytest.approx(reset - time.time(), abs=1.5)
+    assert refused["X-RateLimit-Remaining"] == "0"
+    assert with_key(other).get("/api/users/me").status_code == 200  # its own bucket
+
+
+def test_the_org_ceiling_stops_keys_each_under_their_own_limit():
+    org = OrgFactory.create(settings={"rate_limits": {"org": "3/d"}})
+    (_, a), (_, b) = make_key(org), make_key(org)
+    statuses = [with_key(k).get("/api/users/me").status_code for k in (a, b, a, b)]
+    assert statuses == [200, 200, 200, 429]
+    refused = with_key(b).get("/api/users/me")
+    assert refused["RateLimit"].startswith('"org";r=0;')
+    other_org = OrgFactory.create()
+    assert with_key(make_key(other_org)[1]).get("/api/users/me").status_code == 200
+
+
+def test_a_signed_in_person_has_a_bucket_per_org(org, as_member, settings):
+    settings.RATE_LIMIT_USER = "2/d"
+    alice = as_member(org)
+    assert [alice.get("/api/users/me").status_code for _ in range(3)] == [200, 200, 429]
+    assert alice.get("/api/users/me")["RateLimit"].startswith('"user";r=0;')
+    assert as_member(org).get("/api/users/me").status_code == 200
+
+
+def test_an_org_can_override_a_default(as_member, settings):
+    settings.RATE_LIMIT_USER = "2/d"
+    generous = OrgFactory.create(settings={"rate_limits": {"user": "5/d"}})
+    client = as_member(generous)
+    assert client.get("/api/users/me")["X-RateLimit-Limit"] == "5"
+
+
+def test_a_broken_org_override_falls_back_to_the_default(as_member, settings):
+    settings.RATE_LIMIT_USER = "7/d"
+    odd = OrgFactory.create(settings={"rate_limits": {"user": "lots", "org": 12}})
+    response = as_member(odd).get("/api/users/me")
+    assert (response.status_code, response["X-RateLimit-Limit"]) == (200, "7")
+
+
+def test_anonymous_answers_are_limited_by_client_address(settings):
+    settings.RATE_LIMIT_ANONYMOUS = "2/d"
+    client = APIClient(REMOTE_ADDR="198.51.100.20")
+    statuses = [client.get("/api/users/me").status_code for _ in range(3)]
+    assert statuses == [401, 401, 429]
+    elsewhere = APIClient(REMOTE_ADDR="198.51.100.21").get("/api/users/me")
+    assert (elsewhere.status_code, elsewhere["RateLimit"][:5]) == (401, '"ip";')
+
+
+def test_a_bad_credential_spends_the_address_bucket(settings):
+    settings.RATE_LIMIT_ANONYMOUS = "1/d"
+    client = APIClient(REMOTE_ADDR="198.51.100.30")
+    client.credentials(HTTP_X_API_KEY="tnt_live_" + "0" * 72)
+    assert [client.get("/api/users/me").status_code for _ in range(2)] == [401, 429]
+
+
+def test_a_key_may_not_be_faster_than_the_orgs_per_key_rate(org, as_member, settings):
+    settings.RATE_LIMIT_KEY = "60/m"
+    owner = as_member(org, role="owner")
+    too_fast = owner.post("/api/api-keys", {"name": "x", "rate_limit": "2/s"}, format="json")
+    assert too_fast.status_code == 422
+    assert "rate_limit" in too_fast.json()["details"]["fieldErrors"]
+    junk = owner.post("/api/api-keys", {"name": "x", "rate_limit": "often"}, format="json")
+    assert junk.status_code == 422
+    ok = owner.post("/api/api-keys", {"name": "x", "rate_limit": "1000/d"}, format="json")
+    assert (ok.status_code, ok.json()["rate_limit"]) == (201, "1000/d")
+    key_id = ok.json()["id"]
+    patched = owner.patch(f"/api/api-keys/{key_id}", {"rate_limit": "30/m"}, format="json")
+    assert (patched.status_code, patched.json()["rate_limit"]) == (200, "30/m")
+
+
+def test_a_key_above_a_lowered_org_rate_gets_the_orgs(org, settings):
+    _, raw = make_key(org, rate_limit="100/m")
+    settings.RATE_LIMIT_KEY = "10/m"  # lowered after the key was made
+    assert with_key(raw).get("/api/users/me")["RateLimit-Policy"].startswith('"key";q=10;w=60')
+
+
+def test_django_ratelimit_reads_the_same_counters():
+    request = RequestFactory().get("/")
+    bucket = Bucket("key", "rl-test", "k1", "10/d")
+    spend([bucket, bucket], request=request)
+    usage = get_usage(request, group="rl-test", key=lambda *_: "k1", rate="10/d")
+    assert usage["count"] == 2
+
+
+def test_a_key_request_costs_one_redis_round_trip(org, monkeypatch):
+    """One pipeline for every bucket and the usage counters; django-ratelimit's get_usage
+    would cost up to three per bucket (SET NX, EXISTS, INCR): six for key + org."""
+    _, raw = make_key(org)
+    client = with_key(raw)
+    client.get("/api/users/me")  # the last-used marker is now set for a minute
+    trips = []
+    real_command = redis.Redis.execute_command
+    real_pipeline = redis.client.Pipeline.execute
+
+    def command(self, *args, **kwargs):
+        trips.append(args[0])
+        return real_command(self, *args, **kwargs)
+
+    def pipeline(self, *args, **kwargs):
+        trips.append("PIPELINE")
+        return real_pipeline(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", command)
+    monkeypatch.setattr(redis.client.Pipeline, "execute", pipeline)
+    assert client.get("/api/users/me").status_code == 200
+    assert trips == ["PIPELINE"]
+
+
+@pytest.mark.parametrize(
+    ("spelling", "same"),
+    [
+        ("admin@example.test", True),
+        ("ADMIN@example.test", True),
+        ("adm\u0131n@example.test", True),  # dotless i: UPPER() makes it I
+        ("\uff41dmin@example.test", True),  # fullwidth a: NFKC
+        (" Admin@Example.Test ", True),
+        ("admin2@example.test", False),
+    ],
+)
+def test_email_spellings_the_lookup_confuses_share_a_bucket(spelling, same):
+    assert (email_bucket_value(spelling) == email_bucket_value("admin@example.test")) is same

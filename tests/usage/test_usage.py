@@ -1,0 +1,151 @@
+"""Usage metering: counted in Redis per request, rolled up into PostgreSQL, read per day."""
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from apikeys.services import api_key_create
+from audit.actors import Actor
+from usage.counters import today
+from usage.models import DailyUsage
+
+pytestmark = pytest.mark.django_db
+
+
+def with_key(raw):
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=raw)
+    return client
+
+
+def key_of(member):
+    return api_key_create(org=member.membership.org, actor=Actor.system(),
+                          creator=member.membership, name="k")  # fmt: skip
+
+
+def usage(client, **query):
+    response = client.get("/api/usage", query)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_requests_are_counted_per_key_and_org_by_status_class(org, as_member):
+    owner = as_member(org, role="owner")
+    key, raw = key_of(owner)
+    client = with_key(raw)
+    for _ in range(3):
+        assert client.get("/api/users/me").status_code == 200
+    assert client.get("/api/members/999999").status_code == 404
+    assert client.get("/api/api-keys/999999").status_code == 404
+    owner.get("/api/users/me")  # the person's own request: the org's count only
+    mine = usage(owner, key_id=key.pk)
+    assert mine["days"][-1] == {
+        "day": today().isoformat(), "requests": 5, "status_2xx": 3, "status_3xx": 0,
+        "status_4xx": 2, "status_5xx": 0,
+    }  # fmt: skip
+    assert len(mine["days"]) == 30
+    assert mine["totals"]["requests"] == 5
+    org_wide = usage(owner)
+    assert org_wide["key_id"] is None
+    # the key's 5, the person's 1, and both usage reads (each counted when let in)
+    assert org_wide["totals"]["requests"] == 8
+
+
+def test_refused_requests_are_counted_as_4xx(org, as_member, settings):
+    owner = as_member(org, role="owner")
+    key, raw = key_of(owner)
+    settings.RATE_LIMIT_KEY = "1/d"
+    client = with_key(raw)
+    assert [client.get("/api/users/me").status_code for _ in range(2)] == [200, 429]
+    day = usage(owner, key_id=key.pk)["days"][-1]
+    assert (day["requests"], day["status_2xx"], day["status_4xx"]) == (2, 1, 1)
+
+
+def test_a_request_writes_nothing_to_the_database(org, as_member):
+    _, raw = key_of(as_member(org, role="owner"))
+    client = with_key(raw)
+    client.get("/api/users/me")  # the once-a-minute last-used write happens here
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/api/users/me").status_code == 200
+    statements = [(q["sql"] or "").lstrip().upper() for q in captured]
+    writes = [sql for sql in statements if sql.startswith(("INSERT", "UPDATE", "DELETE"))]
+    assert writes == []
+
+
+def test_the_rollup_is_idempotent_and_outlives_redis(org, as_member):
+    owner = as_member(org, role="owner")
+    key, raw = key_of(owner)
+    for _ in range(4):
+        with_key(raw).get("/api/users/me")
+    call_command("rollup_usage", stdout=io.StringIO())
+    call_command("rollup_usage", stdout=io.StringIO())
+    rows = DailyUsage.objects.for_org(org)
+    assert rows.count() == 2  # the org's row and the key's
+    assert rows.get(api_key=key).requests == 4
+    cache.clear()  # Redis lost its counters (a flush, a restart without persistence)
+    assert usage(owner, key_id=key.pk)["days"][-1]["requests"] == 4
+
+
+def test_the_rollup_skips_counters_of_keys_that_no_longer_exist(org, as_member):
+    owner = as_member(org, role="owner")
+    key, raw = key_of(owner)
+    with_key(raw).get("/api/users/me")
+    from apikeys.models import APIKey
+
+    APIKey.objects.for_org(org).filter(pk=key.pk).delete()
+    call_command("rollup_usage", "--days", "1", stdout=io.StringIO())
+    assert list(DailyUsage.objects.for_org(org).values_list("api_key_id", flat=True)) == [None]
+
+
+def test_developers_read_their_own_keys_only(org, as_member):
+    developer = as_member(org, role="developer")
+    own, _ = key_of(developer)
+    theirs, _ = key_of(as_member(org, role="admin"))
+    assert developer.get("/api/usage", {"key_id": own.pk}).status_code == 200
+    assert developer.get("/api/usage", {"key_id": theirs.pk}).status_code == 403
+    assert developer.get("/api/usage").status_code == 403  # the org's totals
+
+
+def test_admins_read_any_key_and_members_nothing(org, as_member):
+    key, _ = key_of(as_member(org, role="developer"))
+    assert as_member(org, role="admin").get("/api/usage", {"key_id": key.pk}).status_code == 200
+    member = as_member(org, role="member")
+    assert member.get("/api/usage").status_code == 403
+    assert member.get("/api/usage", {"key_id": key.pk}).status_code == 403
+
+
+def test_another_orgs_key_is_404(org, other_org, as_member):
+    theirs, _ = key_of(as_member(other_org, role="owner"))
+    response = as_member(org, role="owner").get("/api/usage", {"key_id": theirs.pk})
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"from": "2026-02-01", "to": "2026-01-01"},
+        {"from": "2024-01-01", "to": "2026-01-01"},
+        {"from": "yesterday"},
+        {"key_id": "seven"},
+        {"key_id": "-1"},
+    ],
+)
+def test_a_bad_query_is_422(org, as_member, query):
+    response = as_member(org, role="owner").get("/api/usage", query)
+    assert (response.status_code, response.json()["code"]) == (422, "validation_error")
+
+
+def test_a_range_lists_every_day_oldest_first(org, as_member):
+    end = today()
+    start = end - timedelta(days=6)
+    body = usage(as_member(org, role="owner"), **{"from": start.isoformat(), "to": end.isoformat()})
+    assert [d["day"] for d in body["days"]] == [
+        (start + timedelta(days=n)).isoformat() for n in range(7)
+    ]
+    assert (body["from"], body["to"]) == (start.isoformat(), end.isoformat())
