@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from config.errors import error_response
 from config.request_id import accept_or_generate, current_request_id
@@ -159,7 +159,7 @@ class CSPMiddleware(BaseCSPMiddleware):
     settings at response time (tests point it at a local OpenID provider)."""
 
     def get_policy_parts(
-        self, request: HttpRequest, response: HttpResponse, report_only: bool = False
+        self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
     ) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)
         endpoint = urlsplit(getattr(settings, "SOCIAL_AUTH_GOOGLE_OIDC_OIDC_ENDPOINT", "") or "")
