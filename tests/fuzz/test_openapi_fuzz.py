@@ -77,3 +77,38 @@ def test_every_public_operation_answers_as_documented(case, credentials):
 )
 def test_every_operation_answers_as_documented(case, kind, credentials):
     case.call_and_validate(checks=CHECKS, **credentials(kind, case))
+
+
+STATEFUL_SCENARIOS = int(os.environ.get("FUZZ_SCENARIOS", "25"))
+
+
+@pytest.mark.parametrize("kind", ["jwt", "api_key"])
+def test_workflows_keep_what_they_create_and_forget_what_they_delete(kind, credentials):
+    """Chains of calls along the document's links (create, then read, update, delete, read
+    again): ``ensure_resource_availability`` wants what a 201 created to be readable at
+    once, ``use_after_free`` wants what a delete removed to be a 404 afterwards."""
+    machine = schema.as_state_machine()
+
+    class Workflow(machine):  # type: ignore[valid-type,misc]
+        def before_call(self, case):
+            self._transport = credentials(kind, case)
+
+        def get_call_kwargs(self, case):
+            return self._transport
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(
+                response, checks=CHECKS, transport_kwargs=kwargs or None, recorder=self.recorder
+            )
+
+    Workflow.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=6,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+    )
