@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -50,9 +51,10 @@ def test_a_limit_spent_in_another_process_applies_here(org, subprocess_env, sett
 
 def test_one_redis_client_is_reused_per_pool_and_still_answers():
     # Django builds a new redis.Redis per command; config.cache keeps one (see its docstring).
-    client = cache._cache.get_client(write=True)
-    assert cache._cache.get_client(write=True) is client
-    assert client.connection_pool is cache._cache._get_connection_pool(True)
+    backend: Any = cache._cache  # type: ignore[attr-defined]
+    client = backend.get_client(write=True)
+    assert backend.get_client(write=True) is client
+    assert client.connection_pool is backend._get_connection_pool(True)
     cache.set("reused", 1)
     cache.incr("reused")
     assert cache.get("reused") == 2
