@@ -19,6 +19,7 @@ from apikeys.models import APIKey
 from audit.actors import Actor
 from audit.services import audited_update, record
 from orgs.context import OrgContext
+from orgs.errors import Conflict
 from orgs.models import Membership, Organization
 from orgs.ratelimits import org_rates, parse_rate, rate_per_second
 from orgs.roles import ACTIONS, Role
@@ -140,7 +141,7 @@ def api_key_roll(
             .get(pk=key.pk)
         )
         if old.status_at(now) != "active" or old.replaced_by_id is not None:
-            raise ValidationError("Only an active key that was not rolled already can be rolled")
+            raise Conflict("Only an active key that was not rolled already can be rolled")
         if old.membership is None:
             raise ValidationError("This key's creator has left the organization; create a new key")
         if by is not None and by.membership.pk != old.membership_id:

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from audit.registry import all_actions
@@ -38,7 +39,8 @@ class AuditEventFilterSerializer(serializers.Serializer[Any]):
 
 
 class AuditEventListQuerySerializer(AuditEventFilterSerializer):
-    """The filters plus ``?cursor=`` and ``?limit=`` (default 20, capped at 100)."""
+    """The filters plus ``?cursor=`` and ``?limit=`` (default 20, 1 to 100; more is a 422,
+    like every collection)."""
 
     cursor = serializers.CharField(required=False, max_length=512)
     limit = serializers.IntegerField(
@@ -46,7 +48,9 @@ class AuditEventListQuerySerializer(AuditEventFilterSerializer):
     )
 
     def validate_limit(self, value: int) -> int:
-        return min(value, settings.MAX_PAGE_SIZE)  # capped like every collection, not refused
+        if value > settings.MAX_PAGE_SIZE:  # refused like every collection, not capped
+            raise serializers.ValidationError(f"Must be at most {settings.MAX_PAGE_SIZE}")
+        return value
 
 
 # Declared fields are taken out of the class by DRF's metaclass, so names that Field and
@@ -87,6 +91,7 @@ class CursorPaginationSerializer(serializers.Serializer[Any]):
     limit = serializers.IntegerField()
 
 
+@extend_schema_serializer(many=False)  # the list answers ONE page object, not an array of them
 class AuditEventPageSerializer(serializers.Serializer[Any]):
     """Documentation of the list's answer: the audit log pages by cursor, not by page."""
 

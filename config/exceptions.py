@@ -19,6 +19,7 @@ from rest_framework.views import exception_handler, set_rollback
 
 from config.errors import error_body
 from config.parsers import PayloadTooLarge
+from orgs.errors import Conflict
 
 logger = logging.getLogger("tenantry.errors")
 
@@ -35,6 +36,7 @@ _DEFAULT_CODES = {
     status.HTTP_404_NOT_FOUND: "not_found",
     status.HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
     status.HTTP_406_NOT_ACCEPTABLE: "invalid_request",
+    status.HTTP_409_CONFLICT: "conflict",
     status.HTTP_413_REQUEST_ENTITY_TOO_LARGE: "invalid_request",
     status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "invalid_request",
     status.HTTP_422_UNPROCESSABLE_ENTITY: "validation_error",
@@ -46,6 +48,7 @@ _MESSAGES = {
     "expired": "Token has expired",
     "forbidden": "You do not have permission to perform this action",
     "not_found": "Resource not found",
+    "conflict": "Conflict with the current state",
     "validation_error": "Validation failed",
     "rate_limited": "Too many requests",
 }
@@ -61,6 +64,19 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         exc = exceptions.NotFound()
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    elif isinstance(exc, Conflict):  # before ValidationError, which it also is
+        set_rollback()
+        message = exc.conflict_message
+        body = error_body(
+            message=message,
+            code="conflict",
+            details={
+                "fieldErrors": {exc.field: [message]} if exc.field else {},
+                "formErrors": [] if exc.field else [message],
+            },
+            request=request,
+        )
+        return Response(body, status=status.HTTP_409_CONFLICT)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, DjangoValidationError):

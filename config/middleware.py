@@ -1,10 +1,13 @@
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
+from csp.middleware import CSPMiddleware as BaseCSPMiddleware
+from csp.middleware import PolicyParts
 from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from config.errors import error_response
 from config.request_id import accept_or_generate, current_request_id
@@ -147,3 +150,22 @@ class AuthenticationMiddleware(_BrowserOnly, auth.AuthenticationMiddleware):
 
 class MessageMiddleware(_BrowserOnly, messages.MessageMiddleware):
     pass
+
+
+class CSPMiddleware(BaseCSPMiddleware):
+    """django-csp's middleware, with the sign-in provider added to ``form-action``: the
+    "Sign in with Google" form posts to us and we redirect to the provider, and browsers
+    hold a form's redirects to ``form-action`` too. The provider's origin comes from
+    settings at response time (tests point it at a local OpenID provider)."""
+
+    def get_policy_parts(
+        self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
+    ) -> PolicyParts:
+        parts = super().get_policy_parts(request, response, report_only)
+        endpoint = urlsplit(getattr(settings, "SOCIAL_AUTH_GOOGLE_OIDC_OIDC_ENDPOINT", "") or "")
+        if endpoint.scheme in ("http", "https") and endpoint.netloc:
+            origin = f"{endpoint.scheme}://{endpoint.netloc}"
+            update = dict(parts.update or {})
+            update["form-action"] = [*update.get("form-action", []), origin]
+            parts.update = update
+        return parts

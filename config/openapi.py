@@ -3,6 +3,7 @@ from the views' ``required_actions``), the error shape on every operation, the r
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular import openapi
 from drf_spectacular.plumbing import get_lib_doc_excludes
 
@@ -71,6 +72,7 @@ _ERROR_SCHEMA = {
                 "jwt_disabled",
                 "not_found",
                 "method_not_allowed",
+                "conflict",
                 "validation_error",
                 "rate_limited",
                 "not_ready",
@@ -81,14 +83,32 @@ _ERROR_SCHEMA = {
         "request_id": {"type": "string", "example": "req_3f2a9c0d1e2b4a5c6d7e8f90"},
     },
 }
-_AUTH_ERRORS = {"401": "Missing, invalid or expired credentials", "403": "Role lacks the action"}
+_AUTH_ERRORS = {
+    "401": "Missing, invalid, expired or ambiguous (two different) credentials",
+    "403": "Role lacks the action",
+}
 _COMMON_ERRORS = {
-    "400": "Malformed request body",
+    "400": "Malformed request body (not JSON, or nested deeper than 32 levels)",
     "404": "Resource not found (another organization's resources are never disclosed)",
+    "405": "Method not allowed",
+    "413": "Request body over 2.5 MB",
+    "415": "Unsupported media type (send application/json)",
     "422": "Validation failed",
     "429": "Rate limited",
     "500": "Internal error",
 }
+_WRITE_ERRORS = {"409": "Conflict with the current state (duplicate, already pending or done)"}
+# Public operations that still judge what they are sent: a password, a refresh token, an
+# invitation token (401), or an org that switched JWT sign-in off (403 jwt_disabled).
+_PUBLIC_WITH_CREDENTIALS = {
+    "auth_login": {"401": "Invalid credentials", "403": "JWT sign-in is off for this org"},
+    "auth_refresh": {
+        "401": "Invalid, spent or expired refresh token",
+        "403": "JWT sign-in is off for this org",
+    },
+    "invitations_accept": {"401": "Invalid or expired invitation, or a wrong password"},
+}
+_UNSAFE = {"post", "put", "patch", "delete"}
 
 
 def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -100,9 +120,10 @@ def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]
     )
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = _ERROR_SCHEMA
+    _state_formats(components)
     ref = {"$ref": "#/components/schemas/Error"}
     for path_item in result.get("paths", {}).values():
-        for operation in path_item.values():
+        for method, operation in path_item.items():
             responses = operation.setdefault("responses", {})
             # Security comes from each view's authentication classes; none means public.
             public = not [s for s in operation.get("security", []) if s]
@@ -111,13 +132,74 @@ def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]
             errors = dict(_COMMON_ERRORS)
             if not public:
                 errors.update(_AUTH_ERRORS)
+            errors.update(_PUBLIC_WITH_CREDENTIALS.get(operation.get("operationId", ""), {}))
+            if method in _UNSAFE:
+                errors.update(_WRITE_ERRORS)
             for status_code, description in errors.items():
                 responses.setdefault(
                     status_code,
                     {"description": description, "content": {"application/json": {"schema": ref}}},
                 )
+            _state_limits(operation)
             # An error a view declares by description only (503 from readiness) has the shape too.
             for status_code, response in responses.items():
                 if status_code.startswith(("4", "5")) and "content" not in response:
                     response["content"] = {"application/json": {"schema": ref}}
     return result
+
+
+def _state_limits(operation: dict[str, Any]) -> None:
+    """Every ``limit`` is 1 to 100 (more is a 422); every ``page`` at least 1."""
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") != "query":
+            continue
+        if parameter.get("name") == "limit":
+            parameter["schema"] = {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": settings.MAX_PAGE_SIZE,
+                "default": settings.PAGE_SIZE,
+            }
+        elif parameter.get("name") == "page":
+            parameter["schema"] = {"type": "integer", "minimum": 1, "default": 1}
+
+
+_CIDR = {
+    "type": "string",
+    "format": "cidr",
+    "maxLength": 64,
+    "description": "An IPv4 or IPv6 address or CIDR block, e.g. 203.0.113.0/24",
+}
+_ORIGIN = {
+    "type": "string",
+    "format": "uri",
+    "pattern": "^https?://[^/?#]+/?$",
+    "maxLength": 255,
+    "description": "An origin: scheme://host[:port], http or https",
+}
+_FORMATS: dict[str, dict[str, Any]] = {
+    "allowed_ips": {"items": _CIDR},
+    "allowed_origins": {"items": _ORIGIN},
+    "expires_at": {"description": "Must be in the future; null or absent: never expires"},
+    "url": {
+        "format": "uri",
+        "pattern": "^https?://",
+        "description": "https (http only where WEBHOOK_REQUIRE_HTTPS is off); no credentials; "
+        "not a private or reserved address",
+    },
+}
+_FORMATTED_COMPONENTS = (
+    "APIKeyCreateRequest",
+    "PatchedAPIKeyUpdateRequest",
+    "WebhookEndpointCreateRequest",
+    "PatchedWebhookEndpointUpdateRequest",
+)
+
+
+def _state_formats(components: dict[str, Any]) -> None:
+    """Formats DRF's fields cannot say: CIDR blocks, origins, URL schemes, future dates."""
+    for name in _FORMATTED_COMPONENTS:
+        properties = components.get(name, {}).get("properties", {})
+        for field, extra in _FORMATS.items():
+            if field in properties:
+                properties[field].update(extra)

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 
-def _positive_int(request: Request, name: str, default: int) -> int:
+def _positive_int(request: Request, name: str, default: int, maximum: int | None = None) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
@@ -22,11 +22,14 @@ def _positive_int(request: Request, name: str, default: int) -> int:
         value = 0
     if value < 1:
         raise exceptions.ValidationError({name: ["Must be a positive integer"]})
+    if maximum is not None and value > maximum:
+        raise exceptions.ValidationError({name: [f"Must be at most {maximum}"]})
     return value
 
 
 class PagePagination(PageNumberPagination):
-    """`?page=` (1-based) and `?limit=` (default 20, capped at 100).
+    """`?page=` (1-based) and `?limit=` (default 20, 1 to 100: more is a 422, as the OpenAPI
+    document's ``maximum`` says, not silently capped).
 
     A page past the end is an empty page with the true totals, not an error: clients that
     poll a shrinking collection should not have to special-case it.
@@ -40,7 +43,7 @@ class PagePagination(PageNumberPagination):
     ) -> list[Any]:
         self.request = request
         self.page_number = _positive_int(request, "page", 1)
-        self.limit = min(_positive_int(request, "limit", self.page_size), self.max_page_size)
+        self.limit = _positive_int(request, "limit", self.page_size, self.max_page_size)
         self.total_items = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
         offset = (self.page_number - 1) * self.limit
         if offset >= self.total_items:
@@ -103,6 +106,7 @@ class PagePagination(PageNumberPagination):
                     "maximum": self.max_page_size,
                     "default": self.page_size,
                 },
+                "description": f"Items per page, 1 to {self.max_page_size} (more is a 422)",
             },
         ]
 
@@ -125,3 +129,20 @@ class SortFilter(OrderingFilter):
             # A stable tie-breaker keeps pages from overlapping when the sort key repeats.
             return [*fields, "-pk" if fields[-1].startswith("-") else "pk"]
         return self.get_default_ordering(view)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        fields = list(getattr(view, "ordering_fields", None) or ())
+        if not fields:
+            return []
+        return [
+            {
+                "name": self.ordering_param,
+                "in": "query",
+                "required": False,
+                "description": "A field to sort by; a leading `-` sorts descending",
+                "schema": {
+                    "type": "string",
+                    "enum": [variant for f in fields for variant in (f, f"-{f}")],
+                },
+            }
+        ]

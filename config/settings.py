@@ -69,7 +69,7 @@ MIDDLEWARE = [
     # Static files (the portal's css/js) served by the app itself, compressed and cached.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "config.middleware.CSPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Rate-limit headers on every /api/ answer, the early ones below (413, 401) included;
     # what never reached the throttle is counted here, after the fact.

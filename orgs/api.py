@@ -6,6 +6,7 @@ from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
+from rest_framework.mixins import ListModelMixin
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -25,7 +26,7 @@ from orgs.services import (
 )
 
 
-class MyOrganizationsView(SignedInView, GenericAPIView):
+class MyOrganizationsView(ListModelMixin, SignedInView, GenericAPIView):
     """The caller's organizations (GET) and creating a new one (POST)."""
 
     serializer_class = s.MyOrganizationSerializer

@@ -19,6 +19,7 @@ from audit.actors import Actor
 from audit.services import audited_update, record
 from orgs import audit_actions
 from orgs.context import OrgContext
+from orgs.errors import Conflict
 from orgs.fields import has_control_characters
 from orgs.hosts import RESERVED_SUBDOMAINS
 from orgs.models import Invitation, Membership, Organization
@@ -33,14 +34,12 @@ def org_create(*, actor: Actor, slug: str, name: str, owner: Any) -> Organizatio
     _validate_org_fields(slug=slug, name=name)
     with transaction.atomic():
         if Organization.objects.filter(slug__iexact=slug).exists():
-            raise ValidationError({"slug": ["An organization with this slug already exists"]})
+            raise Conflict("An organization with this slug already exists", field="slug")
         try:
             with transaction.atomic():
                 org = Organization.objects.create(slug=slug, name=name)
         except IntegrityError as exc:  # a concurrent create won the race for the slug
-            raise ValidationError(
-                {"slug": ["An organization with this slug already exists"]}
-            ) from exc
+            raise Conflict("An organization with this slug already exists", field="slug") from exc
         # The owner's membership is part of this one write: one event, naming the owner.
         Membership.objects.create(org=org, user=owner, role=Role.OWNER)
         record(
@@ -300,12 +299,12 @@ def invitation_create(
     with transaction.atomic():
         members = Membership.objects.for_org(org).filter(user__email__iexact=email)
         if members.exists():
-            raise ValidationError({"email": ["Already a member of this organization"]})
+            raise Conflict("Already a member of this organization", field="email")
         pending = Invitation.objects.for_org(org).filter(
             email=email, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
         )
         if pending.exists():
-            raise ValidationError({"email": ["An invitation for this email is already pending"]})
+            raise Conflict("An invitation for this email is already pending", field="email")
         raw, digest = new_opaque_token(INVITATION_PREFIX)
         invitation = Invitation.objects.create(
             org=org,
@@ -332,7 +331,7 @@ def invitation_revoke(*, org: Organization, actor: Actor, invitation: Invitation
     with transaction.atomic():
         invitation = Invitation.objects.for_org(org).select_for_update().get(pk=invitation.pk)
         if invitation.status_at(timezone.now()) != "pending":
-            raise ValidationError("Only a pending invitation can be revoked")
+            raise Conflict("Only a pending invitation can be revoked")
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
         record(
@@ -354,7 +353,7 @@ def invitation_resend(
     with transaction.atomic():
         invitation = Invitation.objects.for_org(org).select_for_update().get(pk=invitation.pk)
         if invitation.status_at(now) != "pending":
-            raise ValidationError("Only a pending invitation can be sent again")
+            raise Conflict("Only a pending invitation can be sent again")
         raw, digest = new_opaque_token(INVITATION_PREFIX)
         invitation.token_hash = digest
         invitation.expires_at = now + settings.INVITATION_LIFETIME

@@ -133,7 +133,8 @@ def test_a_rolled_or_revoked_key_cannot_be_rolled(org, as_member, make_key):
     old, _ = make_key(org, membership=admin.membership)
     admin.post(f"/api/api-keys/{old.pk}/roll", {"grace_seconds": 60}, format="json")
     again = admin.post(f"/api/api-keys/{old.pk}/roll", {"grace_seconds": 60}, format="json")
-    assert again.status_code == 422
+    assert again.status_code == 409
+    assert again.json()["code"] == "conflict"
 
 
 def test_effective_actions_are_scopes_intersected_with_the_current_role(org, make_key):

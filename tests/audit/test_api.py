@@ -302,7 +302,10 @@ def test_the_first_page_holds_20_by_default_and_at_most_100(admin, many):
     assert len(body["data"]) == 20
     assert body["pagination"]["limit"] == 20
     assert body["pagination"]["has_next"] is True
-    assert _list(admin, limit=1000)["pagination"]["limit"] == 100
+    assert _list(admin, limit=100)["pagination"]["limit"] == 100
+    refused = admin.get("/api/audit-events?limit=101")
+    assert refused.status_code == 422
+    assert "limit" in refused.json()["details"]["fieldErrors"]
 
 
 def test_events_written_while_paging_do_not_shift_the_pages(org, admin, many):

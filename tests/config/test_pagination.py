@@ -30,8 +30,9 @@ def test_second_page_and_limit(api, orgs):
     assert body["pagination"]["has_prev"] is True
 
 
-def test_limit_is_capped_at_100(api, orgs):
-    assert api.get("/api/probe/orgs?limit=1000").json()["pagination"]["limit"] == 100
+def test_limit_over_100_is_a_422_not_capped(api, orgs):
+    assert api.get("/api/probe/orgs?limit=1000").status_code == 422
+    assert api.get("/api/probe/orgs?limit=100").json()["pagination"]["limit"] == 100
 
 
 def test_page_past_the_end_is_empty_not_an_error(api, orgs):
@@ -40,7 +41,7 @@ def test_page_past_the_end_is_empty_not_an_error(api, orgs):
     assert body["pagination"]["total_items"] == 25
 
 
-@pytest.mark.parametrize("query", ["page=0", "page=abc", "limit=-1", "limit=x"])
+@pytest.mark.parametrize("query", ["page=0", "page=abc", "limit=-1", "limit=x", "limit=101"])
 def test_bad_page_or_limit_is_422(api, orgs, query):
     response = api.get(f"/api/probe/orgs?{query}")
     assert response.status_code == 422
@@ -59,9 +60,15 @@ def test_unknown_sort_field_is_422(api, orgs):
 
 
 def test_an_absurdly_large_page_is_an_empty_page_not_a_crash(api, orgs):
-    body = api.get("/api/probe/orgs?page=100000000000000000000&limit=99999999999999999999").json()
+    body = api.get("/api/probe/orgs?page=100000000000000000000&limit=100").json()
     assert body["data"] == []
     assert body["pagination"]["limit"] == 100
+
+
+def test_a_limit_over_100_is_refused_not_capped(api, orgs):
+    response = api.get("/api/probe/orgs?limit=99999999999999999999")
+    assert response.status_code == 422
+    assert "limit" in response.json()["details"]["fieldErrors"]
 
 
 @pytest.mark.parametrize("sort", [",", "%20", ",,"])

@@ -51,9 +51,10 @@ def test_creating_an_org_makes_the_caller_its_owner(org, as_member):
     assert AuditEvent.dangerously_unscoped.filter(org_id=new.pk, action="org.created").count() == 1
 
 
-def test_creating_an_org_with_a_taken_slug_is_422(org, as_member):
+def test_creating_an_org_with_a_taken_slug_is_409_conflict(org, as_member):
     response = as_member(org).post("/api/orgs", {"slug": org.slug, "name": "X"}, format="json")
-    assert response.status_code == 422
+    assert response.status_code == 409
+    assert response.json()["code"] == "conflict"
     assert "slug" in response.json()["details"]["fieldErrors"]
 
 
@@ -231,13 +232,14 @@ def test_members_without_member_write_cannot_invite(org, as_member):
     assert response.status_code == 403
 
 
-def test_duplicate_pending_invitation_is_422(org, as_member):
+def test_duplicate_pending_invitation_is_409_conflict(org, as_member):
     admin = as_member(org, role="admin")
     admin.post("/api/invitations", {"email": "x@example.test", "role": "member"}, format="json")
     again = admin.post(
         "/api/invitations", {"email": "X@example.test", "role": "member"}, format="json"
     )
-    assert again.status_code == 422
+    assert again.status_code == 409
+    assert again.json()["code"] == "conflict"
 
 
 def test_another_orgs_invitation_is_404(org, other_org, as_member, invite):
@@ -267,4 +269,5 @@ def test_resend_an_invitation_over_the_api(org, as_member):
     assert developer.post(f"/api/invitations/{invitation.pk}/resend").status_code == 403
     admin.delete(f"/api/invitations/{invitation.pk}")
     refused = admin.post(f"/api/invitations/{invitation.pk}/resend")
-    assert refused.status_code == 422
+    assert refused.status_code == 409  # no longer pending: a conflict with its state
+    assert refused.json()["code"] == "conflict"
