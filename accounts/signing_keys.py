@@ -28,8 +28,8 @@ class SigningKey:
     kid: str
     private_key: Ed25519PrivateKey
 
-    @property
-    def public_key(self) -> Ed25519PublicKey:
+    @functools.cached_property
+    def public_key(self) -> Ed25519PublicKey:  # derived once: every token verification asks
         return self.private_key.public_key()
 
     def public_jwk(self) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -25,7 +26,7 @@ print("spent")
 
 
 def test_the_suite_runs_on_real_redis():
-    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert settings.CACHES["default"]["BACKEND"] == "config.cache.RedisCache"
     cache.set("probe", "value")
     assert cache.get("probe") == "value"
 
@@ -46,3 +47,14 @@ def test_a_limit_spent_in_another_process_applies_here(org, subprocess_env, sett
         format="json",
     )
     assert (response.status_code, response.json()["code"]) == (429, "rate_limited")
+
+
+def test_one_redis_client_is_reused_per_pool_and_still_answers():
+    # Django builds a new redis.Redis per command; config.cache keeps one (see its docstring).
+    backend: Any = cache._cache  # type: ignore[attr-defined]
+    client = backend.get_client(write=True)
+    assert backend.get_client(write=True) is client
+    assert client.connection_pool is backend._get_connection_pool(True)
+    cache.set("reused", 1)
+    cache.incr("reused")
+    assert cache.get("reused") == 2
