@@ -80,10 +80,7 @@ def password_change(
     except ValidationError as exc:
         raise ValidationError({"new_password": exc.messages}) from exc
     with transaction.atomic():
-        user.set_password(new_password)
-        user.save(update_fields=["password"])
-        ended = revoke_all_families(user, reason="password_changed")
-        sessions = end_browser_sessions(user)
+        ended, sessions = _set_password_ending_sign_ins(user, new_password, "password_changed")
         record(
             org_id=org_id,
             action=audit_actions.USER_PASSWORD_CHANGED,
@@ -94,15 +91,20 @@ def password_change(
     return ended
 
 
+def _set_password_ending_sign_ins(user: User, password: str, reason: str) -> tuple[int, int]:
+    """Set the password and end every API sign-in and browser session of ``user`` (inside
+    the caller's transaction); returns how many of each ended."""
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    return revoke_all_families(user, reason=reason), end_browser_sessions(user)
+
+
 def password_reset_finish(*, user: User, new_password: str, context: RequestContext) -> None:
     """Set the password of someone who proved control of their mailbox (a reset link),
     ending every sign-in and browser session they had. Atomic, audited (no password, no
     token). The caller validated the password (Django's SetPasswordForm)."""
     with transaction.atomic():
-        user.set_password(new_password)
-        user.save(update_fields=["password"])
-        families = revoke_all_families(user, reason="password_reset")
-        sessions = end_browser_sessions(user)
+        families, sessions = _set_password_ending_sign_ins(user, new_password, "password_reset")
         record(
             org_id=None,
             action=audit_actions.USER_PASSWORD_RESET,
