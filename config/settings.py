@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "social_django",
+    "tenancy",
     "audit",
     "audit.webhooks",
     "orgs",
@@ -122,6 +123,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "max_size": env.int("DATABASE_POOL_MAX", default=10),  # connections at most per process
         "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),  # seconds to wait for one
     }
+# Row-level security (tenancy.rls, docs/deployment.md): the app's role (DATABASE_URL) owns no
+# table and has NOBYPASSRLS; the owner role that runs migrations has its own URL, which
+# `manage.py migrate` uses when it is set (tenancy's migrate command). Web processes need not
+# have it. Unset: migrate uses DATABASE_URL (one role, as make run and the test suite do).
+DATABASE_OWNER_URL = env.str("DATABASE_OWNER_URL", default="")
+if DATABASE_OWNER_URL:
+    DATABASES["owner"] = env.db_url("DATABASE_OWNER_URL")
+    DATABASES["owner"]["CONN_MAX_AGE"] = 0
+    DATABASES["owner"]["TEST"] = {"MIRROR": "default"}  # the same database under tests
+# The role (NOLOGIN, BYPASSRLS, owns nothing; the app's role is a member) that code spanning
+# orgs switches to for one transaction (tenancy.rls.cross_org); empty: no switch (SQLite, or
+# a database whose login role bypasses row-level security anyway).
+DATABASE_CROSS_ORG_ROLE = env.str(
+    "DATABASE_CROSS_ORG_ROLE",
+    default="tenantry_crossorg" if DATABASES["default"]["ENGINE"].endswith("postgresql") else "",
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The per-request credential lookups (API key, JWT) are prepared once per connection on
 # PostgreSQL. Behind PgBouncer in transaction mode that needs PgBouncer >= 1.21 with
