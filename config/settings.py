@@ -40,7 +40,7 @@ CSRF_TRUSTED_ORIGINS = env.list(
 )
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "tenancy.admin_site.AdminConfig",  # django.contrib.admin, spanning orgs (tenancy.rls)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -123,18 +123,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "max_size": env.int("DATABASE_POOL_MAX", default=10),  # connections at most per process
         "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),  # seconds to wait for one
     }
-# Row-level security (tenancy.rls, docs/deployment.md): the app's role (DATABASE_URL) owns no
-# table and has NOBYPASSRLS; the owner role that runs migrations has its own URL, which
-# `manage.py migrate` uses when it is set (tenancy's migrate command). Web processes need not
-# have it. Unset: migrate uses DATABASE_URL (one role, as make run and the test suite do).
+# Row-level security (tenancy.rls, docs/deployment.md): DATABASE_URL's role owns no table and
+# has NOBYPASSRLS; the owner role that runs migrations has a URL of its own.
+# The owner role's URL (postgres://owner:pass@host/db): `manage.py migrate` runs as it when
+# set; web processes and workers need not have it. Unset: migrate uses DATABASE_URL.
 DATABASE_OWNER_URL = env.str("DATABASE_OWNER_URL", default="")
 if DATABASE_OWNER_URL:
     DATABASES["owner"] = env.db_url("DATABASE_OWNER_URL")
     DATABASES["owner"]["CONN_MAX_AGE"] = 0
     DATABASES["owner"]["TEST"] = {"MIRROR": "default"}  # the same database under tests
-# The role (NOLOGIN, BYPASSRLS, owns nothing; the app's role is a member) that code spanning
-# orgs switches to for one transaction (tenancy.rls.cross_org); empty: no switch (SQLite, or
-# a database whose login role bypasses row-level security anyway).
+# The role (NOLOGIN, BYPASSRLS, owns nothing; DATABASE_URL's role is a member) that code
+# spanning orgs switches to for one transaction (tenancy.rls.cross_org); empty: no switch.
 DATABASE_CROSS_ORG_ROLE = env.str(
     "DATABASE_CROSS_ORG_ROLE",
     default="tenantry_crossorg" if DATABASES["default"]["ENGINE"].endswith("postgresql") else "",

@@ -88,6 +88,7 @@ def cross_org(*, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
         with transaction.atomic(using=using):
             yield
         return
+    outermost = not connection.in_atomic_block
     with transaction.atomic(using=using):
         with connection.cursor() as cursor:
             # set_config('role', ...) is SET LOCAL ROLE; the role in force before comes back
@@ -95,9 +96,10 @@ def cross_org(*, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
             cursor.execute("SELECT current_user, set_config('role', %s, true)", [role])
             previous = cursor.fetchone()[0]
         yield
-        # (An exception instead rolls the savepoint, and so the role, back.)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('role', %s, true)", [previous])
+        if not outermost:  # (else the role ends with the transaction, at its COMMIT)
+            # (An exception instead rolls the savepoint, and so the role, back.)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('role', %s, true)", [previous])
 
 
 # --- Migrations ---------------------------------------------------------------------------

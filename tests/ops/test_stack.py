@@ -69,3 +69,24 @@ def test_the_stack_serves_every_part_together(stack):
         assert json.loads(delivery.body)["type"] == "org.updated"
     finally:
         receiver.stop()
+
+
+def test_the_servers_connect_as_the_app_role_under_row_security(stack):
+    """Every server and worker of the stack is the application role (owns nothing,
+    NOBYPASSRLS), so the requests above ran under row-level security; only migrate and the
+    demo seed ran as the owner."""
+    import psycopg
+
+    assert stack.env()["DATABASE_URL"] == stack.postgres.app_url
+    assert httpx.get(f"{stack.web}/api/health/ready").status_code == 200  # pools are open
+    with psycopg.connect(stack.postgres.url) as owner:
+        members = owner.execute("SELECT count(*) FROM orgs_membership").fetchone()
+        assert members is not None
+        assert members[0] > 0
+        users = owner.execute(
+            "SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'tenantry'"
+            " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        ).fetchall()
+        assert {row[0] for row in users} == {"tenantry_app"}
+    with psycopg.connect(stack.postgres.app_url) as app:
+        assert app.execute("SELECT count(*) FROM orgs_membership").fetchone() == (0,)

@@ -192,3 +192,32 @@ def test_the_key_hash_function_names_the_key_org_for_the_transaction_only(org):
         cursor.execute("SELECT tenantry_enter_org_by_key_hash(%s)", [["0" * 64]])
         assert cursor.fetchone()[0] is None
         assert _count(cursor, "apikeys_apikey") == 0
+
+
+def test_each_credential_lookup_finds_its_member_as_the_app_role(org, other_org, sign_in):
+    """The statements of the key, JWT and session credentials, run as the app role with no
+    org named beforehand: each names its own org and finds the row under the policy."""
+    from accounts.credential_rows import fetch_row
+    from accounts.selectors import membership_for_access_token
+    from accounts.session_auth import _memberships_of
+    from apikeys.authentication import _key_lookup, _key_params
+    from apikeys.crypto import candidate_digests
+    from apikeys.services import api_key_create
+    from audit.actors import Actor
+
+    member = MembershipFactory.create(org=org, role="admin")
+    MembershipFactory.create(org=other_org, user=member.user)
+    _, raw = api_key_create(org=org, actor=Actor.system(), creator=member, name="k")
+    pair = sign_in(member)
+    digests = candidate_digests(raw)
+    with as_app_role():
+        assert fetch_row(_key_lookup(len(digests)), _key_params(digests)) is not None
+        cursor = connection.cursor()
+        cursor.execute("SELECT current_setting(%s, true)", [ORG_SETTING])
+        assert cursor.fetchone()[0] == str(org.pk)
+    with as_app_role():
+        found = membership_for_access_token(pair.access_token)
+        assert found is not None
+        assert found[0].pk == member.pk
+    with as_app_role():
+        assert {m.org_id for m in _memberships_of(member.user_id)} == {org.pk, other_org.pk}

@@ -42,16 +42,15 @@ def grant_application_roles(*, using: str) -> None:
         return
     quote = connection.ops.quote_name
     grantees = ", ".join(quote(role) for role in roles)
-    app_only = quote(app) if app and app != owner else None
     statements = [
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {grantees}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {grantees}",
         "ALTER DEFAULT PRIVILEGES IN SCHEMA public"
         f" GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {grantees}",
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {grantees}",
+        f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {grantees}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT EXECUTE ON FUNCTIONS TO {grantees}",
     ]
-    if app_only:
-        statements.append(f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {app_only}")
     with connection.cursor() as cursor:
         for sql in statements:
             cursor.execute(sql)
