@@ -90,3 +90,35 @@ def test_the_servers_connect_as_the_app_role_under_row_security(stack):
         assert {row[0] for row in users} == {"tenantry_app"}
     with psycopg.connect(stack.postgres.app_url) as app:
         assert app.execute("SELECT count(*) FROM orgs_membership").fetchone() == (0,)
+
+
+def _csrf(page: str) -> str:
+    import re
+
+    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def test_the_portal_and_the_admin_work_as_the_app_role(stack):
+    """Portal pages (a person's org, then org-scoped settings) and the staff console, served
+    by the stack's gunicorn under row-level security: each shows the org's rows."""
+    with httpx.Client(base_url=stack.web, follow_redirects=True) as browser:
+        form = browser.get("/login/")
+        signed_in = browser.post("/login/", data={
+            "csrfmiddlewaretoken": _csrf(form.text), "email": "admin@acme.test",
+            "password": DEMO_PASSWORD, "next": "/settings/members/",
+        })  # fmt: skip
+        assert signed_in.status_code == 200, signed_in.text[:500]
+        assert "owner@acme.test" in signed_in.text  # another member: the org's rows
+        for page in ("/", "/settings/api-keys/", "/settings/organization/", "/account/"):
+            assert browser.get(page).status_code == 200, page
+    with httpx.Client(base_url=stack.web, follow_redirects=True) as staff:
+        form = staff.get("/admin/login/")
+        staff.post("/admin/login/", data={
+            "csrfmiddlewaretoken": _csrf(form.text), "username": "staff@acme.test",
+            "password": DEMO_PASSWORD, "next": "/admin/orgs/membership/",
+        })  # fmt: skip
+        memberships = staff.get("/admin/orgs/membership/")
+        assert memberships.status_code == 200
+        assert "admin@acme.test" in memberships.text  # listed across orgs, as the staff console

@@ -221,3 +221,29 @@ def test_each_credential_lookup_finds_its_member_as_the_app_role(org, other_org,
         assert found[0].pk == member.pk
     with as_app_role():
         assert {m.org_id for m in _memberships_of(member.user_id)} == {org.pk, other_org.pk}
+
+
+def test_an_org_view_may_not_take_the_cross_org_path():
+    from orgs.bases import OrgScopedViewSet, OrgView
+
+    for base in (OrgView, OrgScopedViewSet):
+        with pytest.raises(TypeError, match="may not span orgs"):
+            type("Spanning", (base,), {"spans_orgs": True})
+
+
+def test_every_org_scoped_route_runs_as_the_app_role_in_its_org():
+    """The URLconf's views on the org bases never switch to the cross-org role; those that
+    do are on the bases docs/deployment.md lists (public, signed-in)."""
+    from orgs.bases import OrgView, PublicView, SignedInView
+    from tests.routes import api_routes
+
+    spanning = set()
+    for route in api_routes():
+        view = route.view_class
+        assert isinstance(view, type), route
+        if issubclass(view, OrgView):
+            assert not view.spans_orgs, route
+        elif getattr(view, "spans_orgs", False):
+            assert issubclass(view, PublicView | SignedInView), route
+            spanning.add(route.template)
+    assert {"/api/auth/refresh", "/api/orgs"} <= spanning
