@@ -513,4 +513,6 @@ if not DEBUG:
         jwt_keys=JWT_SIGNING_KEYS,
         email_backend=EMAIL_BACKEND,
         portal_url=PORTAL_URL,
+        app_database_user=str(DATABASES["default"].get("USER") or ""),
+        owner_database_user=str(DATABASES.get("owner", {}).get("USER") or ""),
     )
