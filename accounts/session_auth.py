@@ -11,7 +11,7 @@ from accounts.session_store import ORG_KEY, key_digest
 from orgs.context import OrgContext
 from orgs.hosts import pick_membership
 from orgs.models import Membership
-from tenancy.rls import cross_org, enter_org
+from tenancy.rls import cross_org
 
 
 class SessionAuthentication(authentication.SessionAuthentication):
@@ -36,7 +36,6 @@ class SessionAuthentication(authentication.SessionAuthentication):
         )
         if membership is None:
             return None
-        enter_org(membership.org_id)  # this request's org (tenancy.rls)
         self.enforce_csrf(request)
         context = OrgContext(
             membership=membership,

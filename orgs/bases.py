@@ -30,6 +30,7 @@ then the session's current org) and checks the same role table, building the sam
 """
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import Any, ClassVar, TypeVar, cast
 
 from django.conf import settings
@@ -54,7 +55,7 @@ from orgs.hosts import membership_for_person
 from orgs.models import Organization
 from orgs.permissions import HasOrgAction, IsAPIKey, IsSignedInMember, required_action
 from orgs.roles import ACCESS_LEVELS, ACTIONS, PUBLIC, SIGNED_IN, RequiredAction
-from tenancy.rls import cross_org, enter_org
+from tenancy.rls import cross_org, org_transaction
 
 _M = TypeVar("_M", bound=Model)
 
@@ -91,11 +92,25 @@ class _APIBase(APIView):
         cls.permission_classes = [*cls.base_permission_classes, *cls.extra_permission_classes]
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-        if not self.reads_tenant_rows and not isinstance(self, OrgView):
+        # The request's transaction, opened by initial() once the credential is known.
+        with ExitStack() as self._request_transaction:
             return super().dispatch(request, *args, **kwargs)
-        # One transaction per request: the org the credential names lasts as long as it.
-        with cross_org() if self.spans_orgs else transaction.atomic():
-            return super().dispatch(request, *args, **kwargs)
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Authentication runs before the transaction, each credential lookup in one statement
+        # of its own (a key's or JWT's names its org inside that statement); the rest of the
+        # request runs in one transaction: the credential's org (named before its first
+        # statement: tenancy.rls.org_transaction) or, on the bases that span orgs, the
+        # cross-org role.
+        super().initial(request, *args, **kwargs)
+        context = getattr(request, "auth", None)
+        if self.spans_orgs:
+            if self.reads_tenant_rows:
+                self._request_transaction.enter_context(cross_org())
+        elif isinstance(context, OrgContext):
+            self._request_transaction.enter_context(org_transaction(context.membership.org_id))
+        else:
+            self._request_transaction.enter_context(transaction.atomic())
 
 
 class PublicView(_APIBase):
@@ -289,8 +304,7 @@ class PortalOrgView(PortalSignedInView):
         if action is None or not context.grants(action):
             return self.forbidden(request, action)
         # The page's transaction: PostgreSQL sees this org's rows only.
-        with transaction.atomic():
-            enter_org(context.membership.org_id)
+        with org_transaction(context.membership.org_id):
             return _rendered(View.dispatch(self, request, *args, **kwargs))
 
     @property

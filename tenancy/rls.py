@@ -63,10 +63,30 @@ def enter_org(org_id: Any, *, using: str = DEFAULT_DB_ALIAS) -> None:
 
 @contextmanager
 def org_transaction(org_id: Any, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
-    """A transaction (or savepoint) whose rows are the org's: ``atomic`` + :func:`enter_org`."""
+    """A transaction (or savepoint) whose rows are the org's: ``atomic`` + :func:`enter_org`.
+
+    The org is named just before the block's first statement (whatever runs it: a query, a
+    savepoint, a raw cursor), at the block's own level, so a savepoint rolled back later
+    cannot undo it; a block that runs no statement costs no round trip at all (psycopg sends
+    neither BEGIN nor COMMIT for it), which is what keeps a request whose only statement was
+    its credential lookup at one round trip.
+    """
+    connection = _postgres(using)
     with transaction.atomic(using=using):
-        enter_org(org_id, using=using)
-        yield
+        if connection is None:
+            yield
+            return
+        pending = [str(int(org_id))]
+
+        def name_the_org_first(execute: Any, sql: Any, params: Any, many: Any, context: Any) -> Any:
+            if pending:
+                value = pending.pop()  # (the set_config below passes through here too)
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT set_config(%s, %s, true)", [ORG_SETTING, value])
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(name_the_org_first):
+            yield
 
 
 def cross_org_role() -> str:

@@ -247,3 +247,14 @@ def test_every_org_scoped_route_runs_as_the_app_role_in_its_org():
             assert issubclass(view, PublicView | SignedInView), route
             spanning.add(route.template)
     assert {"/api/auth/refresh", "/api/orgs"} <= spanning
+
+
+def test_an_org_transaction_names_its_org_before_its_first_statement_even_a_savepoint(two_orgs):
+    a, _ = two_orgs
+    with as_app_role() as cursor, org_transaction(a.pk):
+        # The first statement is the savepoint of a block that then rolls back: the org was
+        # named before it, at the transaction's own level, and survives the rollback.
+        with pytest.raises(DatabaseError), transaction.atomic():
+            cursor.execute("SELECT 1 / 0")
+        cursor.execute("SELECT DISTINCT org_id FROM orgs_membership")
+        assert [row[0] for row in cursor.fetchall()] == [a.pk]
