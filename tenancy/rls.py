@@ -9,8 +9,9 @@ table has RLS enabled AND forced (so even its owner is subject to it, unless tha
 
 A transaction that never named its org sees zero rows and may write none (``NULL`` equals
 nothing). The org is named PER TRANSACTION, with ``set_config('app.org_id', ..., true)``
-(:func:`enter_org`), never per connection: when the transaction ends the setting is gone,
-so a pooled connection cannot carry one request's org into the next.
+(:func:`org_transaction`, :func:`enter_org`), never per connection: when the transaction
+ends the setting is gone, so a pooled connection cannot carry one request's org into the
+next.
 
 The roles (docs/deployment.md): an owner role runs the migrations and owns every table (it
 has ``BYPASSRLS``: migrations and the functions it defines span orgs); the application
@@ -18,7 +19,9 @@ connects as a role that owns nothing and has ``NOBYPASSRLS``. Code that truly sp
 (the ``dangerously_unscoped`` sites of ``tests/tenancy/test_allow_list.py``: workers,
 sweeps, a person's orgs, lookups by a token's hash) enters :func:`cross_org`, which
 switches the transaction to the ``DATABASE_CROSS_ORG_ROLE`` (``BYPASSRLS``, owns nothing,
-``NOLOGIN``; the application role is a member of it) for as long as the block lasts.
+``NOLOGIN``; the application role is a member of it) for as long as the block lasts. The
+two cross-org reads of every key or session request instead call a ``SECURITY DEFINER``
+function that answers that one question (apikeys migration 0004, orgs migration 0006).
 
 On SQLite (the ``make run`` local run) all of this is a no-op: the manager is the only wall.
 """
@@ -63,7 +66,8 @@ def enter_org(org_id: Any, *, using: str = DEFAULT_DB_ALIAS) -> None:
 
 @contextmanager
 def org_transaction(org_id: Any, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
-    """A transaction (or savepoint) whose rows are the org's: ``atomic`` + :func:`enter_org`.
+    """A transaction (or savepoint) whose rows are the org's (what every org-scoped request
+    and page runs in: ``orgs.bases``).
 
     The org is named just before the block's first statement (whatever runs it: a query, a
     savepoint, a raw cursor), at the block's own level, so a savepoint rolled back later
@@ -95,9 +99,11 @@ def cross_org_role() -> str:
 
 @contextmanager
 def cross_org(*, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
-    """The one explicit path for code that spans orgs (every call site is allow-listed in
-    ``tests/tenancy/test_allow_list.py``): a transaction (or savepoint) that runs as the
-    cross-org role, which bypasses row-level security; the role ends with the block.
+    """The explicit path for code that spans orgs (besides two ``SECURITY DEFINER`` lookups
+    keyed by a key's hash and by a person; every ``dangerously_unscoped`` site is
+    allow-listed in ``tests/tenancy/test_allow_list.py``): a transaction (or savepoint) that
+    runs as the cross-org role, which bypasses row-level security; the role ends with the
+    block.
 
     Querysets must be evaluated inside the block: a lazy one read after it runs as the
     application role again and finds no rows.
