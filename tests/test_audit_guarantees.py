@@ -186,6 +186,18 @@ def _recipes(org, as_member, sign_in):
         "DELETE /api/api-keys/{pk}": key_delete,
         "POST /api/api-keys/{pk}/roll": key_roll,
         "POST /api/public/leaked-keys": leak,
+        "PUT /api/api-key-policy": lambda: (
+            admin(),
+            "/api/api-key-policy",
+            {"max_lifetime_days": 90},
+            "api_key_policy.updated",
+        ),
+        "PATCH /api/api-key-policy": lambda: (
+            admin(),
+            "/api/api-key-policy",
+            {"allowed_environments": {"developer": ["test"]}},
+            "api_key_policy.updated",
+        ),
         "POST /api/webhooks": lambda: (
             admin(),
             "/api/webhooks",
