@@ -105,9 +105,12 @@ _COMMON_ERRORS = {
 }
 _WRITE_ERRORS = {"409": "Conflict with the current state (duplicate, already pending or done)"}
 # Public operations that still judge what they are sent: a password, a refresh token, an
-# invitation token (401), or an org that switched JWT sign-in off (403 jwt_disabled).
+# invitation token (401), or an org that switched JWT sign-in off (a refresh: 403
+# jwt_disabled; a login answers 401 like any failure, so it tells no guesser anything).
 _PUBLIC_WITH_CREDENTIALS = {
-    "auth_login": {"401": "Invalid credentials", "403": "JWT sign-in is off for this org"},
+    "auth_login": {
+        "401": "Invalid credentials: any failure, also an org that switched JWT sign-in off"
+    },
     "auth_refresh": {
         "401": "Invalid, spent or expired refresh token",
         "403": "JWT sign-in is off for this org",

@@ -172,6 +172,12 @@ def _recipes(org, as_member, sign_in):
             "org.created",
         ),
         "PATCH /api/org": lambda: (admin(), "/api/org", {"name": "Renamed"}, "org.updated"),
+        "PATCH /api/org/security": lambda: (
+            admin(),
+            "/api/org/security",
+            {"allowed_email_domains": ["acme.test"]},
+            "org.email_domains_changed",
+        ),
         "PATCH /api/members/{pk}": member_patch,
         "DELETE /api/members/{pk}": member_delete,
         "POST /api/invitations": lambda: (
