@@ -38,6 +38,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Audit log", "portal-audit-log", ("audit:read", "audit:read_own")),
     NavItem("Webhooks", "portal-webhooks", ("webhook:read",)),
     NavItem("Organization", "portal-organization", ("org:read",)),
+    NavItem("Security", "portal-security", ("security:read",)),
 )
 
 

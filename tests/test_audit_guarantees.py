@@ -400,14 +400,26 @@ def _portal_recipes(org):
         "POST /settings/organization/": lambda: (
             owner(),
             "/settings/organization/",
-            {"name": "Renamed", "jwt_enabled": "on"},
+            {"name": "Renamed"},
             "org.updated",
         ),
-        "POST /settings/organization/email-domains/": lambda: (
+        "POST /settings/security/": lambda: (
             owner(),
-            "/settings/organization/email-domains/",
+            "/settings/security/",
+            {},  # the unticked box: JWT sign-in off
+            "org.updated",
+        ),
+        "POST /settings/security/email-domains/": lambda: (
+            owner(),
+            "/settings/security/email-domains/",
             {"allowed_email_domains": "acme.test", "default_role": "member"},
             "org.email_domains_changed",
+        ),
+        "POST /settings/api-keys/policy/": lambda: (
+            owner(),
+            "/settings/api-keys/policy/",
+            {"max_lifetime_days": "30", "env_developer": ["test"]},
+            "api_key_policy.updated",
         ),
         "POST /settings/api-keys/new/": lambda: (
             owner(),
