@@ -37,6 +37,10 @@ class OrganizationUpdateSerializer(serializers.Serializer[Any]):
 class OrganizationSecuritySerializer(serializers.ModelSerializer[Organization]):
     """The org's sign-in security settings: owners change them, admins read them."""
 
+    default_role = serializers.CharField(
+        read_only=True, help_text="The role people joining by email domain get (never owner)"
+    )
+
     class Meta:
         model = Organization
         fields = ["jwt_enabled", "allowed_email_domains", "default_role"]
