@@ -219,8 +219,13 @@ def test_admins_read_the_security_page_and_only_owners_change_it(org, portal_mem
     text = page.content.decode()
     assert "Owners change these settings; you can read them" in text
     assert 'action="/settings/security/"' not in text  # no form for an admin
-    # An admin's write is refused by the role table: the 403 page, nothing changed.
-    assert admin.post("/settings/security/", {}).status_code == 403
+    # An admin's write is refused by the role table: the 403 page naming the owners.
+    owner = portal_member(org, role="owner")
+    refused_switch = admin.post("/settings/security/", {})
+    assert refused_switch.status_code == 403
+    assert f"Ask an owner of {org.name}" in refused_switch.content.decode()
+    assert owner.membership.user.email in refused_switch.content.decode()
+    assert admin.membership.user.email not in refused_switch.content.decode().split("Ask")[1]
     refused = admin.post(
         "/settings/security/email-domains/",
         {"allowed_email_domains": "acme.test", "default_role": "member"},
@@ -230,7 +235,6 @@ def test_admins_read_the_security_page_and_only_owners_change_it(org, portal_mem
     assert (org.jwt_enabled, org.allowed_email_domains) == (True, [])
     for role in ("developer", "member", "viewer"):
         assert portal_member(org, role=role).get("/settings/security/").status_code == 403
-    owner = portal_member(org, role="owner")
     before = AuditEvent.dangerously_unscoped.count()
     assert owner.post("/settings/security/", {}).status_code == 302
     org.refresh_from_db()
