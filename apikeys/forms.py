@@ -81,6 +81,16 @@ class APIKeyRollForm(forms.Form):
         initial="3600",
         help_text="Time to deploy the new key everywhere; then the old one stops working.",
     )
+    expires_at = forms.DateField(
+        label="New key expires on",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="At 00:00 UTC that day. Leave empty to keep the old key's expiry.",
+    )
+
+    def new_expiry(self) -> datetime | None:
+        day = self.cleaned_data.get("expires_at")
+        return datetime.combine(day, time(0), tzinfo=UTC) if day else None
 
 
 ENV_CHOICES = [("live", "Live"), ("test", "Test")]

@@ -169,6 +169,7 @@ class APIKeyRollView(APIKeyPortalView):
                     grace_seconds=form.cleaned_data["grace_seconds"],
                     by=self.org_context,
                     within=self.org_context.scopes,
+                    expires_at=form.new_expiry(),
                 )
             except PermissionDenied as exc:
                 form.add_error(None, str(exc))

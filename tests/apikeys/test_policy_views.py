@@ -62,3 +62,23 @@ def test_the_create_form_names_the_rule_that_refused(org, portal_member):
         "/settings/api-keys/new/", {"name": "ci", "env": "live", "allowed_ips": "203.0.113.7"}
     )
     assert fenced.status_code == 302
+
+
+def test_a_roll_in_the_portal_names_the_rule_and_takes_a_new_expiry(org, portal_member):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apikeys.services import api_key_policy_set
+
+    developer = portal_member(org, role="developer")
+    old = api_key_create(
+        org=org, actor=Actor.system(), creator=developer.membership, name="Forever"
+    )[0]
+    api_key_policy_set(org=org, actor=Actor.system(), by=None, changes={"max_lifetime_days": 30})
+    path = f"/settings/api-keys/{old.pk}/roll/"
+    refused = developer.post(path, {"grace_seconds": "3600"})
+    assert refused.status_code == 422
+    assert "policy rule max_lifetime" in refused.content.decode()
+    day = (timezone.now() + timedelta(days=10)).date().isoformat()
+    assert developer.post(path, {"grace_seconds": "3600", "expires_at": day}).status_code == 302
