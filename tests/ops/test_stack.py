@@ -147,5 +147,5 @@ def test_the_operator_commands_run_as_the_app_role(stack):
     manage("revokeapikey", "--org", "acme", "--key", str(key_id))
     assert httpx.get(f"{stack.web}/api/users/me", headers={"X-API-Key": raw}).status_code == 401
     for command in (["rollup_usage"], ["purge_audit"], ["flush_expired"],
-                    ["replay_dead_deliveries", "--org", "acme"]):  # fmt: skip
+                    ["replay_dead_deliveries", "--org", "acme"], ["revoke_unused_api_keys"]):  # fmt: skip
         manage(*command)
