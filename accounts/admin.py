@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.http import HttpRequest, HttpResponse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
 from accounts.services import user_delete_by_staff, user_password_set_by_staff, user_save_by_staff
@@ -68,3 +69,9 @@ class UserAdmin(BaseUserAdmin):
             return super().user_change_password(request, id, form_url)
         finally:
             _staff_actor.reset(token)
+
+
+# django-otp registers its device admin, where staff could add, edit or delete a person's
+# second factor unaudited (and read its secret). Devices change only through accounts.mfa.
+if admin.site.is_registered(TOTPDevice):
+    admin.site.unregister(TOTPDevice)

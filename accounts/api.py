@@ -10,8 +10,15 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts import mfa
 from accounts import serializers as s
-from accounts.errors import InvalidCredentials, JwtDisabled, jwt_disabled_error
+from accounts.errors import (
+    InvalidCredentials,
+    JwtDisabled,
+    MfaRequiredError,
+    jwt_disabled_error,
+    mfa_enrollment_required_error,
+)
 from accounts.selectors import API_PREFIX, sessions_list
 from accounts.services import (
     browser_sign_out,
@@ -41,6 +48,12 @@ class LoginView(PublicView):
         responses={200: s.TokenPairSerializer},
         tags=["auth"],
         summary="Exchange email, password and org slug for a token pair",
+        description=(
+            "A person with a second factor gets `401 mfa_required` with `details.mfa_token` "
+            "instead: finish with `POST /api/auth/mfa`. A member of an org that requires a "
+            "second factor, without one, gets `403 mfa_enrollment_required`. Both only after "
+            "a right password; any wrong input is the same `401 unauthorized`."
+        ),
     )
     def post(self, request: Request) -> Response:
         enforce(request, group="login-ip", key="ip", rate=settings.LOGIN_RATE)
@@ -57,6 +70,10 @@ class LoginView(PublicView):
             raise exceptions.AuthenticationFailed(INVALID_CREDENTIALS) from None
         except JwtDisabled:
             raise jwt_disabled_error() from None
+        except mfa.MfaRequired as owed:
+            raise MfaRequiredError(owed.mfa_token) from None
+        except mfa.MfaEnrollmentRequired:
+            raise mfa_enrollment_required_error() from None
         return Response(s.TokenPairSerializer(pair).data)
 
 

@@ -22,7 +22,7 @@ from django.db import IntegrityError, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts import audit_actions
+from accounts import audit_actions, mfa
 from accounts.errors import InvalidCredentials, JwtDisabled
 from accounts.managers import UserManager
 from accounts.models import BrowserSession, RefreshToken, TokenFamily, User
@@ -247,7 +247,53 @@ def password_login(
         )
     if membership is None:
         raise InvalidCredentials
+    if not membership.org.jwt_enabled:
+        raise JwtDisabled
+    second_factor_gate(user=membership.user, login_org=membership.org, context=context)
     return open_session(membership=membership, context=context, via="password")
+
+
+def second_factor_gate(
+    *, user: User, login_org: Organization | None, context: RequestContext, channel: str = "api"
+) -> None:
+    """After a right password: raise ``mfa.MfaRequired`` (with a fresh challenge token) when
+    the person has a second factor, or ``mfa.MfaEnrollmentRequired`` when the org they sign
+    in to (the API) requires one they lack. Google sign-in never comes here."""
+    if mfa.has_second_factor(user):
+        raise mfa.MfaRequired(
+            mfa.challenge_open(user=user, channel=channel, login_org=login_org, context=context)
+        )
+    if login_org is not None and login_org.mfa_required:
+        raise mfa.MfaEnrollmentRequired
+
+
+def mfa_login(*, raw_token: str, code: str, context: RequestContext) -> TokenPair:
+    """The API login's second step (``POST /api/auth/mfa``): a code completes the challenge
+    the password step issued, and the token pair opens in the same transaction (audited as
+    ``auth.login`` via "password+totp" or "password+recovery_code"). InvalidCredentials for
+    a dead token or a membership gone meanwhile; ``mfa.InvalidCode`` for a wrong code."""
+
+    def _open(redeemed: mfa.Redeemed) -> TokenPair:
+        challenge = redeemed.challenge
+        org = challenge.login_org
+        membership = None
+        if org is not None:
+            membership = (
+                Membership.objects.for_org(org)
+                .select_related("user", "org")
+                .filter(user=challenge.user, status=Membership.Status.ACTIVE)
+                .first()
+            )
+        if membership is None:
+            raise InvalidCredentials
+        return open_session(
+            membership=membership, context=context, via=f"password+{redeemed.method}"
+        )
+
+    pair, _ = mfa.challenge_redeem(
+        raw_token=raw_token, code=code, channel="api", context=context, then=_open
+    )
+    return pair
 
 
 def open_session(*, membership: Membership, context: RequestContext, via: str) -> TokenPair:

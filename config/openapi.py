@@ -70,6 +70,8 @@ _ERROR_SCHEMA = {
                 "expired",
                 "forbidden",
                 "jwt_disabled",
+                "mfa_required",
+                "mfa_enrollment_required",
                 "not_found",
                 "method_not_allowed",
                 "conflict",
@@ -79,7 +81,11 @@ _ERROR_SCHEMA = {
                 "internal_error",
             ],
         },
-        "details": {"nullable": True, "description": "fieldErrors/formErrors on a 422"},
+        "details": {
+            "nullable": True,
+            "description": "fieldErrors/formErrors on a 422 or 409; {mfa_token} on a 401 "
+            "mfa_required",
+        },
         "request_id": {"type": "string", "example": "req_3f2a9c0d1e2b4a5c6d7e8f90"},
     },
 }
@@ -101,7 +107,17 @@ _WRITE_ERRORS = {"409": "Conflict with the current state (duplicate, already pen
 # Public operations that still judge what they are sent: a password, a refresh token, an
 # invitation token (401), or an org that switched JWT sign-in off (403 jwt_disabled).
 _PUBLIC_WITH_CREDENTIALS = {
-    "auth_login": {"401": "Invalid credentials", "403": "JWT sign-in is off for this org"},
+    "auth_login": {
+        "401": "Invalid credentials; or `mfa_required` (right password, a second factor is "
+        "owed): `details.mfa_token` goes to POST /api/auth/mfa",
+        "403": "JWT sign-in is off for this org (`jwt_disabled`); or `mfa_enrollment_required` "
+        "(right password, the org requires a second factor the person has not enrolled)",
+    },
+    "auth_mfa": {
+        "401": "Invalid, used or expired mfa_token, or one past its wrong-code limit: sign in "
+        "again",
+        "403": "JWT sign-in is off for this org",
+    },
     "auth_refresh": {
         "401": "Invalid, spent or expired refresh token",
         "403": "JWT sign-in is off for this org",

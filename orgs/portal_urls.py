@@ -30,6 +30,11 @@ urlpatterns: list[URLPattern] = [
     ),
     path("settings/organization/", views.OrganizationView.as_view(), name="portal-organization"),
     path(
+        "settings/organization/mfa/",
+        views.OrganizationMfaView.as_view(),
+        name="portal-organization-mfa",
+    ),
+    path(
         "settings/organization/email-domains/",
         views.OrganizationDomainsView.as_view(),
         name="portal-organization-domains",

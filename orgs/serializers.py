@@ -13,7 +13,7 @@ ROLE_CHOICES = [r.value for r in Role]
 class OrganizationSerializer(serializers.ModelSerializer[Organization]):
     class Meta:
         model = Organization
-        fields = ["id", "slug", "name", "created_at", "jwt_enabled"]
+        fields = ["id", "slug", "name", "created_at", "jwt_enabled", "mfa_required"]
         read_only_fields = fields
 
 
@@ -32,6 +32,11 @@ class OrganizationCreateSerializer(serializers.Serializer[Any]):
 class OrganizationUpdateSerializer(serializers.Serializer[Any]):
     name = StrictCharField(max_length=200, required=False)
     jwt_enabled = StrictBooleanField(required=False)
+    mfa_required = StrictBooleanField(
+        required=False,
+        help_text="Members who sign in with a password must use a second factor "
+        "(security:write: owners only)",
+    )
 
 
 class MemberUserSerializer(serializers.Serializer[Any]):

@@ -242,6 +242,26 @@ def org_set_email_domains(
     )
 
 
+def org_set_mfa_required(
+    *, org: Organization, actor: Actor, by: OrgContext | None, required: bool
+) -> Organization:
+    """Require (or stop requiring) a second factor of members who sign in with a password:
+    those without one enroll at their next portal sign-in, and the API login answers them
+    ``403 mfa_enrollment_required``. ``security:write`` only (owners; ``by=None``: trusted
+    system code). Atomic, audited with before/after."""
+    if by is not None and not by.grants("security:write"):
+        raise PermissionDenied("Only an owner can change the second-factor requirement")
+    return audited_update(
+        rows=Organization.objects.all(),
+        pk=org.pk,
+        changes=lambda _org: {"mfa_required": bool(required)},
+        describe=lambda o: {"mfa_required": o.mfa_required},
+        action=audit_actions.ORG_MFA_REQUIREMENT_CHANGED,
+        actor=actor,
+        org_id=lambda o: o.pk,
+    )
+
+
 def memberships_join_by_email_domain(*, user: Any, actor: Actor) -> list[Membership]:
     """Join ``user`` (whose email the caller has VERIFIED) to every org that allows their
     email's domain and that they are not in, as that org's default role. Atomic; each join

@@ -31,6 +31,7 @@ from orgs.services import (
     membership_remove,
     membership_set_role,
     org_set_email_domains,
+    org_set_mfa_required,
     org_update,
 )
 
@@ -274,6 +275,8 @@ class _OrganizationPage(PortalView):
             "may_write": self.allows("org:write"),
             # The service's rule (orgs.services.org_set_email_domains): owners only.
             "may_set_domains": self.org_context.role == Role.OWNER,
+            "may_set_mfa": self.allows("security:write"),
+            "may_read_security": self.allows("security:read"),
         }
         return self.render_page("portal/organization.html", context, status=status)
 
@@ -296,6 +299,26 @@ class OrganizationView(_OrganizationPage):
                 messages.success(request, "Organization settings saved")
                 return redirect("portal-organization")
         return self.page(form, self.domains_form(), status=422)
+
+
+class OrganizationMfaView(_OrganizationPage):
+    """Require a second factor for password sign-in: ``orgs.services.org_set_mfa_required``
+    (the same service as ``PATCH /api/org {"mfa_required": ...}``)."""
+
+    required_actions = {"post": "security:write"}
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        required = request.POST.get("mfa_required") == "on"
+        org_set_mfa_required(
+            org=self.org, actor=self.actor(), by=self.org_context, required=required
+        )
+        messages.success(
+            request,
+            "Members who sign in with a password now need a second factor"
+            if required
+            else "A second factor is no longer required",
+        )
+        return redirect("portal-organization")
 
 
 class OrganizationDomainsView(_OrganizationPage):
