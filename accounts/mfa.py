@@ -438,17 +438,19 @@ def challenge_redeem(
     return result, redeemed
 
 
-def enroll_walk_start(*, user: User, context: RequestContext) -> str:
-    """A right password of a person whose org requires a second factor they lack: the
-    portal's ENROLL challenge and a pending app secret, in one transaction. Returns the raw
+def enroll_walk_start(*, user: User, login_org: Organization, context: RequestContext) -> str:
+    """A right password of a person whose org (``login_org``, whose audit log shows it)
+    requires a second factor they lack: the portal's ENROLL challenge and a pending app
+    secret, in one transaction. Returns the raw
     challenge token (audited as ``auth.mfa_challenged`` and ``auth.mfa_enrollment_started``)."""
     with transaction.atomic():
         raw = challenge_open(
             user=user,
             channel=MfaChallenge.Channel.PORTAL,
             purpose=MfaChallenge.Purpose.ENROLL,
-            login_org=None,
+            login_org=login_org,
             context=context,
         )
-        totp_enroll_start(user=user, actor=Actor.for_user(user, context=context), org_id=None)
+        actor = Actor.for_user(user, context=context)
+        totp_enroll_start(user=user, actor=actor, org_id=login_org.pk)
     return raw

@@ -150,13 +150,20 @@ def second_factor_step(
     """After a right password: the code step when the person has a second factor, the
     enrollment step when one of their orgs requires one they lack, else None (sign in)."""
     context = RequestContext.from_request(request)
+    # The org the session would act in: its audit log shows the attempt (and its failures).
+    membership = membership_for_person(
+        user_id=user.pk, host=request.get_host(), preferred_org_id=None
+    )
     if mfa.has_second_factor(user):
         raw = mfa.challenge_open(
-            user=user, channel=MfaChallenge.Channel.PORTAL, login_org=None, context=context
+            user=user,
+            channel=MfaChallenge.Channel.PORTAL,
+            login_org=membership.org if membership is not None else None,
+            context=context,
         )
         target = "login-mfa"
-    elif mfa.orgs_requiring(user):
-        raw = mfa.enroll_walk_start(user=user, context=context)
+    elif requiring := mfa.orgs_requiring(user):
+        raw = mfa.enroll_walk_start(user=user, login_org=requiring[0], context=context)
         target = "login-mfa-enroll"
     else:
         return None
