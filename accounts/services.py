@@ -25,7 +25,7 @@ from django.utils import timezone
 from accounts import audit_actions, mfa
 from accounts.errors import InvalidCredentials, JwtDisabled
 from accounts.managers import UserManager
-from accounts.models import BrowserSession, RefreshToken, TokenFamily, User
+from accounts.models import BrowserSession, MfaChallenge, RefreshToken, TokenFamily, User
 from accounts.selectors import API_PREFIX, BROWSER_PREFIX
 from accounts.session_auth import session_public_id
 from accounts.session_store import META_KEY, ORG_KEY, SEEN_KEY, SessionStore
@@ -606,8 +606,9 @@ def sessions_end_all(
 def expired_sign_ins_flush(*, actor: Actor, now: datetime | None = None) -> dict[str, int]:
     """Delete what can no longer sign anybody in: API sign-ins (token families, with their
     refresh tokens) revoked more than a day ago or past ``REFRESH_TOKEN_ABSOLUTE_LIFETIME``,
-    and expired browser sessions. Atomic, audited once as ``auth.expired_flushed`` with the
-    counts; idempotent (a second run deletes nothing and records zeros)."""
+    expired browser sessions, and second-factor challenges expired or used. Atomic, audited
+    once as ``auth.expired_flushed`` with the counts; idempotent (a second run deletes
+    nothing and records zeros)."""
     now = now or timezone.now()
     with transaction.atomic():
         # Spans orgs on purpose: a sweep over every org's dead sign-ins.
@@ -617,10 +618,15 @@ def expired_sign_ins_flush(*, actor: Actor, now: datetime | None = None) -> dict
         )
         _, by_model = dead.delete()
         sessions, _ = BrowserSession.objects.filter(expire_date__lt=now).delete()
+        # Half-finished sign-ins that can no longer finish (expired or used).
+        challenges, _ = MfaChallenge.objects.filter(
+            models.Q(expires_at__lt=now) | models.Q(used_at__isnull=False)
+        ).delete()
         counts = {
             "sign_ins": by_model.get(TokenFamily._meta.label, 0),
             "refresh_tokens": by_model.get(RefreshToken._meta.label, 0),
             "browser_sessions": sessions,
+            "mfa_challenges": challenges,
         }
         record(org_id=None, action=audit_actions.AUTH_EXPIRED_FLUSHED, actor=actor, metadata=counts)
     return counts
