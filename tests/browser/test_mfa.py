@@ -145,3 +145,22 @@ def test_an_org_requirement_walks_a_member_through_enrollment(
     assert ada.pk in _signed_in_users()
     page.goto(portal_url("portal", "/account/"))
     expect(page.locator("#mfa .badge")).to_have_text("On")
+
+
+def test_google_sign_in_is_trusted_to_googles_own_second_factor(
+    page: Page, portal_url: Any, google: Any, ada: Any, acme: Any
+):
+    """The org's requirement binds password sign-in: Google sign-in (and a person's own app)
+    does not ask for a code."""
+    acme.mfa_required = True
+    acme.save()
+    enroll(ada)
+    google.set_user("ada", email="ada@acme.test", email_verified=True, name="Ada")
+    page.goto(portal_url("portal", "/login/"))
+    page.click("#google-sign-in")
+    page.wait_for_url("**/oauth2/authorize?**")
+    page.fill("input[name=sub]", "ada")
+    page.get_by_role("button", name="Authorize").click()
+    page.wait_for_load_state()
+    assert page.url == portal_url("portal", "/")
+    assert ada.pk in _signed_in_users()
