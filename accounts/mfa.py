@@ -180,7 +180,8 @@ def enrollment_for(device: TOTPDevice) -> Enrollment:
     buffer = io.BytesIO()
     segno.make(uri, error="m").save(
         buffer, kind="svg", scale=4, border=2, dark="#000", light="#fff", xmldecl=False,
-        svgns=True, title="QR code for your authenticator app", svgclass="qr", lineclass=None,
+        svgns=True, omitsize=True, title="QR code for your authenticator app", svgclass="qr",
+        lineclass=None,
     )  # fmt: skip
     return Enrollment(
         secret=b32encode(device.bin_key).decode().rstrip("="),

@@ -2,6 +2,7 @@
 with its code after the password, a recovery code, and an org's requirement walking a member
 through enrollment before the portal opens."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,13 @@ from tests.mfa_helpers import code_from_secret, code_now, enroll, wrong_code
 pytestmark = pytest.mark.browser
 
 SERIOUS = {"serious", "critical"}
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def _shot(page: Page, name: str) -> None:
+    page.set_viewport_size({"width": 1280, "height": 800})
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture
@@ -71,6 +79,7 @@ def test_enroll_on_the_account_page_then_sign_in_with_a_code(
         assert fresh.url == portal_url("portal", "/login/code/")
         expect(fresh.get_by_text("Signing in as ada@acme.test")).to_be_visible()
         _no_serious_axe_violations(fresh)
+        _shot(fresh, "sign-in-code")
         fresh.get_by_label("Code").fill(wrong_code(ada))
         fresh.get_by_role("button", name="Verify").click()
         expect(fresh.locator("#code-error")).to_have_text("Invalid code")
@@ -132,6 +141,7 @@ def test_an_org_requirement_walks_a_member_through_enrollment(
     expect(page.get_by_text("Acme requires a second factor")).to_be_visible()
     expect(page.locator("#mfa-qr svg")).to_be_visible()
     _no_serious_axe_violations(page)
+    _shot(page, "sign-in-enroll")
     # Not signed in yet: the portal stays shut until the app is confirmed.
     assert ada.pk not in _signed_in_users()
     secret = page.inner_text("#mfa-secret")
@@ -139,6 +149,8 @@ def test_an_org_requirement_walks_a_member_through_enrollment(
     page.get_by_role("button", name="Turn on and sign in").click()
     expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()
     assert page.locator("#recovery-codes li").count() == 10
+    _no_serious_axe_violations(page)
+    _shot(page, "recovery-codes")
     page.get_by_role("link", name="I have saved them, continue").click()
     page.wait_for_load_state()
     assert page.url == portal_url("portal", "/")

@@ -284,6 +284,7 @@ PAGES = [
     ("organization", "owner", "/settings/organization/"),
     ("organization-read-only", "developer", "/settings/organization/"),
     ("who-to-ask", "viewer", "/settings/api-keys/"),
+    ("account", "member", "/account/"),
 ]
 
 
