@@ -49,10 +49,11 @@ class LoginView(PublicView):
         tags=["auth"],
         summary="Exchange email, password and org slug for a token pair",
         description=(
-            "A person with a second factor gets `401 mfa_required` with `details.mfa_token` "
-            "instead: finish with `POST /api/auth/mfa`. A member of an org that requires a "
-            "second factor, without one, gets `403 mfa_enrollment_required`. Both only after "
-            "a right password; any wrong input is the same `401 unauthorized`."
+            "Any failure is the same 401 Invalid credentials, also for an org that switched "
+            "JWT sign-in off (whether or not the password was right). A person with a second "
+            "factor gets `401 mfa_required` with `details.mfa_token` instead: finish with "
+            "`POST /api/auth/mfa`. A member of an org that requires a second factor, without "
+            "one, gets `403 mfa_enrollment_required`. Both only after a right password."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -66,10 +67,10 @@ class LoginView(PublicView):
                 org_slug=data["org_slug"],
                 context=RequestContext.from_request(request),
             )
-        except InvalidCredentials:
+        except (InvalidCredentials, JwtDisabled):
+            # One answer for every failure, a JWT-disabled org's included: telling a right
+            # password there from a wrong one would confirm a guess.
             raise exceptions.AuthenticationFailed(INVALID_CREDENTIALS) from None
-        except JwtDisabled:
-            raise jwt_disabled_error() from None
         except mfa.MfaRequired as owed:
             raise MfaRequiredError(owed.mfa_token) from None
         except mfa.MfaEnrollmentRequired:

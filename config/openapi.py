@@ -76,6 +76,7 @@ _ERROR_SCHEMA = {
                 "method_not_allowed",
                 "conflict",
                 "validation_error",
+                "policy_violation",
                 "rate_limited",
                 "not_ready",
                 "internal_error",
@@ -83,8 +84,9 @@ _ERROR_SCHEMA = {
         },
         "details": {
             "nullable": True,
-            "description": "fieldErrors/formErrors on a 422 or 409; {mfa_token} on a 401 "
-            "mfa_required",
+            "description": "fieldErrors/formErrors on a 422 or 409; a policy_violation (422) "
+            "adds rules, the codes of the organization's policy rules the request breaks; "
+            "{mfa_token} on a 401 mfa_required",
         },
         "request_id": {"type": "string", "example": "req_3f2a9c0d1e2b4a5c6d7e8f90"},
     },
@@ -99,24 +101,27 @@ _COMMON_ERRORS = {
     "405": "Method not allowed",
     "413": "Request body over 2.5 MB",
     "415": "Unsupported media type (send application/json)",
-    "422": "Validation failed",
+    "422": "Validation failed (validation_error), or refused by the organization's policy "
+    "(policy_violation, details.rules naming each rule)",
     "429": "Rate limited",
     "500": "Internal error",
 }
 _WRITE_ERRORS = {"409": "Conflict with the current state (duplicate, already pending or done)"}
 # Public operations that still judge what they are sent: a password, a refresh token, an
-# invitation token (401), or an org that switched JWT sign-in off (403 jwt_disabled).
+# invitation token (401), or an org that switched JWT sign-in off (a refresh: 403
+# jwt_disabled; a login answers 401 like any failure, so it tells no guesser anything).
 _PUBLIC_WITH_CREDENTIALS = {
     "auth_login": {
-        "401": "Invalid credentials; or `mfa_required` (right password, a second factor is "
-        "owed): `details.mfa_token` goes to POST /api/auth/mfa",
-        "403": "JWT sign-in is off for this org (`jwt_disabled`); or `mfa_enrollment_required` "
-        "(right password, the org requires a second factor the person has not enrolled)",
+        "401": "Invalid credentials: any failure, also an org that switched JWT sign-in off; "
+        "or `mfa_required` (right password, a second factor is owed): `details.mfa_token` "
+        "goes to POST /api/auth/mfa",
+        "403": "`mfa_enrollment_required`: right password, and the org requires a second "
+        "factor the person has not enrolled",
     },
     "auth_mfa": {
         "401": "Invalid, used or expired mfa_token, or one past its wrong-code limit: sign in "
         "again",
-        "403": "JWT sign-in is off for this org",
+        "403": "JWT sign-in was switched off for this org meanwhile (`jwt_disabled`)",
     },
     "auth_refresh": {
         "401": "Invalid, spent or expired refresh token",

@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.mixins import ListModelMixin
 from rest_framework.request import Request
@@ -22,7 +22,7 @@ from orgs.services import (
     membership_remove,
     membership_set_role,
     org_create,
-    org_set_mfa_required,
+    org_security_update,
     org_update,
 )
 
@@ -80,28 +80,48 @@ class CurrentOrganizationView(OrgView, GenericAPIView):
         request=s.OrganizationUpdateSerializer,
         responses={200: s.OrganizationSerializer},
         tags=["orgs"],
-        summary="Rename the organization, switch JWT sign-in, require a second factor",
-        description=(
-            "`mfa_required` needs `security:write` (owners): members who sign in with a "
-            "password must then use a second factor (Google sign-in is trusted to Google). "
-            "Each change is audited with before/after (`org.updated`, "
-            "`org.mfa_requirement_changed`)."
-        ),
+        summary="Rename the organization or switch JWT sign-in on or off",
+        description="Renaming needs org:write (owners, admins); jwt_enabled is a security "
+        "setting and needs security:write (owners): a body naming it is refused (403) for "
+        "anyone else, and nothing in it is applied.",
     )
     def patch(self, request: Request) -> Response:
         data = validated(s.OrganizationUpdateSerializer, request)
         context = org_context(request)
-        mfa_required = data.pop("mfa_required", None)
-        if mfa_required is not None and not context.grants("security:write"):
-            raise PermissionDenied("Only an owner can change the second-factor requirement")
-        org: Organization = context.org
-        if data or mfa_required is None:
-            org = org_update(org=org, actor=acting(request), **data)
-        if mfa_required is not None:
-            org = org_set_mfa_required(
-                org=org, actor=acting(request), by=context, required=mfa_required
-            )
+        org: Organization = org_update(org=context.org, actor=acting(request), by=context, **data)
         return Response(s.OrganizationSerializer(org).data)
+
+
+class OrganizationSecurityView(OrgView, GenericAPIView):
+    """The org's sign-in security settings: admins read them, owners change them."""
+
+    required_actions = {"get": "security:read", "patch": "security:write"}
+    serializer_class = s.OrganizationSecuritySerializer
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="org_security_get",
+        tags=["orgs"],
+        summary="The organization's sign-in security settings",
+    )
+    def get(self, request: Request) -> Response:
+        return Response(s.OrganizationSecuritySerializer(org_context(request).org).data)
+
+    @extend_schema(
+        operation_id="org_security_update",
+        request=s.OrganizationSecurityUpdateSerializer,
+        responses={200: s.OrganizationSecuritySerializer},
+        tags=["orgs"],
+        summary="Switch JWT sign-in, set who may join by email domain, require a second "
+        "factor (owners)",
+        description="Fields left out keep their value; allowed_email_domains replaces the "
+        "whole list (empty: invitations only). Each change is audited with before/after.",
+    )
+    def patch(self, request: Request) -> Response:
+        data = validated(s.OrganizationSecurityUpdateSerializer, request)
+        context = org_context(request)
+        org = org_security_update(org=context.org, actor=acting(request), by=context, **data)
+        return Response(s.OrganizationSecuritySerializer(org).data)
 
 
 @extend_schema(tags=["members"])

@@ -32,11 +32,42 @@ class OrganizationCreateSerializer(serializers.Serializer[Any]):
 class OrganizationUpdateSerializer(serializers.Serializer[Any]):
     name = StrictCharField(max_length=200, required=False)
     jwt_enabled = StrictBooleanField(required=False)
-    mfa_required = StrictBooleanField(
-        required=False,
-        help_text="Members who sign in with a password must use a second factor "
-        "(security:write: owners only)",
+
+
+class OrganizationSecuritySerializer(serializers.ModelSerializer[Organization]):
+    """The org's sign-in security settings: owners change them, admins read them."""
+
+    default_role = serializers.CharField(
+        read_only=True, help_text="The role people joining by email domain get (never owner)"
     )
+
+    class Meta:
+        model = Organization
+        fields = ["jwt_enabled", "allowed_email_domains", "default_role", "mfa_required"]
+        read_only_fields = fields
+        extra_kwargs = {
+            "jwt_enabled": {"help_text": "Off: JWT sign-in and JWT requests answer as refused"},
+            "mfa_required": {
+                "help_text": "Members who sign in with a password must use a second factor "
+                "(those without one enroll at their next portal sign-in; Google sign-in is "
+                "trusted to Google)"
+            },
+            "allowed_email_domains": {
+                "help_text": "Whoever signs in with Google under a verified address at one of "
+                "these domains joins the organization as default_role"
+            },
+        }
+
+
+class OrganizationSecurityUpdateSerializer(serializers.Serializer[Any]):
+    jwt_enabled = StrictBooleanField(required=False)
+    allowed_email_domains = serializers.ListField(
+        child=StrictCharField(max_length=253), max_length=100, required=False
+    )
+    default_role = serializers.ChoiceField(
+        choices=[r for r in ROLE_CHOICES if r != Role.OWNER.value], required=False
+    )
+    mfa_required = StrictBooleanField(required=False)
 
 
 class MemberUserSerializer(serializers.Serializer[Any]):

@@ -269,16 +269,38 @@ def test_a_portal_challenge_cannot_finish_an_api_login(member, org):
 
 def test_only_owners_require_a_second_factor_and_admins_read_it(org, as_member):
     admin = as_member(org, role="admin")
-    refused = admin.patch("/api/org", {"mfa_required": True}, format="json")
+    refused = admin.patch("/api/org/security", {"mfa_required": True}, format="json")
     assert refused.status_code == 403
-    assert admin.get("/api/org").json()["mfa_required"] is False
+    assert admin.get("/api/org/security").json()["mfa_required"] is False
     owner = as_member(org, role="owner")
-    response = owner.patch("/api/org", {"mfa_required": True}, format="json")
+    response = owner.patch("/api/org/security", {"mfa_required": True}, format="json")
     assert response.status_code == 200
     assert response.json()["mfa_required"] is True
     [event] = _events("org.mfa_requirement_changed")
     assert event.metadata == {"before": {"mfa_required": False}, "after": {"mfa_required": True}}
+    assert admin.get("/api/org/security").json()["mfa_required"] is True
     assert admin.get("/api/org").json()["mfa_required"] is True
+    # PATCH /api/org does not take it: security settings have their own route.
+    assert owner.patch("/api/org", {"mfa_required": False}, format="json").status_code == 200
+    org.refresh_from_db()
+    assert org.mfa_required is True
+
+
+def test_an_api_key_needs_security_write_among_its_scopes(org, as_member):
+    from apikeys.services import api_key_create
+    from audit.actors import Actor
+
+    owner = as_member(org, role="owner")
+    _, raw = api_key_create(
+        org=org, actor=Actor.system(), creator=owner.membership, name="k",
+        scopes=["security:read"],
+    )  # fmt: skip
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=raw)
+    response = client.patch("/api/org/security", {"mfa_required": True}, format="json")
+    assert response.status_code == 403
+    org.refresh_from_db()
+    assert org.mfa_required is False
 
 
 def test_a_required_second_factor_without_one_is_403_after_a_right_password_only(member, org):

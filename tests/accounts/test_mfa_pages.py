@@ -218,12 +218,12 @@ def test_the_account_page_makes_new_recovery_codes_and_turns_it_off(org, portal_
 
 def test_owners_require_a_second_factor_in_the_portal_and_admins_only_read_it(org, portal_member):
     admin = portal_member(org, role="admin")
-    page = admin.get("/settings/organization/").content.decode()
+    page = admin.get("/settings/security/").content.decode()
     assert 'id="mfa-required">Not required' in page
-    assert admin.post("/settings/organization/mfa/", {"mfa_required": "on"}).status_code == 403
+    assert admin.post("/settings/security/mfa/", {"mfa_required": "on"}).status_code == 403
     owner = portal_member(org, role="owner")
-    assert 'name="mfa_required"' in owner.get("/settings/organization/").content.decode()
-    assert owner.post("/settings/organization/mfa/", {"mfa_required": "on"}).status_code == 302
+    assert 'name="mfa_required"' in owner.get("/settings/security/").content.decode()
+    assert owner.post("/settings/security/mfa/", {"mfa_required": "on"}).status_code == 302
     org.refresh_from_db()
     assert org.mfa_required is True
     assert _actions()[-1] == "org.mfa_requirement_changed"
