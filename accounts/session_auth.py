@@ -2,12 +2,16 @@
 
 from typing import Any
 
+from django.db import connection
 from rest_framework import authentication
 from rest_framework.request import Request
 
+from accounts.credential_rows import MEMBER_COLUMNS, MEMBER_JOINS, membership_from_row
 from accounts.session_store import ORG_KEY, key_digest
 from orgs.context import OrgContext
-from orgs.hosts import membership_for_person
+from orgs.hosts import pick_membership
+from orgs.models import Membership
+from tenancy.rls import cross_org
 
 
 class SessionAuthentication(authentication.SessionAuthentication):
@@ -25,8 +29,10 @@ class SessionAuthentication(authentication.SessionAuthentication):
         if user is None or not user.is_active:
             return None
         session = django_request.session
-        membership = membership_for_person(
-            user_id=user.pk, host=django_request.get_host(), preferred_org_id=session.get(ORG_KEY)
+        membership = pick_membership(
+            _memberships_of(user.pk),
+            host=django_request.get_host(),
+            preferred_org_id=session.get(ORG_KEY),
         )
         if membership is None:
             return None
@@ -37,6 +43,28 @@ class SessionAuthentication(authentication.SessionAuthentication):
             credential_id=session_public_id(session.session_key or ""),
         )
         return membership.user, context
+
+
+# A person's active memberships with their user and org, in one statement. On PostgreSQL the
+# rows come from tenantry_person_memberships (SECURITY DEFINER, orgs migration 0006: the one
+# cross-org read of a session's request), keyed by the person alone.
+_PERSON_MEMBERSHIPS = (
+    f"SELECT {MEMBER_COLUMNS} FROM tenantry_person_memberships(%s) m {MEMBER_JOINS}"  # noqa: S608
+    " ORDER BY m.created_at, m.id"
+)
+
+
+def _memberships_of(user_id: Any) -> list[Membership]:
+    if connection.vendor != "postgresql":
+        with cross_org():
+            return list(
+                Membership.dangerously_unscoped.select_related("user", "org")
+                .filter(user_id=user_id, status=Membership.Status.ACTIVE)
+                .order_by("created_at", "pk")
+            )
+    with connection.cursor() as cursor:
+        cursor.execute(_PERSON_MEMBERSHIPS, [user_id])
+        return [membership_from_row(row) for row in cursor.fetchall()]
 
 
 def session_public_id(session_key: str) -> str:

@@ -8,8 +8,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0004_tenant_manager_dangerously_unscoped'),
-        ('orgs', '0005_org_mfa_required'),
+        ('accounts', '0005_row_security'),
+        ('orgs', '0007_org_mfa_required'),
     ]
 
     operations = [

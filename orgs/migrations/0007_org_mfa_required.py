@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orgs', '0004_merge_email_domains_and_tenancy'),
+        ('orgs', '0006_person_memberships'),
     ]
 
     operations = [
