@@ -10,8 +10,15 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts import mfa
 from accounts import serializers as s
-from accounts.errors import InvalidCredentials, JwtDisabled, jwt_disabled_error
+from accounts.errors import (
+    InvalidCredentials,
+    JwtDisabled,
+    MfaRequiredError,
+    jwt_disabled_error,
+    mfa_enrollment_required_error,
+)
 from accounts.selectors import API_PREFIX, sessions_list
 from accounts.services import (
     browser_sign_out,
@@ -41,8 +48,13 @@ class LoginView(PublicView):
         responses={200: s.TokenPairSerializer},
         tags=["auth"],
         summary="Exchange email, password and org slug for a token pair",
-        description="Any failure is the same 401 Invalid credentials, also for an org that "
-        "switched JWT sign-in off (whether or not the password was right).",
+        description=(
+            "Any failure is the same 401 Invalid credentials, also for an org that switched "
+            "JWT sign-in off (whether or not the password was right). A person with a second "
+            "factor gets `401 mfa_required` with `details.mfa_token` instead: finish with "
+            "`POST /api/auth/mfa`. A member of an org that requires a second factor, without "
+            "one, gets `403 mfa_enrollment_required`. Both only after a right password."
+        ),
     )
     def post(self, request: Request) -> Response:
         enforce(request, group="login-ip", key="ip", rate=settings.LOGIN_RATE)
@@ -59,6 +71,10 @@ class LoginView(PublicView):
             # One answer for every failure, a JWT-disabled org's included: telling a right
             # password there from a wrong one would confirm a guess.
             raise exceptions.AuthenticationFailed(INVALID_CREDENTIALS) from None
+        except mfa.MfaRequired as owed:
+            raise MfaRequiredError(owed.mfa_token) from None
+        except mfa.MfaEnrollmentRequired:
+            raise mfa_enrollment_required_error() from None
         return Response(s.TokenPairSerializer(pair).data)
 
 

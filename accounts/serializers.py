@@ -84,3 +84,45 @@ class SessionSerializer(serializers.Serializer[Any]):
     user_agent = serializers.CharField(allow_blank=True)
     current = serializers.BooleanField(help_text="The sign-in this request came with")
     org_id = serializers.IntegerField(allow_null=True, help_text="API sign-ins are in one org")
+
+
+# --- The second factor (accounts/mfa_api.py) ----------------------------------------------
+
+
+class MfaCodeSerializer(serializers.Serializer[Any]):
+    code = StrictCharField(
+        max_length=32, help_text="Six digits from the authenticator app, or a recovery code"
+    )
+
+
+class MfaLoginSerializer(MfaCodeSerializer):
+    mfa_token = StrictCharField(max_length=512, help_text="details.mfa_token of the login's 401")
+
+
+class MfaDisableSerializer(MfaCodeSerializer):
+    password = StrictCharField(
+        max_length=1024, trim_whitespace=False, allow_control_characters=True
+    )
+
+
+class MfaStatusSerializer(serializers.Serializer[Any]):
+    enabled = serializers.BooleanField(help_text="A confirmed authenticator app is on")
+    enrolled_at = serializers.DateTimeField(allow_null=True)
+    recovery_codes_remaining = serializers.IntegerField()
+    required_by = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Slugs of my organizations that require a second factor",
+    )
+
+
+class MfaEnrollmentSerializer(serializers.Serializer[Any]):
+    secret = serializers.CharField(help_text="Base32 secret, to type into an app by hand")
+    otpauth_uri = serializers.CharField(help_text="otpauth://totp/Tenantry:<email>?...")
+    qr_svg = serializers.CharField(help_text="The otpauth URI as an SVG QR code")
+
+
+class RecoveryCodesSerializer(serializers.Serializer[Any]):
+    recovery_codes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Single-use codes, shown this once: store them somewhere safe",
+    )

@@ -51,6 +51,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "social_django",
     "tenancy",
+    # TOTP devices of the second factor (accounts/mfa.py); before accounts, whose admin
+    # takes django-otp's device admin back out (device writes go through our services).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "audit",
     "audit.webhooks",
     "orgs",
@@ -479,6 +483,20 @@ LOGIN_RATE = env.str("LOGIN_RATE", default="10/m")  # per IP and per email, each
 REFRESH_RATE = env.str("REFRESH_RATE", default="60/m")  # per IP
 INVITATION_LIFETIME = timedelta(days=env.int("INVITATION_DAYS", default=7))  # then it expires
 PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000")  # emailed links point here
+
+# --- Second factor (accounts/mfa.py; README "Second factor") ----------------------------------
+# Code attempts (right or wrong) per person, the API and the portal together (per client
+# address: LOGIN_RATE).
+MFA_RATE = env.str("MFA_RATE", default="10/15m")
+MFA_TOKEN_ATTEMPTS = env.int("MFA_TOKEN_ATTEMPTS", default=5)  # wrong codes: the mfa_token dies
+# How long the password step's mfa_token (and the portal's code page) stays usable.
+MFA_TOKEN_LIFETIME = timedelta(seconds=env.int("MFA_TOKEN_SECONDS", default=300))
+MFA_ISSUER = "Tenantry"  # the issuer authenticator apps show (otpauth:// URI)
+MFA_RECOVERY_CODES = 10  # single-use recovery codes per enrollment
+# django-otp's own per-device backoff is off: the limits above (Redis, every host) replace it.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_TOTP_ISSUER = MFA_ISSUER
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- Lifecycle events and webhooks ---
 # Audit events are kept this many days unless the org's settings["audit_retention_days"] says

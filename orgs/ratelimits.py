@@ -279,6 +279,20 @@ def _account_for(email: str) -> Any:
         return None
 
 
+def enforce_second_factor(request: Any, *, user_id: int) -> None:
+    """Second-factor code attempts (sign-in, enrollment, turning it off), right or wrong:
+    per person (``MFA_RATE``, the API and the portal together) and per client address
+    (``LOGIN_RATE``). A wrong code also counts against its sign-in's mfa_token in the
+    database (``MFA_TOKEN_ATTEMPTS``)."""
+    enforce_all(
+        request,
+        [
+            Bucket("mfa-user", "mfa-user", str(user_id), settings.MFA_RATE),
+            Bucket("mfa-ip", "mfa-ip", address_value(request), settings.LOGIN_RATE),
+        ],
+    )
+
+
 def enforce_invitation(request: Any, *, org_id: int, inviter_id: int) -> None:
     """Invitations send email to whoever is named: per org and per inviter, per hour."""
     org_rate, inviter_rate = settings.INVITATION_RATE_ORG, settings.INVITATION_RATE_INVITER
