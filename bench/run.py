@@ -76,6 +76,15 @@ def main() -> None:
     parser.add_argument(
         "--profile", default="", help="profile one worker under these endpoints (comma-separated)"
     )
+    parser.add_argument(
+        "--cpu",
+        type=float,
+        default=0,
+        help="instead of load: CPU time per request in this process, for this many seconds each",
+    )
+    parser.add_argument(
+        "--cprofile", default="", help="with --cpu: cProfile these endpoints (comma-separated)"
+    )
     parser.add_argument("--out", default=str(RESULTS / "latest.json"))
     parser.add_argument("--markdown", default="", help="print a results JSON as markdown, exit")
     args = parser.parse_args()
@@ -142,6 +151,11 @@ def main() -> None:
         print(f"seeded in {time.monotonic() - started:.0f} s", flush=True)
         from django.db import connections
 
+        if args.cpu:
+            wanted = set(args.only.split(",")) if args.only else None
+            endpoints = [e for e in endpoint_table(seeded) if not wanted or e.name in wanted]
+            cpu_per_request(endpoints, args.cpu, set(filter(None, args.cprofile.split(","))))
+            return
         connections.close_all()
 
         port = free_port()
@@ -174,7 +188,10 @@ def refresh_per_round(args: argparse.Namespace) -> int:
 
 def start_gunicorn(env: dict[str, str], port: int, workers: int, work: Path) -> subprocess.Popen:
     command = [
-        str(ROOT / ".venv" / "bin" / "gunicorn"),
+        # `python -m gunicorn`: the venv's scripts may name an interpreter that moved with it.
+        str(ROOT / ".venv" / "bin" / "python"),
+        "-m",
+        "gunicorn",
         "config.wsgi:application",
         f"--bind=127.0.0.1:{port}",
         f"--workers={workers}",
@@ -484,6 +501,76 @@ def profile(base: str, endpoints, name: str, server, seeded: dict, work: Path) -
     shutil.copy(raw, PROFILES / f"{name}.collapsed")
     print(summary)
     print(f"profile written to {PROFILES / name}.txt (collapsed stacks: .collapsed)")
+
+
+def cpu_per_request(endpoints: list[Endpoint], seconds: float, profiled: set[str]) -> None:
+    """The worker's own CPU (user + system) per request, measured in this process: Django's
+    WSGI handler called directly, the database and Redis on real sockets, no HTTP server and
+    no load generator. Waiting for PostgreSQL or Redis costs no CPU here, so this reads what
+    the Python around them costs, which wall-clock figures on a shared machine blur."""
+    import cProfile
+    import io
+    import pstats
+
+    from django.core.handlers.wsgi import WSGIHandler
+
+    handler = WSGIHandler()
+
+    def call(endpoint: Endpoint) -> str:
+        path, _, query = endpoint.path.partition("?")
+        environ = {
+            "REQUEST_METHOD": endpoint.method,
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "127.0.0.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(b""),
+            "wsgi.errors": sys.stderr,
+            **{"HTTP_" + k.upper().replace("-", "_"): v for k, v in endpoint.headers.items()},
+        }
+        statuses: list[str] = []
+
+        def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            statuses.append(status)
+            return lambda data: None
+
+        body: Any = handler(environ, start_response)
+        for _ in body:
+            pass
+        body.close()  # runs the response's closers (the last-used write)
+        return statuses[0]
+
+    print(f"{'endpoint':46s} {'CPU us/request':>15s}")
+    for endpoint in endpoints:
+        if endpoint.unavailable or endpoint.method != "GET":
+            continue
+        for _ in range(200):
+            status = call(endpoint)
+        if not status.startswith("200"):
+            sys.exit(f"{endpoint.label} answered {status}")
+        count = 0
+        profiler = cProfile.Profile(time.process_time) if endpoint.name in profiled else None
+        if profiler:
+            profiler.enable()
+        started, deadline = time.process_time(), time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            call(endpoint)
+            count += 1
+        spent = time.process_time() - started
+        if profiler:
+            profiler.disable()
+        print(f"{endpoint.label:46s} {1e6 * spent / count:15.0f}", flush=True)
+        if profiler:
+            out = io.StringIO()
+            stats = pstats.Stats(profiler, stream=out)
+            stats.sort_stats("tottime").print_stats(35)
+            stats.sort_stats("cumulative").print_stats(60)
+            PROFILES.mkdir(exist_ok=True)
+            (PROFILES / f"{endpoint.name}.cprofile.txt").write_text(out.getvalue())
 
 
 def summarize_stacks(collapsed: str, top: int = 40) -> str:
