@@ -69,9 +69,10 @@ MIDDLEWARE = [
     # Static files (the portal's css/js) served by the app itself, compressed and cached.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
-    # django-csp's own; pages that post to another origin widen form-action for themselves
-    # (the sign-in page, for the Google form: accounts.views.allow_google_form).
-    "csp.middleware.CSPMiddleware",
+    # django-csp's (building the settings' policy once, not per response); pages that post
+    # to another origin widen form-action for themselves (the sign-in page, for the Google
+    # form: accounts.views.allow_google_form).
+    "config.middleware.CSPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Rate-limit headers on every /api/ answer, the early ones below (413, 401) included;
     # what never reached the throttle is counted here, after the fact.
