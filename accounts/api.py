@@ -128,7 +128,7 @@ class MeView(OrgView):
         summary="The current user, organization, role and the actions it allows",
     )
     def get(self, request: Request) -> Response:
-        return Response(s.MeSerializer(org_context(request)).data)
+        return Response(s.me_representation(org_context(request)))
 
 
 class PasswordView(SignedInView):
