@@ -60,7 +60,7 @@ def is_limited_path(path: str) -> bool:
 
 def _metering(context: Any, *, status: int | None = None) -> counters.Increments | None:
     """Usage increments, spent in the same round trip as the rate-limit counts."""
-    if not isinstance(context, OrgContext) or counters.redis_client() is None:
+    if not isinstance(context, OrgContext):
         return None
     key_id = context.credential_id if context.credential == "api_key" else None
     return counters.increments(org_id=context.org.pk, key_id=key_id, status=status, request=True)

@@ -150,7 +150,8 @@ def spend(
     usage: Increments | None = None,
 ) -> list[Spent]:
     """Count one request in each bucket and return their state. On Redis: one round trip
-    for all of them and the ``usage`` increments (``SPEND_SCRIPT``)."""
+    for all of them and the ``usage`` increments (``SPEND_SCRIPT``); without Redis (the
+    local run's memory cache) nothing is metered."""
     planned = []
     for bucket in buckets:
         parsed = parse_rate(bucket.rate)
@@ -162,9 +163,7 @@ def spend(
     cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
     if isinstance(cache, RedisCache):
         keys = [
-            # django-ratelimit's cache key (hex: nothing for Django to validate); the parsed
-            # rate spares its regex and makes the same key.
-            cache.make_key(_make_cache_key(b.group, window, (limit, period), b.value, ALL))
+            _redis_key(cache, b.group, window, limit, period, b.value)
             for b, limit, period, window in planned
         ]
         ttls = [period + EXPIRATION_FUDGE for _, _, period, _ in planned]
@@ -188,6 +187,13 @@ def spend(
         Spent(policy=b.policy, count=count, limit=limit, window=period, reset_at=window + 1)
         for (b, limit, period, window), count in zip(planned, counts, strict=True)
     ]
+
+
+@functools.lru_cache(maxsize=4096)  # a bucket's key changes with its window, once a period
+def _redis_key(cache: Any, group: str, window: int, limit: int, period: int, value: str) -> str:
+    """django-ratelimit's cache key (hex: nothing for Django to validate), as Django's
+    cache names it in Redis; the parsed rate spares django-ratelimit's regex."""
+    return cache.make_key(_make_cache_key(group, window, (limit, period), value, ALL))
 
 
 # KEYS: the buckets' counters, then (when metered) the usage hashes and the day's index.
@@ -217,12 +223,14 @@ _SPEND_SHA = hashlib.sha1(SPEND_SCRIPT.encode()).hexdigest()  # noqa: S324 - Red
 
 
 def _run_spend_script(client: Any, keys: list[str], args: list[Any]) -> list[Any]:
-    """EVALSHA; a Redis that does not know the script yet (restarted, flushed) loads it."""
+    """EVALSHA; a Redis that does not know the script yet (restarted, flushed) loads it.
+    (``execute_command`` itself: redis-py's ``evalsha`` wrapper checks for deprecated
+    arguments on every call.)"""
     try:
-        return client.evalsha(_SPEND_SHA, len(keys), *keys, *args)
+        return client.execute_command("EVALSHA", _SPEND_SHA, len(keys), *keys, *args)
     except NoScriptError:
         client.script_load(SPEND_SCRIPT)
-        return client.evalsha(_SPEND_SHA, len(keys), *keys, *args)
+        return client.execute_command("EVALSHA", _SPEND_SHA, len(keys), *keys, *args)
 
 
 # --- Which buckets a request spends -----------------------------------------------------
