@@ -76,8 +76,8 @@ def _index(day: date) -> str:
 
 def count_answer(*, org_id: int, key_id: int | None, status: int) -> None:
     """Count an answer that is not a 2xx (one round trip; 2xx answers cost none)."""
-    client = redis_client()
     added = increments(org_id=org_id, key_id=key_id, status=status, request=False)
+    client = redis_client() if added is not None else None
     if client is None or added is None:
         return
     pipe = client.pipeline(transaction=False)
