@@ -80,7 +80,7 @@ def main() -> None:
         "--cpu",
         type=float,
         default=0,
-        help="instead of load: CPU time per request in this process, for this many seconds each",
+        help="instead of load: CPU time per request in this process, this many seconds a round",
     )
     parser.add_argument(
         "--cprofile", default="", help="with --cpu: cProfile these endpoints (comma-separated)"
@@ -154,7 +154,8 @@ def main() -> None:
         if args.cpu:
             wanted = set(args.only.split(",")) if args.only else None
             endpoints = [e for e in endpoint_table(seeded) if not wanted or e.name in wanted]
-            cpu_per_request(endpoints, args.cpu, set(filter(None, args.cprofile.split(","))))
+            profiled = set(filter(None, args.cprofile.split(",")))
+            cpu_per_request(endpoints, args.cpu, args.rounds, profiled)
             return
         connections.close_all()
 
@@ -503,7 +504,9 @@ def profile(base: str, endpoints, name: str, server, seeded: dict, work: Path) -
     print(f"profile written to {PROFILES / name}.txt (collapsed stacks: .collapsed)")
 
 
-def cpu_per_request(endpoints: list[Endpoint], seconds: float, profiled: set[str]) -> None:
+def cpu_per_request(
+    endpoints: list[Endpoint], seconds: float, rounds: int, profiled: set[str]
+) -> None:
     """The worker's own CPU (user + system) per request, measured in this process: Django's
     WSGI handler called directly, the database and Redis on real sockets, no HTTP server and
     no load generator. Waiting for PostgreSQL or Redis costs no CPU here, so this reads what
@@ -544,33 +547,39 @@ def cpu_per_request(endpoints: list[Endpoint], seconds: float, profiled: set[str
         body.close()  # runs the response's closers (the last-used write)
         return statuses[0]
 
-    print(f"{'endpoint':46s} {'CPU us/request':>15s}")
-    for endpoint in endpoints:
-        if endpoint.unavailable or endpoint.method != "GET":
-            continue
+    live = [e for e in endpoints if not e.unavailable and e.method == "GET"]
+    for endpoint in live:  # warm up: imports, prepared statements, pools
         for _ in range(200):
             status = call(endpoint)
         if not status.startswith("200"):
             sys.exit(f"{endpoint.label} answered {status}")
-        count = 0
-        profiler = cProfile.Profile(time.process_time) if endpoint.name in profiled else None
-        if profiler:
-            profiler.enable()
-        started, deadline = time.process_time(), time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            call(endpoint)
-            count += 1
-        spent = time.process_time() - started
-        if profiler:
-            profiler.disable()
-        print(f"{endpoint.label:46s} {1e6 * spent / count:15.0f}", flush=True)
-        if profiler:
-            out = io.StringIO()
-            stats = pstats.Stats(profiler, stream=out)
-            stats.sort_stats("tottime").print_stats(35)
-            stats.sort_stats("cumulative").print_stats(60)
-            PROFILES.mkdir(exist_ok=True)
-            (PROFILES / f"{endpoint.name}.cprofile.txt").write_text(out.getvalue())
+    spent: dict[str, list[float]] = {e.name: [] for e in live}
+    for number in range(1, rounds + 1):  # interleaved, as the load rounds are
+        print(f"round {number}/{rounds}", flush=True)
+        for endpoint in live:
+            profiler = cProfile.Profile(time.process_time) if endpoint.name in profiled else None
+            if profiler:
+                profiler.enable()
+            count = 0
+            started, deadline = time.process_time(), time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                call(endpoint)
+                count += 1
+            spent[endpoint.name].append(1e6 * (time.process_time() - started) / count)
+            if profiler:
+                profiler.disable()
+                out = io.StringIO()
+                stats = pstats.Stats(profiler, stream=out)
+                stats.sort_stats("tottime").print_stats(35)
+                stats.sort_stats("cumulative").print_stats(60)
+                PROFILES.mkdir(exist_ok=True)
+                (PROFILES / f"{endpoint.name}.cprofile.txt").write_text(out.getvalue())
+    floor = statistics.median(spent["floor"]) if "floor" in spent else None
+    print(f"\n{'endpoint':46s} {'CPU us/request':>15s} {'x floor':>8s}")
+    for endpoint in live:
+        median = statistics.median(spent[endpoint.name])
+        times = f"{median / floor:8.2f}" if floor else ""
+        print(f"{endpoint.label:46s} {median:15.0f} {times}")
 
 
 def summarize_stacks(collapsed: str, top: int = 40) -> str:

@@ -37,3 +37,14 @@ def test_the_view_answers_with_it(org, as_member):
     body = client.get("/api/users/me").json()
     context = OrgContext(membership=client.membership, credential="jwt")
     assert body == MeSerializer(context).data
+
+
+def test_the_answer_is_what_drfs_response_would_render(org, as_member):
+    client = as_member(org)
+    response = client.get("/api/users/me")
+    assert response["Content-Type"] == "application/json"
+    assert b'":"' in response.content  # DRF's compact separators
+    assert b"\n" not in response.content
+    pretty = client.get("/api/users/me", HTTP_ACCEPT="application/json; indent=2")
+    assert pretty.content.startswith(b'{\n  "id": ')
+    assert pretty.json() == response.json()
