@@ -1,5 +1,6 @@
 """The browser session as an API credential: the ``tnt_session`` cookie on ``api.<base>``."""
 
+import functools
 from typing import Any
 
 from django.conf import settings
@@ -8,6 +9,7 @@ from django.db import connection
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 from rest_framework import authentication
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 
 from accounts.credential_rows import (
@@ -82,6 +84,13 @@ class SessionAuthentication(authentication.SessionAuthentication):
         )
         return membership.user, context
 
+    def enforce_csrf(self, request: Request) -> None:
+        # Django's CSRF check accepts the safe methods without looking (CsrfViewMiddleware,
+        # which has run on this request already, did the rest): only the unsafe ones are
+        # held to the token.
+        if request.method not in SAFE_METHODS:
+            super().enforce_csrf(request)
+
 
 def _signed_in(request: HttpRequest) -> Membership | None:
     """The membership of a verified session in one statement, its user becoming
@@ -115,10 +124,21 @@ def _signed_in(request: HttpRequest) -> Membership | None:
     membership = membership_from_row(row)
     user: User = membership.user
     user.password = row[MEMBER_WIDTH]
-    if not constant_time_compare(session_hash, user.get_session_auth_hash()):
+    if not constant_time_compare(session_hash, _session_auth_hash(user.password)):
         return None
     request._cached_user = user  # type: ignore[attr-defined]  # what request.user answers
     return membership
+
+
+def _session_auth_hash(password: str) -> str:
+    """``user.get_session_auth_hash()``: an HMAC of the password hash under SECRET_KEY,
+    remembered per (password hash, SECRET_KEY), so a password change is a new entry."""
+    return _session_auth_hash_for(password, settings.SECRET_KEY)
+
+
+@functools.lru_cache(maxsize=4096)
+def _session_auth_hash_for(password: str, secret: str) -> str:
+    return User(password=password).get_session_auth_hash()
 
 
 def session_public_id(session_key: str) -> str:
