@@ -15,11 +15,15 @@ from tests.factories import MembershipFactory, OrgFactory
 pytestmark = pytest.mark.django_db
 
 
+class CookieClient(Client):
+    session_key: str
+
+
 def cookie_client(membership, org_id=None):
     key = browser_session_open(
         user=membership.user, org_id=org_id or membership.org_id, context=RequestContext()
     )
-    client = Client()
+    client = CookieClient()
     client.cookies[settings.SESSION_COOKIE_NAME] = key
     client.session_key = key
     return client
