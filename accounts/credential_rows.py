@@ -75,6 +75,23 @@ MEMBER_JOINS = (
 MEMBER_WIDTH = len(MEMBERSHIP) + len(USER) + len(ORG)
 
 
+def in_org(org_sql: str, lookup_sql: str) -> str:
+    """One statement that names the org of the transaction (``org_sql``: an expression that
+    calls ``set_config('app.org_id', ..., true)`` and yields the org id) and THEN runs the
+    lookup under that org's row-level security (tenancy.rls).
+
+    The order is the executor's, not luck: both sides are fenced (``OFFSET 0``: never pulled
+    up into one join tree), and the lookup is a LATERAL subquery that reads ``s.org``, so it
+    can only be the inner side of a nested loop, run after its outer row (the org) exists.
+    ``lookup_sql`` must use ``s.org`` in its WHERE clause. Parameters: the org's, then the
+    lookup's.
+    """
+    return (
+        f"SELECT t.* FROM (SELECT ({org_sql}) AS org OFFSET 0) s"  # noqa: S608
+        f" CROSS JOIN LATERAL ({lookup_sql} OFFSET 0) t"
+    )
+
+
 def membership_from_row(row: Row, start: int = 0) -> Membership:
     """The Membership (with ``user`` and ``org`` attached) from ``MEMBER_COLUMNS`` at ``start``."""
     membership: Membership = MEMBERSHIP.build(row, start)

@@ -36,6 +36,7 @@ from audit.services import record
 from orgs.models import Membership, Organization
 from orgs.opaque_tokens import hash_opaque_token, new_opaque_token
 from orgs.services import InvitationInvalid, invitation_claim, invitation_lock
+from tenancy.rls import cross_org
 
 PASSWORD_FIELDS = {"password", "password1", "password2"}
 
@@ -374,6 +375,7 @@ def logout_everywhere(*, user: User, org_id: int | None, actor: Actor, reason: s
     return count
 
 
+@cross_org()  # spans orgs: tenancy.rls's one cross-org path
 def revoke_all_families(user: User, *, reason: str) -> int:
     """Inside the caller's transaction: end every live sign-in of ``user``."""
     return TokenFamily.dangerously_unscoped.filter(user=user, revoked_at__isnull=True).update(
@@ -562,6 +564,7 @@ def sessions_end_all(
     return sessions + families
 
 
+@cross_org()  # spans orgs: tenancy.rls's one cross-org path
 def expired_sign_ins_flush(*, actor: Actor, now: datetime | None = None) -> dict[str, int]:
     """Delete what can no longer sign anybody in: API sign-ins (token families, with their
     refresh tokens) revoked more than a day ago or past ``REFRESH_TOKEN_ABSOLUTE_LIFETIME``,

@@ -22,8 +22,9 @@ from accounts.credential_rows import (
 from accounts.models import User
 from accounts.session_store import ORG_KEY, key_digest
 from orgs.context import OrgContext
-from orgs.hosts import membership_for_person, org_slug_from_host
+from orgs.hosts import org_slug_from_host, pick_membership
 from orgs.models import Membership
+from tenancy.rls import cross_org
 
 # The backends whose ``get_user`` is "the active user with this pk" (ModelBackend's
 # ``user_can_authenticate``, social-core's ``filter_active_users``): a session signed in
@@ -33,15 +34,24 @@ _ACTIVE_USER_BY_PK_BACKENDS = frozenset(
 )
 
 # One statement, compiled once: the person (if active) with the active membership they act
-# in, chosen as ``orgs.hosts.membership_for_person`` chooses (the host's org, then the
-# session's, then the oldest), and their password hash, which the session's hash is
-# checked against as Django's ``get_user`` checks it.
+# in, chosen as ``orgs.hosts.pick_membership`` chooses (the host's org, then the session's,
+# then the oldest), and their password hash, which the session's hash is checked against as
+# Django's ``get_user`` checks it. The memberships come from tenantry_person_memberships
+# (SECURITY DEFINER, orgs migration 0006: the one cross-org read of a session's request,
+# keyed by the person alone). PostgreSQL only; elsewhere Django's way.
 _SIGNED_IN_MEMBERSHIP = (
     f"SELECT {MEMBER_COLUMNS}, u.{connection.ops.quote_name('password')}"  # noqa: S608
-    f" FROM {Membership._meta.db_table} m {MEMBER_JOINS}"
-    " WHERE m.user_id = %s AND m.status = %s AND u.is_active"
+    f" FROM tenantry_person_memberships(%s) m {MEMBER_JOINS}"
+    " WHERE u.is_active"
     " ORDER BY (o.slug = %s) IS TRUE DESC, (m.org_id = %s) IS TRUE DESC, m.created_at, m.id"
     " LIMIT 1"
+)
+
+# A person's active memberships with their user and org, in one statement (the same
+# function), for Django's way.
+_PERSON_MEMBERSHIPS = (
+    f"SELECT {MEMBER_COLUMNS} FROM tenantry_person_memberships(%s) m {MEMBER_JOINS}"  # noqa: S608
+    " ORDER BY m.created_at, m.id"
 )
 
 
@@ -69,8 +79,8 @@ class SessionAuthentication(authentication.SessionAuthentication):
             user = django_request.user
             if not user.is_active:
                 return None
-            membership = membership_for_person(
-                user_id=user.pk,
+            membership = pick_membership(
+                _memberships_of(user.pk),
                 host=django_request.get_host(),
                 preferred_org_id=session.get(ORG_KEY),
             )
@@ -95,8 +105,8 @@ class SessionAuthentication(authentication.SessionAuthentication):
 def _signed_in(request: HttpRequest) -> Membership | None:
     """The membership of a verified session in one statement, its user becoming
     ``request.user``; None for anything Django's own path must decide."""
-    if "_cached_user" in request.__dict__:
-        return None  # request.user was read already: nothing left to save
+    if connection.vendor != "postgresql" or "_cached_user" in request.__dict__:
+        return None  # no tenantry_person_memberships, or request.user was read already
     session = request.session
     try:
         user_id = int(session[SESSION_KEY])
@@ -114,7 +124,6 @@ def _signed_in(request: HttpRequest) -> Membership | None:
         _SIGNED_IN_MEMBERSHIP,
         [
             user_id,
-            Membership.Status.ACTIVE.value,
             org_slug_from_host(request.get_host()),
             preferred if isinstance(preferred, int) else None,
         ],
@@ -128,6 +137,19 @@ def _signed_in(request: HttpRequest) -> Membership | None:
         return None
     request._cached_user = user  # type: ignore[attr-defined]  # what request.user answers
     return membership
+
+
+def _memberships_of(user_id: Any) -> list[Membership]:
+    if connection.vendor != "postgresql":
+        with cross_org():
+            return list(
+                Membership.dangerously_unscoped.select_related("user", "org")
+                .filter(user_id=user_id, status=Membership.Status.ACTIVE)
+                .order_by("created_at", "pk")
+            )
+    with connection.cursor() as cursor:
+        cursor.execute(_PERSON_MEMBERSHIPS, [user_id])
+        return [membership_from_row(row) for row in cursor.fetchall()]
 
 
 def _session_auth_hash(password: str) -> str:

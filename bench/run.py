@@ -162,7 +162,9 @@ def main() -> None:
         connections.close_all()
 
         port = free_port()
-        server = start_gunicorn(env, port, args.workers, work)
+        # The server connects as the application role, as deployed (docs/deployment.md):
+        # row-level security is in force on every request it serves.
+        server = start_gunicorn({**env, "DATABASE_URL": database.app_url}, port, args.workers, work)
         base = f"http://127.0.0.1:{port}"
         endpoints = endpoint_table(seeded)
         if args.only:

@@ -40,7 +40,7 @@ CSRF_TRUSTED_ORIGINS = env.list(
 )
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "tenancy.admin_site.AdminConfig",  # django.contrib.admin, spanning orgs (tenancy.rls)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "social_django",
+    "tenancy",
     "audit",
     "audit.webhooks",
     "orgs",
@@ -123,6 +124,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "max_size": env.int("DATABASE_POOL_MAX", default=10),  # connections at most per process
         "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),  # seconds to wait for one
     }
+# Row-level security (tenancy.rls, docs/deployment.md): DATABASE_URL's role owns no table and
+# has NOBYPASSRLS; the owner role that runs migrations has a URL of its own.
+# The owner role's URL (postgres://owner:pass@host/db): `manage.py migrate` runs as it when
+# set; web processes and workers need not have it. Unset: migrate uses DATABASE_URL.
+DATABASE_OWNER_URL = env.str("DATABASE_OWNER_URL", default="")
+if DATABASE_OWNER_URL:
+    DATABASES["owner"] = env.db_url("DATABASE_OWNER_URL")
+    DATABASES["owner"]["CONN_MAX_AGE"] = 0
+    DATABASES["owner"]["TEST"] = {"MIRROR": "default"}  # the same database under tests
+# The role (NOLOGIN, BYPASSRLS, owns nothing; DATABASE_URL's role is a member) that code
+# spanning orgs switches to for one transaction (tenancy.rls.cross_org); empty: no switch.
+DATABASE_CROSS_ORG_ROLE = env.str(
+    "DATABASE_CROSS_ORG_ROLE",
+    default="tenantry_crossorg" if DATABASES["default"]["ENGINE"].endswith("postgresql") else "",
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The per-request credential lookups (API key, JWT) are prepared once per connection on
 # PostgreSQL. Behind PgBouncer in transaction mode that needs PgBouncer >= 1.21 with
@@ -500,4 +516,6 @@ if not DEBUG:
         jwt_keys=JWT_SIGNING_KEYS,
         email_backend=EMAIL_BACKEND,
         portal_url=PORTAL_URL,
+        app_database_user=str(DATABASES["default"].get("USER") or ""),
+        owner_database_user=str(DATABASES.get("owner", {}).get("USER") or ""),
     )

@@ -25,6 +25,7 @@ from orgs.hosts import RESERVED_SUBDOMAINS
 from orgs.models import Invitation, Membership, Organization
 from orgs.opaque_tokens import hash_opaque_token, new_opaque_token
 from orgs.roles import Role
+from tenancy.rls import cross_org
 
 
 def org_create(*, actor: Actor, slug: str, name: str, owner: Any) -> Organization:
@@ -419,6 +420,7 @@ def invitation_resend(
     return invitation
 
 
+@cross_org()  # spans orgs: tenancy.rls's one cross-org path
 def invitation_lock(raw_token: str) -> Invitation:
     """The pending invitation behind a token (the token names its org), row-locked until
     the caller's transaction ends so it is claimed once; else InvitationInvalid."""
@@ -481,6 +483,7 @@ def _mail_invitation(org: Organization, invitation: Invitation, raw_token: str) 
     )
 
 
+@cross_org()  # spans orgs: tenancy.rls's one cross-org path
 def invitations_claim_for_verified_email(*, user: Any, actor: Actor) -> list[Membership]:
     """Accept every pending invitation to ``user``'s email, for a person whose email the
     caller has VERIFIED (a Google sign-in with ``email_verified``): the provider proved the
@@ -508,6 +511,7 @@ def invitations_claim_for_verified_email(*, user: Any, actor: Actor) -> list[Mem
     return joined
 
 
+@cross_org()  # spans orgs: tenancy.rls's one cross-org path
 def invitation_peek(raw_token: str) -> Invitation | None:
     """The pending invitation behind a token, read without a lock (to show the accept page);
     None for unknown, expired, revoked or used ones alike. A read: no write, no audit."""
