@@ -4,6 +4,7 @@ from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.generics import GenericAPIView
@@ -145,8 +146,20 @@ class MeView(OrgView):
         tags=["users"],
         summary="The current user, organization, role and the actions it allows",
     )
-    def get(self, request: Request) -> Response:
-        return Response(s.MeSerializer(org_context(request)).data)
+    def get(self, request: Request) -> HttpResponse:
+        # Rendered here by the negotiated renderer, as DRF's Response would render it, without
+        # the template-response machinery around it (the API's hottest answer).
+        renderer = request.accepted_renderer
+        body = renderer.render(
+            s.me_representation(org_context(request)),
+            request.accepted_media_type,
+            {"request": request, "view": self},
+        )
+        charset = renderer.charset
+        media_type = renderer.media_type
+        return HttpResponse(
+            body, content_type=f"{media_type}; charset={charset}" if charset else media_type
+        )
 
 
 class PasswordView(SignedInView):

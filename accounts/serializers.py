@@ -61,7 +61,8 @@ class _SortedListField(serializers.ListField):
 
 
 class MeSerializer(serializers.Serializer[Any]):
-    # The request's OrgContext: who, in which org, with which role and actions.
+    # The request's OrgContext: who, in which org, with which role and actions. The schema of
+    # GET /api/users/me; the view answers with ``me_representation``, the same body.
     id = serializers.IntegerField(source="membership.user_id")
     email = serializers.EmailField(source="membership.user.email")
     name = serializers.CharField(source="membership.user.name")
@@ -69,6 +70,27 @@ class MeSerializer(serializers.Serializer[Any]):
     role = serializers.CharField()
     actions = _SortedListField(child=serializers.CharField())
     credential = serializers.ChoiceField(choices=["jwt", "api_key", "session"])
+
+
+def me_representation(context: Any) -> dict[str, Any]:
+    """``MeSerializer(context).data``, built directly: the hottest body of the API.
+
+    DRF deep-copies a serializer's declared fields for every instance (and nested ones
+    again), which cost more than the rest of the view (~130 µs a request). The test suite
+    holds the two equal for every kind of credential.
+    """
+    membership = context.membership
+    user = membership.user
+    org = membership.org
+    return {
+        "id": int(membership.user_id),
+        "email": str(user.email),
+        "name": str(user.name),
+        "org": {"id": int(org.id), "slug": str(org.slug), "name": str(org.name)},
+        "role": str(context.role),
+        "actions": [str(action) for action in sorted(context.actions)],
+        "credential": context.credential,
+    }
 
 
 class SessionSerializer(serializers.Serializer[Any]):

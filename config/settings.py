@@ -74,9 +74,10 @@ MIDDLEWARE = [
     # Static files (the portal's css/js) served by the app itself, compressed and cached.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
-    # django-csp's own; pages that post to another origin widen form-action for themselves
-    # (the sign-in page, for the Google form: accounts.views.allow_google_form).
-    "csp.middleware.CSPMiddleware",
+    # django-csp's (building the settings' policy once, not per response); pages that post
+    # to another origin widen form-action for themselves (the sign-in page, for the Google
+    # form: accounts.views.allow_google_form).
+    "config.middleware.CSPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Rate-limit headers on every /api/ answer, the early ones below (413, 401) included;
     # what never reached the throttle is counted here, after the fact.
@@ -313,6 +314,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
+    # DRF's, with a shortcut for no Accept header, */* or the first renderer's type.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.ContentNegotiation",
     # OPTIONS answers 405 like any other method a route does not serve (no CORS here).
     "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_PAGINATION_CLASS": "config.pagination.PagePagination",
