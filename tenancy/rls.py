@@ -181,3 +181,46 @@ class EnableTenantRowSecurity(Operation):
     @property
     def migration_name_fragment(self) -> str:
         return f"row_security_{self.table}"
+
+
+class CreateCrossOrgFunction(Operation):
+    """Create one of the ``SECURITY DEFINER`` functions of the cross-org path (owned by the
+    migrating role, which bypasses row-level security) and revoke it from PUBLIC: only the
+    roles the migrate command grants may execute it. Reversible; PostgreSQL only.
+
+    ``signature`` names the function with its argument types (``f(text[])``); ``create`` is
+    its whole ``CREATE FUNCTION`` statement.
+    """
+
+    reversible = True
+    reduces_to_sql = True
+
+    def __init__(self, signature: str, create: str) -> None:
+        self.signature = signature
+        self.create = create
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (self.__class__.__qualname__, [self.signature, self.create], {})
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        pass  # the schema Django tracks does not change
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any,
+                          to_state: Any) -> None:  # fmt: skip
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        schema_editor.execute(self.create, params=None)
+        schema_editor.execute(f"REVOKE ALL ON FUNCTION {self.signature} FROM PUBLIC", params=None)
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any,
+                           to_state: Any) -> None:  # fmt: skip
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        schema_editor.execute(f"DROP FUNCTION IF EXISTS {self.signature}", params=None)
+
+    def describe(self) -> str:
+        return f"Create the cross-org function {self.signature}"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return "cross_org_function"

@@ -10,7 +10,7 @@ any other. The application role may execute it; PUBLIC may not.
 
 from django.db import migrations
 
-from tenancy.rls import EnableTenantRowSecurity
+from tenancy.rls import CreateCrossOrgFunction, EnableTenantRowSecurity
 
 CREATE = """
 CREATE FUNCTION tenantry_enter_org_by_key_hash(hashes text[]) RETURNS bigint
@@ -24,19 +24,6 @@ BEGIN
 END;
 $$
 """
-REVOKE = "REVOKE ALL ON FUNCTION tenantry_enter_org_by_key_hash(text[]) FROM PUBLIC"
-DROP = "DROP FUNCTION IF EXISTS tenantry_enter_org_by_key_hash(text[])"
-
-
-def _create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE, params=None)
-        schema_editor.execute(REVOKE, params=None)
-
-
-def _drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP, params=None)
 
 
 class Migration(migrations.Migration):
@@ -46,5 +33,5 @@ class Migration(migrations.Migration):
 
     operations = [
         EnableTenantRowSecurity("apikeys_apikey"),
-        migrations.RunPython(_create, _drop, elidable=False),
+        CreateCrossOrgFunction("tenantry_enter_org_by_key_hash(text[])", CREATE),
     ]

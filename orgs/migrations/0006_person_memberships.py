@@ -8,6 +8,8 @@ among them and names it for the transaction (tenancy.rls). PostgreSQL only.
 
 from django.db import migrations
 
+from tenancy.rls import CreateCrossOrgFunction
+
 CREATE = """
 CREATE FUNCTION tenantry_person_memberships(person bigint) RETURNS SETOF orgs_membership
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
@@ -16,19 +18,6 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
     ORDER BY m.created_at, m.id
 $$
 """
-REVOKE = "REVOKE ALL ON FUNCTION tenantry_person_memberships(bigint) FROM PUBLIC"
-DROP = "DROP FUNCTION IF EXISTS tenantry_person_memberships(bigint)"
-
-
-def _create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE, params=None)
-        schema_editor.execute(REVOKE, params=None)
-
-
-def _drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP, params=None)
 
 
 class Migration(migrations.Migration):
@@ -37,5 +26,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(_create, _drop, elidable=False),
+        CreateCrossOrgFunction("tenantry_person_memberships(bigint)", CREATE),
     ]
