@@ -2,13 +2,16 @@
 (``/api/users/me/mfa...``: a person's own sign-in only, never an API key). Thin: parse,
 count the attempt, call one service of ``accounts.mfa``."""
 
+from collections.abc import Callable
 from dataclasses import asdict
+from typing import Any
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 
 from accounts import mfa
 from accounts import serializers as s
@@ -116,18 +119,7 @@ class MfaConfirmView(SignedInView):
         ),
     )
     def post(self, request: Request) -> Response:
-        context = org_context(request)
-        enforce_second_factor(request, user_id=context.membership.user_id)
-        data = validated(s.MfaCodeSerializer, request)
-        try:
-            codes = mfa.totp_enroll_confirm(
-                user=context.membership.user,
-                code=data["code"],
-                actor=acting(request),
-                org_id=context.org.pk,
-            )
-        except mfa.InvalidCode:
-            raise invalid_code() from None
+        codes = _code_step(request, s.MfaCodeSerializer, mfa.totp_enroll_confirm)
         return Response(s.RecoveryCodesSerializer({"recovery_codes": codes}).data)
 
 
@@ -141,19 +133,7 @@ class MfaDisableView(SignedInView):
         description="A wrong password or code is `422`; 409 when no second factor is on.",
     )
     def post(self, request: Request) -> Response:
-        context = org_context(request)
-        enforce_second_factor(request, user_id=context.membership.user_id)
-        data = validated(s.MfaDisableSerializer, request)
-        try:
-            mfa.mfa_disable(
-                user=context.membership.user,
-                password=data["password"],
-                code=data["code"],
-                actor=acting(request),
-                org_id=context.org.pk,
-            )
-        except mfa.InvalidCode:
-            raise invalid_code() from None
+        _code_step(request, s.MfaDisableSerializer, mfa.mfa_disable)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -167,16 +147,22 @@ class RecoveryCodesView(SignedInView):
         description="A wrong code is `422`; 409 when no second factor is on.",
     )
     def post(self, request: Request) -> Response:
-        context = org_context(request)
-        enforce_second_factor(request, user_id=context.membership.user_id)
-        data = validated(s.MfaCodeSerializer, request)
-        try:
-            codes = mfa.recovery_codes_regenerate(
-                user=context.membership.user,
-                code=data["code"],
-                actor=acting(request),
-                org_id=context.org.pk,
-            )
-        except mfa.InvalidCode:
-            raise invalid_code() from None
+        codes = _code_step(request, s.MfaCodeSerializer, mfa.recovery_codes_regenerate)
         return Response(s.RecoveryCodesSerializer({"recovery_codes": codes}).data)
+
+
+def _code_step(
+    request: Request, serializer: type[Serializer[Any]], step: Callable[..., Any]
+) -> Any:
+    """A signed-in person's step that a code from their app authorizes (confirm, disable,
+    new recovery codes): rate-limited per person, the body's fields passed to ``step`` with
+    the person, the acting credential and the org; a wrong code is the documented 422."""
+    context = org_context(request)
+    enforce_second_factor(request, user_id=context.membership.user_id)
+    data = validated(serializer, request)
+    try:
+        return step(
+            user=context.membership.user, actor=acting(request), org_id=context.org.pk, **data
+        )
+    except mfa.InvalidCode:
+        raise invalid_code() from None
