@@ -48,6 +48,14 @@ def _no_store(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def _recovery_codes(
+    request: HttpRequest, codes: list[str] | None, *, continue_url: str, **extra: Any
+) -> HttpResponse:
+    """The page that shows new recovery codes, this once (never cached)."""
+    context = {"codes": codes, "continue_url": continue_url, **extra}
+    return _no_store(render(request, "accounts/recovery_codes.html", context))
+
+
 class _SignInStep(PortalPublicView):
     """A step of a half-finished sign-in: this browser's anonymous session holds the
     challenge token. No live challenge of the page's purpose: back to the sign-in page."""
@@ -150,8 +158,7 @@ class LoginEnrollPage(_SignInStep):
         }
 
     def done(self, request: HttpRequest, response: HttpResponse, redeemed: mfa.Redeemed) -> Any:
-        context = {"codes": redeemed.recovery_codes, "continue_url": response["Location"]}
-        return _no_store(render(request, "accounts/recovery_codes.html", context))
+        return _recovery_codes(request, redeemed.recovery_codes, continue_url=response["Location"])
 
 
 # --- The account page's second factor --------------------------------------------------------
@@ -211,8 +218,9 @@ class MfaSetupPage(PortalSignedInView):
             return HttpResponseRedirect(reverse("account"))
         except mfa.InvalidCode:
             return self._render(request, error=mfa.INVALID_CODE, status=422)
-        context = {"codes": codes, "continue_url": reverse("account"), "layout": PORTAL_LAYOUT}
-        return _no_store(render(request, "accounts/recovery_codes.html", context))
+        return _recovery_codes(
+            request, codes, continue_url=reverse("account"), layout=PORTAL_LAYOUT
+        )
 
 
 class MfaRecoveryCodesPage(PortalSignedInView):
@@ -235,8 +243,9 @@ class MfaRecoveryCodesPage(PortalSignedInView):
             return account_page(request, errors={"regenerate": [exc.conflict_message]}, status=409)
         except mfa.InvalidCode:
             return account_page(request, errors={"regenerate": [mfa.INVALID_CODE]}, status=422)
-        context = {"codes": codes, "continue_url": reverse("account"), "layout": PORTAL_LAYOUT}
-        return _no_store(render(request, "accounts/recovery_codes.html", context))
+        return _recovery_codes(
+            request, codes, continue_url=reverse("account"), layout=PORTAL_LAYOUT
+        )
 
 
 class MfaDisablePage(PortalSignedInView):
