@@ -21,6 +21,8 @@ Rates are ``"<count>/<period>"`` as django-ratelimit reads them: ``600/m``, ``30
 import functools
 import hashlib
 import logging
+import os
+import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -40,7 +42,9 @@ from django_ratelimit.core import (
     get_usage,
     rate_re,
 )
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework.exceptions import Throttled
 
 from audit.actors import client_ip
@@ -223,14 +227,49 @@ _SPEND_SHA = hashlib.sha1(SPEND_SCRIPT.encode()).hexdigest()  # noqa: S324 - Red
 
 
 def _run_spend_script(client: Any, keys: list[str], args: list[Any]) -> list[Any]:
-    """EVALSHA; a Redis that does not know the script yet (restarted, flushed) loads it.
-    (``execute_command`` itself: redis-py's ``evalsha`` wrapper checks for deprecated
-    arguments on every call.)"""
+    """EVALSHA on this thread's own connection (``_spend_connection``); a Redis that does
+    not know the script yet (restarted, flushed) loads it, and a connection that failed goes
+    redis-py's way (``execute_command``: a fresh connection, its retries) for this call.
+
+    Profiled, redis-py's per-command path (its pool's check-out and return, under a lock
+    and a deprecation wrapper; its retry and callback machinery) cost twice the CPU of
+    sending the command and reading the reply, on every API request."""
+    command = ("EVALSHA", _SPEND_SHA, len(keys), *keys, *args)
+    connection = _spend_connection(client.connection_pool)
     try:
-        return client.execute_command("EVALSHA", _SPEND_SHA, len(keys), *keys, *args)
-    except NoScriptError:
+        connection.send_command(*command)
+        return connection.read_response()  # type: ignore[no-any-return]
+    except NoScriptError:  # (its reply was read whole: the connection is clean)
         client.script_load(SPEND_SCRIPT)
-        return client.execute_command("EVALSHA", _SPEND_SHA, len(keys), *keys, *args)
+    except (RedisConnectionError, RedisTimeoutError):
+        connection.disconnect()  # (the next spend reconnects it)
+    except BaseException:
+        connection.disconnect()  # a half-sent command or half-read reply must not linger
+        raise
+    return client.execute_command(*command)  # type: ignore[no-any-return]
+
+
+class _HeldConnection(threading.local):
+    """One Redis connection per thread (and process) for the spend script, checked out of
+    the cache's pool once and kept: a forked worker, or another pool (a test's settings),
+    checks out its own."""
+
+    pool: Any = None
+    pid: int = 0
+    connection: Any = None
+
+
+_held = _HeldConnection()
+
+
+def _spend_connection(pool: Any) -> Any:
+    held = _held
+    if held.connection is None or held.pool is not pool or held.pid != os.getpid():
+        if held.connection is not None and held.pid == os.getpid():
+            held.pool.release(held.connection)
+        held.connection = pool.get_connection()
+        held.pool, held.pid = pool, os.getpid()
+    return held.connection
 
 
 # --- Which buckets a request spends -----------------------------------------------------
