@@ -238,7 +238,7 @@ def _run_spend_script(client: Any, keys: list[str], args: list[Any]) -> list[Any
     connection = _spend_connection(client.connection_pool)
     try:
         connection.send_command(*command)
-        return connection.read_response()  # type: ignore[no-any-return]
+        return connection.read_response()
     except NoScriptError:  # (its reply was read whole: the connection is clean)
         client.script_load(SPEND_SCRIPT)
     except (RedisConnectionError, RedisTimeoutError):
@@ -246,7 +246,7 @@ def _run_spend_script(client: Any, keys: list[str], args: list[Any]) -> list[Any
     except BaseException:
         connection.disconnect()  # a half-sent command or half-read reply must not linger
         raise
-    return client.execute_command(*command)  # type: ignore[no-any-return]
+    return client.execute_command(*command)
 
 
 class _HeldConnection(threading.local):
