@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
@@ -104,28 +104,31 @@ def fetch_row(sql: str, params: Sequence[Any]) -> Row | None:
     """One row of a credential lookup. On PostgreSQL the statement is prepared on the
     connection the first time (then only executed: no parse, no plan), and still runs
     through Django's cursor wrapper, so query logging and counting see it."""
-    if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_LOOKUPS:
-        with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]  # (once: each use of the ``connection`` proxy looks it up)
+    if db.vendor != "postgresql" or not settings.DATABASE_PREPARED_LOOKUPS:
+        with db.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    pg = connection.connection
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    pg = db.connection
     if pg.prepare_threshold is None:
         # Django turns psycopg's preparing off (None), which also ignores prepare=True. Its
         # own cursors bind on the client and never prepare, so a threshold no statement
         # reaches on its own changes nothing for them and lets ours be prepared.
         pg.prepare_threshold = 2**31
     raw = _PreparedCursor(pg)
-    logged = connection.queries_logged
-    cursor = connection.make_debug_cursor(raw) if logged else connection.make_cursor(raw)
+    if settings.USE_TZ:
+        raw.adapters.register_loader(_TIMESTAMPTZ, _FAST_TIMESTAMPTZ)
+    logged = db.queries_logged
+    cursor = db.make_debug_cursor(raw) if logged else db.make_cursor(raw)
     with cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-    if logged and connection.queries_log and connection.queries_log[-1]["sql"] is None:
+    if logged and db.queries_log and db.queries_log[-1]["sql"] is None:
         # psycopg keeps no text for a prepared execution: log the statement as a client-side
         # binding would have sent it, so the query log reads like every other entry.
-        connection.queries_log[-1]["sql"] = _client_text(pg, sql, params)
+        db.queries_log[-1]["sql"] = _client_text(pg, sql, params)
     return row
 
 
@@ -142,7 +145,22 @@ def _prepared_cursor_class() -> type:
     return PreparedCursor
 
 
-_PreparedCursor: Any = _prepared_cursor_class() if connection.vendor == "postgresql" else None
+def _timestamptz_loader() -> tuple[Any, Any]:
+    """psycopg's own timestamptz loader (compiled, with psycopg[binary]). Django registers
+    a Python subclass on every connection that sets each value's zone to the connection's
+    (``connection.timezone``: UTC with USE_TZ); its parsing was the costliest part of
+    building the credential's rows. Django names the session's TimeZone UTC as well
+    (``ensure_timezone``), and psycopg's loader gives the session's zone, so the values
+    are the same datetimes, in ``datetime.UTC``."""
+    from psycopg import postgres, pq
+
+    oid = postgres.types["timestamptz"].oid
+    return oid, postgres.adapters.get_loader(oid, pq.Format.TEXT)
+
+
+if connection.vendor == "postgresql":
+    _PreparedCursor: Any = _prepared_cursor_class()
+    _TIMESTAMPTZ, _FAST_TIMESTAMPTZ = _timestamptz_loader()
 
 
 def _client_text(pg: Any, sql: str, params: Sequence[Any]) -> str:
