@@ -15,6 +15,7 @@ from accounts.credential_rows import (
     MEMBER_COLUMNS,
     MEMBER_JOINS,
     ModelColumns,
+    attach,
     fetch_row,
     in_org,
     membership_from_row,
@@ -48,6 +49,7 @@ _KEY_WITH_MEMBER = (
     f" {MEMBER_JOINS} WHERE "
 )
 _ROW_SECURITY = connection.vendor == "postgresql"
+_KEY_MEMBERSHIP = APIKey._meta.get_field("membership")
 
 
 @functools.cache
@@ -115,7 +117,7 @@ class APIKeyAuthentication(BaseAuthentication):
         membership = membership_from_row(row, len(_KEY))
         if not membership.is_active or not membership.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid API key")
-        key.membership = membership
+        attach(key, _KEY_MEMBERSHIP, membership)  # (key.membership_id is membership.id)
         ip = client_ip(request)
         _check_allow_lists(key, request, ip)
         _note_use(request, key, ip)
