@@ -8,9 +8,10 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 from rest_framework import exceptions
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
+from accounts.authentication import authorization_header
 from accounts.credential_rows import (
     MEMBER_COLUMNS,
     MEMBER_JOINS,
@@ -77,7 +78,7 @@ def presented_key(request: Request) -> str | None:
     header = request.META.get("HTTP_X_API_KEY")
     if header:
         return header.strip()
-    auth = get_authorization_header(request).decode("latin-1").strip()
+    auth = authorization_header(request).decode("latin-1").strip()
     if not auth:
         return None
     scheme, _, rest = auth.partition(" ")
