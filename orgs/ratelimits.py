@@ -21,8 +21,6 @@ Rates are ``"<count>/<period>"`` as django-ratelimit reads them: ``600/m``, ``30
 import functools
 import hashlib
 import logging
-import os
-import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -42,9 +40,7 @@ from django_ratelimit.core import (
     get_usage,
     rate_re,
 )
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework.exceptions import Throttled
 
 from audit.actors import client_ip
@@ -175,8 +171,7 @@ def spend(
         if usage is not None:
             keys += [*usage.names, usage.index]
             args += [usage.ttl, *usage.fields]
-        client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
-        counts = [int(c) for c in _run_spend_script(client, keys, args)]
+        counts = [int(c) for c in _run_spend_script(cache._cache, keys, args)]  # type: ignore[attr-defined]
     else:  # the local run's per-process memory: django-ratelimit's own path
         counts = [
             (
@@ -226,50 +221,21 @@ return counts
 _SPEND_SHA = hashlib.sha1(SPEND_SCRIPT.encode()).hexdigest()  # noqa: S324 - Redis names scripts so
 
 
-def _run_spend_script(client: Any, keys: list[str], args: list[Any]) -> list[Any]:
-    """EVALSHA on this thread's own connection (``_spend_connection``); a Redis that does
-    not know the script yet (restarted, flushed) loads it, and a connection that failed goes
-    redis-py's way (``execute_command``: a fresh connection, its retries) for this call.
+def _run_spend_script(cache_client: Any, keys: list[str], args: list[Any]) -> list[Any]:
+    """EVALSHA; a Redis that does not know the script yet (restarted, flushed) loads it.
 
-    Profiled, redis-py's per-command path (its pool's check-out and return, under a lock
-    and a deprecation wrapper; its retry and callback machinery) cost twice the CPU of
-    sending the command and reading the reply, on every API request."""
+    On this project's cache (``config.cache``) the command goes out on the connection the
+    thread keeps (redis-py's per-command path cost twice the CPU of the round trip); on
+    Django's own Redis cache, through ``execute_command`` itself (redis-py's ``evalsha``
+    wrapper checks for deprecated arguments on every call)."""
+    client = cache_client.get_client(write=True)
+    run = getattr(cache_client, "command", None) or client.execute_command
     command = ("EVALSHA", _SPEND_SHA, len(keys), *keys, *args)
-    connection = _spend_connection(client.connection_pool)
     try:
-        connection.send_command(*command)
-        return connection.read_response()
-    except NoScriptError:  # (its reply was read whole: the connection is clean)
+        return run(*command)
+    except NoScriptError:
         client.script_load(SPEND_SCRIPT)
-    except (RedisConnectionError, RedisTimeoutError):
-        connection.disconnect()  # (the next spend reconnects it)
-    except BaseException:
-        connection.disconnect()  # a half-sent command or half-read reply must not linger
-        raise
-    return client.execute_command(*command)
-
-
-class _HeldConnection(threading.local):
-    """One Redis connection per thread (and process) for the spend script, checked out of
-    the cache's pool once and kept: a forked worker, or another pool (a test's settings),
-    checks out its own."""
-
-    pool: Any = None
-    pid: int = 0
-    connection: Any = None
-
-
-_held = _HeldConnection()
-
-
-def _spend_connection(pool: Any) -> Any:
-    held = _held
-    if held.connection is None or held.pool is not pool or held.pid != os.getpid():
-        if held.connection is not None and held.pid == os.getpid():
-            held.pool.release(held.connection)
-        held.connection = pool.get_connection()
-        held.pool, held.pid = pool, os.getpid()
-    return held.connection
+        return run(*command)
 
 
 # --- Which buckets a request spends -----------------------------------------------------
