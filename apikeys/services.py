@@ -18,6 +18,7 @@ from apikeys import audit_actions, crypto
 from apikeys.models import APIKey
 from audit.actors import Actor
 from audit.services import audited_update, record
+from hooks.services import hooks_consult
 from orgs.context import OrgContext
 from orgs.errors import Conflict
 from orgs.models import Membership, Organization
@@ -47,6 +48,9 @@ def api_key_create(
 
     ``within`` is the scope set of the credential making the request, when that is itself
     a scoped key: the new key never holds more than its maker (no scope laundering).
+
+    The valid proposal is first put to the org's pre-write hooks (``api_key.create``),
+    outside the transaction; a refusal raises ``HookDenied`` and nothing is written.
     """
     scopes = _narrowed(scopes, within)
     fields = _validated(
@@ -57,6 +61,19 @@ def api_key_create(
         expires_at=expires_at,
         env=env,
         rate_limit=(org, rate_limit or ""),
+    )
+    hooks_consult(
+        org=org,
+        actor=actor,
+        action="api_key.create",
+        proposed={
+            **_proposed(fields),
+            "creator": {
+                "membership_id": creator.pk,
+                "user_id": creator.user_id,
+                "role": creator.role,
+            },
+        },
     )
     with transaction.atomic():
         key, raw = _insert(org=org, creator=creator, **fields)
@@ -128,10 +145,39 @@ def api_key_roll(
     Only the key's creator may roll it (``by`` None: trusted system code). The new secret
     acts as the creator, so handing it to anyone else, even an admin who may revoke the key,
     would let them act with the creator's role.
+
+    The roll is first put to the org's pre-write hooks (``api_key.roll``), outside the
+    transaction; a refusal raises ``HookDenied`` and nothing is written.
     """
     grace = timedelta(seconds=grace_seconds)
     if not timedelta(0) <= grace <= MAX_GRACE:
         raise ValidationError({"grace_seconds": [f"Must be 0 to {int(MAX_GRACE.total_seconds())}"]})
+    current = APIKey.objects.for_org(org).get(pk=key.pk)
+    # What the rules refuse anyway is refused before a hook is asked (and again below,
+    # under the lock, where it counts).
+    _check_rollable(current, by=by, now=timezone.now())
+    hooks_consult(
+        org=org,
+        actor=actor,
+        action="api_key.roll",
+        proposed={
+            "key_id": current.pk,
+            "prefix": current.prefix,
+            "grace_seconds": grace_seconds,
+            **_proposed(
+                {
+                    "name": current.name,
+                    "env": current.env,
+                    "scopes": _narrowed(current.scopes, within),
+                    "allowed_origins": current.allowed_origins,
+                    "allowed_ips": current.allowed_ips,
+                    "expires_at": current.expires_at,
+                    "rate_limit": current.rate_limit,
+                }
+            ),
+            "creator": {"membership_id": current.membership_id, "user_id": current.created_by_id},
+        },
+    )
     now = timezone.now()
     with transaction.atomic():
         old = (
@@ -140,12 +186,8 @@ def api_key_roll(
             .select_related("membership")
             .get(pk=key.pk)
         )
-        if old.status_at(now) != "active" or old.replaced_by_id is not None:
-            raise Conflict("Only an active key that was not rolled already can be rolled")
-        if old.membership is None:
-            raise ValidationError("This key's creator has left the organization; create a new key")
-        if by is not None and by.membership.pk != old.membership_id:
-            raise PermissionDenied("Only the key's creator can roll it; revoke it instead")
+        _check_rollable(old, by=by, now=now)
+        assert old.membership is not None  # _check_rollable refused a key without one
         new, raw = _insert(
             org=org,
             creator=old.membership,
@@ -169,6 +211,29 @@ def api_key_roll(
             metadata={"new_key_id": new.pk, "old_key_ends_at": old.expires_at.isoformat()},
         )
     return new, raw
+
+
+def _check_rollable(key: APIKey, *, by: OrgContext | None, now: datetime) -> None:
+    if key.status_at(now) != "active" or key.replaced_by_id is not None:
+        raise Conflict("Only an active key that was not rolled already can be rolled")
+    if key.membership_id is None:
+        raise ValidationError("This key's creator has left the organization; create a new key")
+    if by is not None and by.membership.pk != key.membership_id:
+        raise PermissionDenied("Only the key's creator can roll it; revoke it instead")
+
+
+def _proposed(fields: dict[str, Any]) -> dict[str, Any]:
+    """A key's settings as a pre-write hook sees them (JSON; there is no secret among them)."""
+    expires_at = fields.get("expires_at")
+    return {
+        "name": fields["name"],
+        "env": fields["env"],
+        "scopes": fields["scopes"],
+        "allowed_origins": fields["allowed_origins"],
+        "allowed_ips": fields["allowed_ips"],
+        "expires_at": expires_at.isoformat() if expires_at else None,
+        "rate_limit": fields["rate_limit"],
+    }
 
 
 def leaked_keys_report(*, reports: list[dict[str, str]], actor: Actor) -> int:

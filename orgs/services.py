@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from audit.actors import Actor
 from audit.services import audited_update, record
+from hooks.services import hooks_consult
 from orgs import audit_actions
 from orgs.context import OrgContext
 from orgs.errors import Conflict
@@ -97,8 +98,28 @@ def membership_set_role(
     *, org: Organization, actor: Actor, membership: Membership, role: str, by: OrgContext | None
 ) -> Membership:
     """Change a member's role. Nobody grants above their own role or touches a higher one;
-    the last owner cannot be demoted. Atomic, audited with before/after."""
+    the last owner cannot be demoted. Atomic, audited with before/after.
+
+    A real change is first put to the org's pre-write hooks (``member.role_change``),
+    outside the transaction; a refusal raises ``HookDenied`` and nothing is written."""
     role = Role(role)
+    if membership.role != role:
+        # What the rules refuse anyway is refused before a hook is asked (and again below,
+        # under the lock, where it counts).
+        _check_may_manage(by=by, target=membership)
+        check_may_grant(by=by, role=role)
+        hooks_consult(
+            org=org,
+            actor=actor,
+            action="member.role_change",
+            proposed={
+                "membership_id": membership.pk,
+                "user_id": membership.user_id,
+                "email": membership.user.email,
+                "role_before": membership.role,
+                "role_after": role.value,
+            },
+        )
     with transaction.atomic():
         membership = _lock(org, membership)
         _check_may_manage(by=by, target=membership)
@@ -287,7 +308,10 @@ def invitation_create(
 ) -> tuple[Invitation, str]:
     """Invite ``email`` with ``role`` (no higher than the inviter's). Atomic, audited; the
     raw token is emailed to the invitee after commit, never stored or logged. It is also
-    returned for trusted callers (commands, tests); the API does not pass it on."""
+    returned for trusted callers (commands, tests); the API does not pass it on.
+
+    The invitation is first put to the org's pre-write hooks (``member.invite``), outside
+    the transaction; a refusal raises ``HookDenied`` and nothing is written."""
     email = email.strip().lower()
     try:
         validate_email(email)
@@ -295,6 +319,9 @@ def invitation_create(
         raise ValidationError({"email": ["Invalid email"]}) from exc
     role = Role(role)
     check_may_grant(by=by, role=role)
+    hooks_consult(
+        org=org, actor=actor, action="member.invite", proposed={"email": email, "role": role.value}
+    )
     now = timezone.now()
     with transaction.atomic():
         members = Membership.objects.for_org(org).filter(user__email__iexact=email)
