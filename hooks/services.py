@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
 from audit.actors import Actor
+from audit.registry import AuditAction
 from audit.services import audited_update, record
 from audit.webhooks.signing import generate_secret
 from audit.webhooks.targets import display_url, url_error
@@ -63,35 +64,64 @@ def hooks_consult(*, org: Any, actor: Actor, action: str, proposed: dict[str, An
     body = calls.message(action=action, org=org, actor=actor, proposed=proposed)
     for hook in hooks:
         verdict = calls.ask(url=hook.url, secret=hook.secret, body=body)
-        if verdict.outcome == calls.ALLOWED:
-            continue
-        if not verdict.answered and hook.failure_mode == FailureMode.OPEN:
-            logger.warning(
-                "pre-write hook %s (%s) failed open for %s: %s",
-                hook.pk,
-                hook,
-                action,
-                verdict.outcome,
-            )
+        if _proceeds(hook, verdict):
+            if not verdict.answered:
+                logger.warning(
+                    "pre-write hook %s (%s) failed open for %s: %s",
+                    hook.pk,
+                    hook,
+                    action,
+                    verdict.outcome,
+                )
             continue
         reason = verdict.reason if verdict.answered else _closed_reason(verdict)
-        with transaction.atomic():
-            record(
-                org_id=hook.org_id,
-                action=audit_actions.HOOK_DENIED,
-                actor=actor,
-                target=hook,
-                metadata={
-                    "action": action,
-                    "outcome": verdict.outcome,
-                    "reason": reason,
-                    "status_code": verdict.status_code,
-                    "duration_ms": verdict.duration_ms,
-                    "failure_mode": hook.failure_mode,
-                    "object": proposed,
-                },
-            )
+        _record_call(
+            hook,
+            actor=actor,
+            audit_action=audit_actions.HOOK_DENIED,
+            action=action,
+            verdict=verdict,
+            reason=reason,
+            failure_mode=hook.failure_mode,
+            object=proposed,
+        )
         raise HookDenied(reason=reason, action=action, outcome=verdict.outcome)
+
+
+def _proceeds(hook: PreWriteHook, verdict: calls.Verdict) -> bool:
+    """Whether a write goes ahead after this hook's verdict, its failure mode applied."""
+    if verdict.answered:
+        return verdict.outcome == calls.ALLOWED
+    return hook.failure_mode == FailureMode.OPEN
+
+
+def _record_call(
+    hook: PreWriteHook,
+    *,
+    actor: Actor,
+    audit_action: AuditAction,
+    action: str,
+    verdict: calls.Verdict,
+    reason: str,
+    **extra: Any,
+) -> None:
+    """Audit one call to a hook, after it, in a transaction of its own (no write of the
+    caller's is open: the call was made outside any)."""
+    with transaction.atomic():
+        record(
+            org_id=hook.org_id,
+            action=audit_action,
+            actor=actor,
+            target=hook,
+            metadata={
+                "action": action,
+                "outcome": verdict.outcome,
+                "reason": reason,
+                "status_code": verdict.status_code,
+                "duration_ms": verdict.duration_ms,
+                **extra,
+            },
+        )
 
 
 def _closed_reason(verdict: calls.Verdict) -> str:
@@ -219,29 +249,20 @@ def hook_send_test(*, org: Any, actor: Actor, hook: PreWriteHook) -> TestResult:
         action=action, org=org, actor=actor, proposed=_SAMPLES.get(action, {}), test=True
     )
     verdict = calls.ask(url=hook.url, secret=hook.secret, body=body)
-    proceeds = verdict.outcome == calls.ALLOWED or (
-        not verdict.answered and hook.failure_mode == FailureMode.OPEN
+    _record_call(
+        hook,
+        actor=actor,
+        audit_action=audit_actions.HOOK_TESTED,
+        action=action,
+        verdict=verdict,
+        reason=verdict.reason,
     )
-    with transaction.atomic():
-        record(
-            org_id=hook.org_id,
-            action=audit_actions.HOOK_TESTED,
-            actor=actor,
-            target=hook,
-            metadata={
-                "action": action,
-                "outcome": verdict.outcome,
-                "reason": verdict.reason,
-                "status_code": verdict.status_code,
-                "duration_ms": verdict.duration_ms,
-            },
-        )
     return TestResult(
         outcome=verdict.outcome,
         reason=verdict.reason,
         status_code=verdict.status_code,
         duration_ms=verdict.duration_ms,
-        writes_would_proceed=proceeds,
+        writes_would_proceed=_proceeds(hook, verdict),
     )
 
 
