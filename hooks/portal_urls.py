@@ -8,6 +8,7 @@ urlpatterns: list[URLPattern] = [
     path("settings/hooks/", views.HookListView.as_view(), name="portal-hooks"),
     path("settings/hooks/new/", views.HookCreateView.as_view(), name="portal-hook-create"),
     path("settings/hooks/<int:pk>/", views.HookDetailView.as_view(), name="portal-hook"),
+    path("settings/hooks/<int:pk>/edit/", views.HookEditView.as_view(), name="portal-hook-edit"),
     path("settings/hooks/<int:pk>/test/", views.HookTestView.as_view(), name="portal-hook-test"),
     path(
         "settings/hooks/<int:pk>/enabled/",

@@ -84,6 +84,44 @@ class HookDetailView(HookPortalView):
         return response
 
 
+class HookEditView(HookPortalView):
+    """Change a hook's URL, writes, failure mode or state: the same service as
+    ``PATCH /api/hooks/{id}``. The secret stays (and is never shown again)."""
+
+    required_actions = {"get": "security:write", "post": "security:write"}
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        hook = self.hook(pk)
+        initial = {
+            "url": hook.url,
+            "description": hook.description,
+            "actions": hook.actions,
+            "failure_mode": hook.failure_mode,
+            "enabled": hook.enabled,
+        }
+        return self.page(hook, PreWriteHookForm(initial=initial))
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        hook = self.hook(pk)
+        form = PreWriteHookForm(request.POST)
+        if form.is_valid():
+            try:
+                hook_update(org=self.org, actor=self.actor(), hook=hook, **form.cleaned_data)
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                messages.success(request, f"Hook {hook} saved")
+                return redirect("portal-hook", pk=hook.pk)
+        return self.page(hook, form, status=422)
+
+    def page(
+        self, hook: PreWriteHook, form: PreWriteHookForm, *, status: int = 200
+    ) -> HttpResponse:
+        return self.render_page(
+            "portal/hooks/edit.html", {"hook": hook, "form": form}, status=status
+        )
+
+
 class HookTestView(HookPortalView):
     """The same service as ``POST /api/hooks/{id}/test``: the answer in a flash message."""
 

@@ -474,6 +474,12 @@ def _portal_recipes(org):
             {},
             "hook.tested",
         ),
+        "POST /settings/hooks/{pk}/edit/": lambda: (
+            owner(),
+            hook_path("edit/"),
+            {"url": "http://127.0.0.1:9/hook", "actions": ["api_key.roll"], "failure_mode": "open"},
+            "hook.updated",
+        ),
         "POST /settings/hooks/{pk}/enabled/": lambda: (
             owner(),
             hook_path("enabled/"),

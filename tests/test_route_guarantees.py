@@ -434,6 +434,7 @@ def _other_org_portal_ids(name, other_org):
         "portal-hook": hook,
         "portal-hook-test": hook,
         "portal-hook-enabled": hook,
+        "portal-hook-edit": hook,
         "portal-hook-delete": hook,
     }
     assert name in factories, f"portal route {name!r} takes an id but has no isolation factory"

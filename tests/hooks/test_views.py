@@ -60,6 +60,8 @@ def test_an_admin_reads_the_hooks_page_but_cannot_change_anything(org, portal_me
     form = {"url": URL, "actions": ["member.invite"], "failure_mode": "closed"}
     assert admin.post("/settings/hooks/new/", form).status_code == 403
     assert admin.post(f"/settings/hooks/{hook.pk}/enabled/", {}).status_code == 403
+    assert admin.get(f"/settings/hooks/{hook.pk}/edit/").status_code == 403
+    assert admin.post(f"/settings/hooks/{hook.pk}/edit/", form).status_code == 403
     assert admin.post(f"/settings/hooks/{hook.pk}/delete/").status_code == 403
     assert admin.post(f"/settings/hooks/{hook.pk}/test/").status_code == 403
     assert PreWriteHook.objects.for_org(org).get().enabled is True
@@ -88,6 +90,37 @@ def test_an_owner_disables_and_deletes_a_hook(org, portal_member):
     assert "Delete the pre-write hook" in confirm.content.decode()
     assert owner.post(f"/settings/hooks/{hook.pk}/delete/").status_code == 302
     assert not PreWriteHook.objects.for_org(org).exists()
+
+
+def test_an_owner_edits_a_hook_and_keeps_its_secret(org, portal_member):
+    hook = make_hook(org, URL, actions=["member.invite"])
+    owner = portal_member(org, role="owner")
+    form = owner.get(f"/settings/hooks/{hook.pk}/edit/").content.decode()
+    assert URL in form
+    assert hook.secret not in form
+    changed = {"url": URL, "actions": ["member.invite", "api_key.roll"], "failure_mode": "open"}
+    response = owner.post(f"/settings/hooks/{hook.pk}/edit/", {**changed, "enabled": "on"})
+    assert response.status_code == 302
+    secret = hook.secret
+    hook.refresh_from_db()
+    assert (hook.actions, hook.failure_mode, hook.secret) == (
+        ["api_key.roll", "member.invite"],
+        "open",
+        secret,
+    )
+    [event] = AuditEvent.dangerously_unscoped.filter(action="hook.updated")
+    assert event.metadata["after"]["failure_mode"] == "open"
+
+
+def test_an_edit_is_held_to_the_ssrf_rules(org, portal_member):
+    hook = make_hook(org, URL)
+    owner = portal_member(org, role="owner")
+    form = {"url": "https://127.0.0.1/", "actions": ["member.invite"], "failure_mode": "open"}
+    response = owner.post(f"/settings/hooks/{hook.pk}/edit/", form)
+    assert response.status_code == 422
+    assert "Private and reserved addresses are not allowed" in response.content.decode()
+    hook.refresh_from_db()
+    assert hook.url == URL
 
 
 def test_another_orgs_hook_is_not_found(org, other_org, portal_member):
