@@ -6,6 +6,7 @@ commands, sign-up), which is not bound by role rules.
 """
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -319,19 +320,15 @@ def invitation_create(
         raise ValidationError({"email": ["Invalid email"]}) from exc
     role = Role(role)
     check_may_grant(by=by, role=role)
+    # What the rules refuse anyway is refused before a hook is asked (and again below, in
+    # the write's transaction).
+    _check_invitable(org, email, timezone.now())
     hooks_consult(
         org=org, actor=actor, action="member.invite", proposed={"email": email, "role": role.value}
     )
     now = timezone.now()
     with transaction.atomic():
-        members = Membership.objects.for_org(org).filter(user__email__iexact=email)
-        if members.exists():
-            raise Conflict("Already a member of this organization", field="email")
-        pending = Invitation.objects.for_org(org).filter(
-            email=email, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
-        )
-        if pending.exists():
-            raise Conflict("An invitation for this email is already pending", field="email")
+        _check_invitable(org, email, now)
         raw, digest = new_opaque_token(INVITATION_PREFIX)
         invitation = Invitation.objects.create(
             org=org,
@@ -351,6 +348,16 @@ def invitation_create(
         )
         transaction.on_commit(lambda: _send_invitation(org, invitation, raw))
     return invitation, raw
+
+
+def _check_invitable(org: Organization, email: str, now: datetime) -> None:
+    if Membership.objects.for_org(org).filter(user__email__iexact=email).exists():
+        raise Conflict("Already a member of this organization", field="email")
+    pending = Invitation.objects.for_org(org).filter(
+        email=email, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
+    )
+    if pending.exists():
+        raise Conflict("An invitation for this email is already pending", field="email")
 
 
 def invitation_revoke(*, org: Organization, actor: Actor, invitation: Invitation) -> None:

@@ -199,7 +199,7 @@ def test_a_test_call_reports_the_hooks_answer_and_is_audited(org, owner, hook_re
 
 
 def test_a_test_call_to_a_silent_fail_open_hook_says_writes_go_ahead(org, owner, hook_receiver):
-    hook = make_hook(org, hook_receiver(ALLOW, delay=1.5).url, failure_mode="open")
+    hook = make_hook(org, hook_receiver(ALLOW, delay=5.0).url, failure_mode="open")
     result = owner.post(f"/api/hooks/{hook.pk}/test").json()
     assert result["outcome"] == "timeout"
     assert result["writes_would_proceed"] is True
