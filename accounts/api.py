@@ -41,6 +41,8 @@ class LoginView(PublicView):
         responses={200: s.TokenPairSerializer},
         tags=["auth"],
         summary="Exchange email, password and org slug for a token pair",
+        description="Any failure is the same 401 Invalid credentials, also for an org that "
+        "switched JWT sign-in off (whether or not the password was right).",
     )
     def post(self, request: Request) -> Response:
         enforce(request, group="login-ip", key="ip", rate=settings.LOGIN_RATE)
@@ -53,10 +55,10 @@ class LoginView(PublicView):
                 org_slug=data["org_slug"],
                 context=RequestContext.from_request(request),
             )
-        except InvalidCredentials:
+        except (InvalidCredentials, JwtDisabled):
+            # One answer for every failure, a JWT-disabled org's included: telling a right
+            # password there from a wrong one would confirm a guess.
             raise exceptions.AuthenticationFailed(INVALID_CREDENTIALS) from None
-        except JwtDisabled:
-            raise jwt_disabled_error() from None
         return Response(s.TokenPairSerializer(pair).data)
 
 

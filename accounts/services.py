@@ -232,20 +232,25 @@ def password_login(
 ) -> TokenPair:
     """Check the password and the membership, then open a token family. Audited.
 
-    Unknown email, wrong password, inactive user and "not a member" are indistinguishable:
-    Django's ModelBackend hashes the password even for an unknown email, so timing is too.
+    Unknown email, wrong password, inactive user, "not a member" and an org that switched
+    JWT sign-in off are indistinguishable: Django's ModelBackend hashes the password even for
+    an unknown email, and the membership is looked up whether or not the password was right,
+    so the work (one hash, the same queries) and the answer are the same. A JWT-disabled org
+    answering otherwise for the right password would confirm a guess (the login oracle).
     """
     user = ModelBackend().authenticate(None, username=email, password=password)
     org = Organization.objects.filter(slug=org_slug.strip().lower()).first()
     membership = None
-    if user is not None and org is not None:
+    if org is not None:
+        # With no user, the same query matching nothing (user IS NULL): the same work.
+        who = models.Q(user=user) if user is not None else models.Q(user__isnull=True)
         membership = (
             Membership.objects.for_org(org)
             .select_related("user", "org")
-            .filter(user=user, status=Membership.Status.ACTIVE)
+            .filter(who, status=Membership.Status.ACTIVE)
             .first()
         )
-    if membership is None:
+    if membership is None or not membership.org.jwt_enabled:
         raise InvalidCredentials
     return open_session(membership=membership, context=context, via="password")
 

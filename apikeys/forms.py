@@ -5,7 +5,7 @@ from typing import Any
 
 from django import forms
 
-from orgs.roles import ACTIONS
+from orgs.roles import ACTIONS, Role
 
 GRACE_CHOICES = [
     ("0", "End the old key now"),
@@ -81,3 +81,116 @@ class APIKeyRollForm(forms.Form):
         initial="3600",
         help_text="Time to deploy the new key everywhere; then the old one stops working.",
     )
+    expires_at = forms.DateField(
+        label="New key expires on",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="At 00:00 UTC that day. Leave empty to keep the old key's expiry.",
+    )
+
+    def new_expiry(self) -> datetime | None:
+        day = self.cleaned_data.get("expires_at")
+        return datetime.combine(day, time(0), tzinfo=UTC) if day else None
+
+
+ENV_CHOICES = [("live", "Live"), ("test", "Test")]
+
+
+class APIKeyPolicyForm(forms.Form):
+    """The org's API-key policy; per role, a field for environments and one for scopes."""
+
+    max_lifetime_days = forms.IntegerField(
+        label="Maximum lifetime (days)",
+        required=False,
+        min_value=1,
+        max_value=3650,
+        help_text="New and rolled keys must expire within this many days. Empty: no limit.",
+    )
+    revoke_unused_after_days = forms.IntegerField(
+        label="Revoke keys unused for (days)",
+        required=False,
+        min_value=14,
+        max_value=3650,
+        help_text="The daily sweep revokes them, at least a week after emailing the owners. "
+        "Empty: never.",
+    )
+    max_active_keys_per_member = forms.IntegerField(
+        label="Active keys per member",
+        required=False,
+        min_value=1,
+        max_value=10_000,
+        help_text="Empty: no limit.",
+    )
+    require_ip_allowlist_for_live = forms.BooleanField(
+        label="Live keys must carry an IP allow-list", required=False
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for role in Role:
+            self.fields[f"env_{role.value}"] = forms.MultipleChoiceField(
+                label=f"Environments {role.value}s may create keys in",
+                choices=ENV_CHOICES,
+                required=False,
+                widget=forms.CheckboxSelectMultiple,
+                initial=["live", "test"],
+            )
+            self.fields[f"limit_scopes_{role.value}"] = forms.BooleanField(
+                label=f"Limit the scopes of {role.value}s' new keys", required=False
+            )
+            self.fields[f"scopes_{role.value}"] = forms.MultipleChoiceField(
+                label=f"Scopes {role.value}s' keys may hold",
+                choices=[(a, a) for a in ACTIONS],
+                required=False,
+                widget=forms.CheckboxSelectMultiple,
+            )
+
+    @classmethod
+    def initial_from(cls, policy: Any) -> dict[str, Any]:
+        initial: dict[str, Any] = {
+            "max_lifetime_days": policy.max_lifetime_days,
+            "revoke_unused_after_days": policy.revoke_unused_after_days,
+            "max_active_keys_per_member": policy.max_active_keys_per_member,
+            "require_ip_allowlist_for_live": policy.require_ip_allowlist_for_live,
+        }
+        for role in Role:
+            initial[f"env_{role.value}"] = policy.allowed_environments.get(
+                role.value, ["live", "test"]
+            )
+            ceiling = policy.scope_ceilings.get(role.value)
+            initial[f"limit_scopes_{role.value}"] = ceiling is not None
+            initial[f"scopes_{role.value}"] = ceiling or []
+        return initial
+
+    def per_role(self) -> list[dict[str, Any]]:
+        """The per-role fields, bound, for the template."""
+        return [
+            {
+                "role": role.value,
+                "env": self[f"env_{role.value}"],
+                "limit": self[f"limit_scopes_{role.value}"],
+                "scopes": self[f"scopes_{role.value}"],
+            }
+            for role in Role
+        ]
+
+    def changes(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        environments = {
+            role.value: list(data[f"env_{role.value}"])
+            for role in Role
+            if set(data[f"env_{role.value}"]) != {"live", "test"}
+        }
+        ceilings = {
+            role.value: list(data[f"scopes_{role.value}"])
+            for role in Role
+            if data[f"limit_scopes_{role.value}"]
+        }
+        return {
+            "max_lifetime_days": data["max_lifetime_days"],
+            "revoke_unused_after_days": data["revoke_unused_after_days"],
+            "max_active_keys_per_member": data["max_active_keys_per_member"],
+            "require_ip_allowlist_for_live": data["require_ip_allowlist_for_live"],
+            "allowed_environments": environments,
+            "scope_ceilings": ceilings,
+        }

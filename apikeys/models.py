@@ -39,6 +39,9 @@ class APIKey(TenantModel):
     replaced_by = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # When the org's owners were last told this key will be revoked for disuse (the sweep
+    # warns once per idle stretch: a use after the warning makes it stale).
+    unused_warned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(TenantModel.Meta):
         indexes = [models.Index(fields=["org", "-created_at"], name="apikey_org_created")]
@@ -52,3 +55,28 @@ class APIKey(TenantModel):
         if self.expires_at is not None and self.expires_at <= now:
             return "expired"
         return "active"
+
+
+class APIKeyPolicy(TenantModel):
+    """An org's rules for its API keys (GitHub's fine-grained token policies, and more).
+
+    At most one per org; no row, or a field left empty, means no restriction. Create and
+    roll enforce it (``apikeys.policy``); keys made before a rule existed are flagged, not
+    revoked, except by the unused-key sweep (``manage.py revoke_unused_api_keys``).
+    """
+
+    max_lifetime_days = models.PositiveIntegerField(null=True, blank=True)
+    revoke_unused_after_days = models.PositiveIntegerField(null=True, blank=True)
+    # role -> the actions a new key of a member with that role may hold; a role not named: any
+    scope_ceilings = models.JSONField(default=dict, blank=True)
+    max_active_keys_per_member = models.PositiveIntegerField(null=True, blank=True)
+    # role -> the environments ("live", "test") it may create keys in; a role not named: both
+    allowed_environments = models.JSONField(default=dict, blank=True)
+    require_ip_allowlist_for_live = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = [models.UniqueConstraint(fields=["org"], name="apikeypolicy_one_per_org")]
+
+    def __str__(self) -> str:
+        return f"API-key policy of {self.org_id}"

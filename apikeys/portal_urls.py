@@ -6,6 +6,11 @@ from apikeys import views
 
 urlpatterns: list[URLPattern] = [
     path("settings/api-keys/", views.APIKeyListView.as_view(), name="portal-api-keys"),
+    path(
+        "settings/api-keys/policy/",
+        views.APIKeyPolicyPortalView.as_view(),
+        name="portal-api-key-policy",
+    ),
     path("settings/api-keys/new/", views.APIKeyCreateView.as_view(), name="portal-api-key-create"),
     path("settings/api-keys/created/", views.APIKeyNewView.as_view(), name="portal-api-key-new"),
     path(

@@ -4,23 +4,37 @@ logged or audited."""
 import ipaddress
 import logging
 import secrets
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
 from apikeys import audit_actions, crypto
-from apikeys.models import APIKey
+from apikeys.models import APIKey, APIKeyPolicy
+from apikeys.policy import (
+    POLICY_FIELDS,
+    UNUSED_NOTICE,
+    NewKey,
+    describe,
+    idle_since,
+    is_unrestricted,
+    live_ip_allowlist_violation,
+    max_active_keys_violation,
+    new_key_violations,
+)
+from apikeys.selectors import PolicyFlags, active_keys, api_key_policy_of
 from audit.actors import Actor
 from audit.services import audited_update, record
 from hooks.services import hooks_consult
 from orgs.context import OrgContext
-from orgs.errors import Conflict
+from orgs.errors import Conflict, PolicyViolation
 from orgs.models import Membership, Organization
 from orgs.ratelimits import org_rates, parse_rate, rate_per_second
 from orgs.roles import ACTIONS, Role
@@ -47,9 +61,10 @@ def api_key_create(
     """Make a key that acts as ``creator`` narrowed by ``scopes``. Atomic, audited.
 
     ``within`` is the scope set of the credential making the request, when that is itself
-    a scoped key: the new key never holds more than its maker (no scope laundering).
+    a scoped key: the new key never holds more than its maker (no scope laundering). The
+    org's API-key policy must allow the key (``PolicyViolation`` names each rule it breaks).
 
-    The valid proposal is first put to the org's pre-write hooks (``api_key.create``),
+    The valid proposal is then put to the org's pre-write hooks (``api_key.create``),
     outside the transaction; a refusal raises ``HookDenied`` and nothing is written.
     """
     scopes = _narrowed(scopes, within)
@@ -62,6 +77,10 @@ def api_key_create(
         env=env,
         rate_limit=(org, rate_limit or ""),
     )
+    # What the policy refuses anyway is refused before a hook is asked (in a transaction of
+    # its own, for the policy's row lock; again below, in the write's, where it counts).
+    with transaction.atomic():
+        _enforce_policy(org=org, creator=creator, replacing=None, **fields)
     hooks_consult(
         org=org,
         actor=actor,
@@ -76,6 +95,7 @@ def api_key_create(
         },
     )
     with transaction.atomic():
+        _enforce_policy(org=org, creator=creator, replacing=None, **fields)
         key, raw = _insert(org=org, creator=creator, **fields)
         record(
             org_id=org.pk,
@@ -106,6 +126,9 @@ def api_key_update(
         changes["rate_limit"] = _rate_limit(org, rate_limit, errors)
     if errors:
         raise ValidationError(errors)
+    emptied = changes.get("allowed_ips") == [] and key.env == "live"
+    if emptied and api_key_policy_of(org).require_ip_allowlist_for_live:
+        raise PolicyViolation([live_ip_allowlist_violation()])
     return audited_update(
         rows=APIKey.objects.for_org(org),
         pk=key.pk,
@@ -136,11 +159,13 @@ def api_key_roll(
     grace_seconds: int,
     by: OrgContext | None,
     within: frozenset[str] | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[APIKey, str]:
     """Replace a key with a new one of the same settings, acting as the same member; the
     old one keeps working for ``grace_seconds`` (0 ends it now). Whoever rolls it gains and
-    loses nothing: the key keeps its creator. Atomic, audited as one event; returns the new
-    raw key.
+    loses nothing: the key keeps its creator. The new key expires when the old one did, or
+    at ``expires_at`` when given. The org's API-key policy must allow the new key, as for a
+    create (``PolicyViolation``). Atomic, audited as one event; returns the new raw key.
 
     Only the key's creator may roll it (``by`` None: trusted system code). The new secret
     acts as the creator, so handing it to anyone else, even an admin who may revoke the key,
@@ -152,10 +177,17 @@ def api_key_roll(
     grace = timedelta(seconds=grace_seconds)
     if not timedelta(0) <= grace <= MAX_GRACE:
         raise ValidationError({"grace_seconds": [f"Must be 0 to {int(MAX_GRACE.total_seconds())}"]})
-    current = APIKey.objects.for_org(org).get(pk=key.pk)
-    # What the rules refuse anyway is refused before a hook is asked (and again below,
-    # under the lock, where it counts).
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": ["Must be in the future"]})
+    current = APIKey.objects.for_org(org).select_related("membership").get(pk=key.pk)
+    # What the rules and the policy refuse anyway is refused before a hook is asked (the
+    # policy in a transaction of its own, for its row lock); again below, under the lock,
+    # where it counts.
     _check_rollable(current, by=by, now=timezone.now())
+    proposed = _roll_fields(current, within=within, expires_at=expires_at)
+    assert current.membership is not None  # _check_rollable refused a key without one
+    with transaction.atomic():
+        _enforce_policy(org=org, creator=current.membership, replacing=current, **proposed)
     hooks_consult(
         org=org,
         actor=actor,
@@ -164,17 +196,7 @@ def api_key_roll(
             "key_id": current.pk,
             "prefix": current.prefix,
             "grace_seconds": grace_seconds,
-            **_proposed(
-                {
-                    "name": current.name,
-                    "env": current.env,
-                    "scopes": _narrowed(current.scopes, within),
-                    "allowed_origins": current.allowed_origins,
-                    "allowed_ips": current.allowed_ips,
-                    "expires_at": current.expires_at,
-                    "rate_limit": current.rate_limit,
-                }
-            ),
+            **_proposed(proposed),
             "creator": {"membership_id": current.membership_id, "user_id": current.created_by_id},
         },
     )
@@ -188,17 +210,9 @@ def api_key_roll(
         )
         _check_rollable(old, by=by, now=now)
         assert old.membership is not None  # _check_rollable refused a key without one
-        new, raw = _insert(
-            org=org,
-            creator=old.membership,
-            name=old.name,
-            env=old.env,
-            scopes=_narrowed(old.scopes, within),
-            allowed_origins=old.allowed_origins,
-            allowed_ips=old.allowed_ips,
-            expires_at=old.expires_at,
-            rate_limit=old.rate_limit,
-        )
+        fields = _roll_fields(old, within=within, expires_at=expires_at)
+        _enforce_policy(org=org, creator=old.membership, replacing=old, **fields)
+        new, raw = _insert(org=org, creator=old.membership, **fields)
         ends = now + grace
         old.expires_at = min(old.expires_at, ends) if old.expires_at else ends
         old.replaced_by = new
@@ -234,6 +248,51 @@ def _proposed(fields: dict[str, Any]) -> dict[str, Any]:
         "expires_at": expires_at.isoformat() if expires_at else None,
         "rate_limit": fields["rate_limit"],
     }
+
+
+def _roll_fields(
+    old: APIKey, *, within: frozenset[str] | None, expires_at: datetime | None
+) -> dict[str, Any]:
+    """The new key of a roll: the old one's settings, a new expiry when given."""
+    return {
+        "name": old.name,
+        "env": old.env,
+        "scopes": _narrowed(old.scopes, within),
+        "allowed_origins": old.allowed_origins,
+        "allowed_ips": old.allowed_ips,
+        "expires_at": expires_at or old.expires_at,
+        "rate_limit": old.rate_limit,
+    }
+
+
+def _enforce_policy(
+    *, org: Organization, creator: Membership, replacing: APIKey | None, **fields: Any
+) -> None:
+    """Inside the caller's transaction: refuse a new key the org's API-key policy does not
+    allow, naming every rule it breaks. ``replacing``: the key a roll replaces, which does
+    not count toward its creator's active keys."""
+    policy = api_key_policy_of(org)
+    if is_unrestricted(policy):
+        return
+    new = NewKey(
+        role=creator.role,
+        env=fields["env"],
+        scopes=fields["scopes"],
+        expires_at=fields["expires_at"],
+        allowed_ips=fields["allowed_ips"],
+    )
+    found = new_key_violations(policy, new, now=timezone.now())
+    limit = policy.max_active_keys_per_member
+    if limit is not None:
+        # The creator's membership row is the lock: concurrent creates count one by one.
+        Membership.objects.for_org(org).select_for_update().filter(pk=creator.pk).first()
+        held = active_keys(APIKey.objects.for_org(org)).filter(membership_id=creator.pk)
+        if replacing is not None:
+            held = held.exclude(pk=replacing.pk)
+        if held.count() >= limit:
+            found.append(max_active_keys_violation(limit))
+    if found:
+        raise PolicyViolation(found)
 
 
 def leaked_keys_report(*, reports: list[dict[str, str]], actor: Actor) -> int:
@@ -445,3 +504,200 @@ def api_key_pepper_generate(*, actor: Actor) -> tuple[str, str]:
             metadata={"pepper_id": pepper_id},
         )
     return pepper_id, secrets.token_hex(32)
+
+
+# --- The org's API-key policy -------------------------------------------------------------
+
+MAX_DAYS = 3650
+MIN_UNUSED_DAYS = 14  # a week of disuse before the week's notice
+
+
+def api_key_policy_set(
+    *, org: Organization, actor: Actor, by: OrgContext | None, changes: dict[str, Any]
+) -> tuple[APIKeyPolicy, list[tuple[APIKey, list[str]]]]:
+    """Change the org's API-key policy; fields not in ``changes`` keep their value. Owners
+    only (``security:write``; ``by=None``: trusted system code). Existing keys are never
+    revoked here: the answer lists the active keys the new policy leaves outside it, with
+    the rules of each. Atomic, audited with before/after; a change to nothing writes nothing.
+    """
+    if by is not None and not by.allows("security:write"):
+        raise PermissionDenied("Only an owner can change the API-key policy")
+    cleaned = _policy_changes(changes)
+    with transaction.atomic():
+        current = APIKeyPolicy.objects.for_org(org).first()
+        proposed = APIKeyPolicy(org=org, **{**(describe(current) if current else {}), **cleaned})
+        if current is None and is_unrestricted(proposed):
+            return proposed, []  # no row means no restriction: nothing to write
+        if current is None:
+            current, _ = APIKeyPolicy.objects.for_org(org).get_or_create(org=org)
+        policy = audited_update(
+            rows=APIKeyPolicy.objects.for_org(org),
+            pk=current.pk,
+            changes=lambda _policy: cleaned,
+            describe=describe,
+            action=audit_actions.API_KEY_POLICY_UPDATED,
+            actor=actor,
+            org_id=lambda _policy: org.pk,
+        )
+    return policy, PolicyFlags(org, policy).out_of_policy()
+
+
+def _policy_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """The policy fields of ``changes``, normalised, or a ValidationError naming each bad one."""
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+    bounds = {
+        "max_lifetime_days": (1, MAX_DAYS),
+        "revoke_unused_after_days": (MIN_UNUSED_DAYS, MAX_DAYS),
+        "max_active_keys_per_member": (1, 10_000),
+    }
+    for name, (low, high) in bounds.items():
+        if name not in changes:
+            continue
+        value = changes[name]
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high
+        ):
+            errors[name] = [f"Must be empty (no limit) or a whole number from {low} to {high}"]
+        cleaned[name] = value
+    roles = [r.value for r in Role]
+    for name, choices in (
+        ("scope_ceilings", list(ACTIONS)),
+        ("allowed_environments", list(crypto.ENVIRONMENTS)),
+    ):
+        if name not in changes:
+            continue
+        table = changes[name] or {}
+        if not isinstance(table, dict):
+            errors[name] = ["Must map roles to lists"]
+            continue
+        cleaned[name] = {}
+        for role, values in table.items():
+            if values is None:
+                continue  # no restriction for this role
+            if role not in roles:
+                errors.setdefault(name, []).append(f"Not a role: {role}")
+            elif not isinstance(values, list) or not all(v in choices for v in values):
+                errors.setdefault(name, []).append(f"{role}: each must be one of {choices}")
+            else:
+                cleaned[name][role] = [c for c in choices if c in values]
+    if "require_ip_allowlist_for_live" in changes:
+        value = changes["require_ip_allowlist_for_live"]
+        if not isinstance(value, bool):
+            errors["require_ip_allowlist_for_live"] = ["Must be true or false"]
+        cleaned["require_ip_allowlist_for_live"] = value
+    unknown = sorted(set(changes) - set(POLICY_FIELDS))
+    if unknown:
+        errors["__all__"] = [f"Unknown policy field: {', '.join(unknown)}"]
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+@dataclass
+class SweepResult:
+    """What one org's unused-key sweep did (or, in a dry run, would do)."""
+
+    org: Organization
+    revoked: list[APIKey] = field(default_factory=list)
+    warned: list[APIKey] = field(default_factory=list)
+
+
+def api_keys_sweep_unused(
+    *, org: Organization, actor: Actor, now: datetime | None = None, dry_run: bool = False
+) -> SweepResult:
+    """Revoke the org's active keys unused (since their last use, else their creation) for
+    the policy's ``revoke_unused_after_days``, never sooner than ``UNUSED_NOTICE`` (a week)
+    after the owners were told; and tell the owners, once per idle stretch, of the keys
+    that will reach that point within a week (a key already past it is told of first and
+    revoked a week later: nobody loses a key without notice). A use after the notice makes
+    it stale. Atomic per org; each revocation audited as ``api_key.revoked_unused`` and each
+    notice as ``api_key.unused_warning_sent`` with ``actor`` (the system); one mail to the
+    org's owners after commit. ``dry_run``: decide, write and send nothing."""
+    now = now or timezone.now()
+    result = SweepResult(org=org)
+    days = api_key_policy_of(org).revoke_unused_after_days
+    if days is None:
+        return result
+    limit = timedelta(days=days)
+    with transaction.atomic():
+        keys = active_keys(APIKey.objects.for_org(org), now=now).order_by("pk")
+        for key in keys.select_for_update() if not dry_run else keys:
+            since, told_at = idle_since(key), key.unused_warned_at
+            told = told_at is not None and told_at >= since
+            if told_at is not None and told and now >= max(since + limit, told_at + UNUSED_NOTICE):
+                result.revoked.append(key)
+            elif not told and now >= since + limit - UNUSED_NOTICE:
+                result.warned.append(key)
+        if dry_run:
+            return result
+        for key in result.revoked:
+            _revoke(key, reason="unused")
+            record(
+                org_id=org.pk,
+                action=audit_actions.API_KEY_REVOKED_UNUSED,
+                actor=actor,
+                target=key,
+                metadata={
+                    "unused_days": days,
+                    "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
+                    "warned_at": key.unused_warned_at.isoformat() if key.unused_warned_at else None,
+                },
+            )
+        for key in result.warned:
+            key.unused_warned_at = now
+            key.save(update_fields=["unused_warned_at"])
+            record(
+                org_id=org.pk,
+                action=audit_actions.API_KEY_UNUSED_WARNING_SENT,
+                actor=actor,
+                target=key,
+                metadata={
+                    "unused_days": days,
+                    "revoke_after": _revoke_after(key, limit).isoformat(),
+                },
+            )
+        if result.warned:
+            warned = list(result.warned)
+            transaction.on_commit(partial(_notify_owners_of_unused, org, warned, limit))
+    return result
+
+
+def _revoke_after(key: APIKey, limit: timedelta) -> datetime:
+    assert key.unused_warned_at is not None
+    return max(idle_since(key) + limit, key.unused_warned_at + UNUSED_NOTICE)
+
+
+def _notify_owners_of_unused(org: Organization, keys: list[APIKey], limit: timedelta) -> None:
+    """After commit: a mail failure is logged; the notice stands (the next use resets it)."""
+    try:
+        owners = (
+            Membership.objects.for_org(org)
+            .filter(role=Role.OWNER, status=Membership.Status.ACTIVE)
+            .select_related("user")
+        )
+        recipients = [m.user.email for m in owners]
+        if not recipients:
+            return
+        lines = [
+            f"- {key.name} ({key.prefix}…{key.last_four}), last used "
+            f"{key.last_used_at:%Y-%m-%d} UTC"
+            if key.last_used_at
+            else f"- {key.name} ({key.prefix}…{key.last_four}), never used"
+            for key in keys
+        ]
+        when = min(_revoke_after(key, limit) for key in keys)
+        send_mail(
+            subject=f"Tenantry: {len(keys)} unused API key(s) of {org.name} will be revoked",
+            message=(
+                f"{org.name}'s API-key policy revokes keys unused for {limit.days} days. "
+                "These keys have not been used for a while and will be revoked on or after "
+                f"{when:%Y-%m-%d} UTC unless they are used before then:\n\n"
+                + "\n".join(lines)
+                + f"\n\nSee them in the portal: {settings.PORTAL_URL}/settings/api-keys/"
+            ),
+            from_email=None,
+            recipient_list=recipients,
+        )
+    except Exception:
+        logger.exception("Org %s: the unused-key notice could not be mailed", org.pk)

@@ -11,12 +11,20 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 
-from apikeys.forms import APIKeyCreateForm, APIKeyRollForm
+from apikeys.forms import APIKeyCreateForm, APIKeyPolicyForm, APIKeyRollForm
 from apikeys.models import APIKey
-from apikeys.selectors import STATUSES, api_keys_visible, api_keys_with_status
-from apikeys.services import api_key_create, api_key_revoke, api_key_roll
+from apikeys.policy import describe, is_unrestricted
+from apikeys.selectors import (
+    STATUSES,
+    PolicyFlags,
+    api_key_policy_of,
+    api_keys_visible,
+    api_keys_with_status,
+)
+from apikeys.services import api_key_create, api_key_policy_set, api_key_revoke, api_key_roll
 from orgs.forms import apply_service_errors
 from orgs.portal import PortalView
+from orgs.views import owners_of, refusal
 
 # The session holds a new raw key from the create (or roll) POST until the one page view
 # that shows it; that view pops it. Nowhere else does the raw key live.
@@ -50,7 +58,8 @@ class APIKeyListView(APIKeyPortalView):
             status = ""
         page = Paginator(keys, PAGE_SIZE).get_page(request.GET.get("page"))
         now = timezone.now()
-        rows = [(key, key.status_at(now)) for key in page]
+        flags = PolicyFlags(self.org)
+        rows = [(key, key.status_at(now), flags.rules_for(key)) for key in page]
         return self.render_page(
             "portal/api_keys/list.html",
             {
@@ -61,6 +70,8 @@ class APIKeyListView(APIKeyPortalView):
                 "query": f"status={status}&" if status else "",
                 "may_write": self.allows("api_key:write"),
                 "sees_all": self.allows("api_key:manage"),
+                "flagged": any(rules for _, _, rules in rows),
+                "may_read_policy": self.allows("security:read"),
             },
         )
 
@@ -90,7 +101,9 @@ class APIKeyCreateView(APIKeyPortalView):
         return self.page(form, status=422)
 
     def page(self, form: APIKeyCreateForm, *, status: int = 200) -> HttpResponse:
-        return self.render_page("portal/api_keys/create.html", {"form": form}, status=status)
+        policy = api_key_policy_of(self.org)
+        context = {"form": form, "policy": None if is_unrestricted(policy) else policy}
+        return self.render_page("portal/api_keys/create.html", context, status=status)
 
 
 class APIKeyNewView(APIKeyPortalView):
@@ -156,6 +169,7 @@ class APIKeyRollView(APIKeyPortalView):
                     grace_seconds=form.cleaned_data["grace_seconds"],
                     by=self.org_context,
                     within=self.org_context.scopes,
+                    expires_at=form.new_expiry(),
                 )
             except PermissionDenied as exc:
                 form.add_error(None, str(exc))
@@ -168,4 +182,53 @@ class APIKeyRollView(APIKeyPortalView):
     def page(self, key: APIKey, form: APIKeyRollForm, *, status: int = 200) -> HttpResponse:
         return self.render_page(
             "portal/api_keys/roll.html", {"key": key, "form": form}, status=status
+        )
+
+
+class APIKeyPolicyPortalView(APIKeyPortalView):
+    """Settings > API Keys > Policy: owners change it (``security:write``), admins read it;
+    the active keys outside it are listed under the form, never revoked here."""
+
+    required_actions = {"get": "security:read", "post": "security:write"}
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        policy = api_key_policy_of(self.org)
+        return self.page(APIKeyPolicyForm(initial=APIKeyPolicyForm.initial_from(policy)))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        """The same service as ``PUT /api/api-key-policy``."""
+        form = APIKeyPolicyForm(request.POST)
+        if form.is_valid():
+            try:
+                _, outside = api_key_policy_set(
+                    org=self.org, actor=self.actor(), by=self.org_context, changes=form.changes()
+                )
+            except PermissionDenied as exc:
+                messages.error(request, f"Not saved: {refusal(exc)}")
+                return redirect("portal-api-key-policy")
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                note = (
+                    f" {len(outside)} active key(s) are outside it: they keep working and are "
+                    "flagged in the list; revoke or roll them."
+                    if outside
+                    else ""
+                )
+                messages.success(request, "API-key policy saved." + note)
+                return redirect("portal-api-key-policy")
+        return self.page(form, status=422)
+
+    def page(self, form: APIKeyPolicyForm, *, status: int = 200) -> HttpResponse:
+        policy = api_key_policy_of(self.org)
+        return self.render_page(
+            "portal/api_keys/policy.html",
+            {
+                "form": form,
+                "policy": describe(policy),
+                "outside": PolicyFlags(self.org, policy).out_of_policy(),
+                "may_write": self.allows("security:write"),
+                "owners": owners_of(self.org),
+            },
+            status=status,
         )

@@ -20,7 +20,7 @@ from rest_framework.views import exception_handler, set_rollback
 from config.errors import error_body
 from config.parsers import PayloadTooLarge
 from hooks.errors import HookDenied
-from orgs.errors import Conflict
+from orgs.errors import Conflict, PolicyViolation
 
 logger = logging.getLogger("tenantry.errors")
 
@@ -73,6 +73,16 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             request=request,
         )
         return Response(body, status=status.HTTP_403_FORBIDDEN)
+    elif isinstance(exc, PolicyViolation):  # before ValidationError, which it also is
+        set_rollback()
+        details = validation_details(exc.message_dict)
+        body = error_body(
+            message=exc.summary,
+            code="policy_violation",
+            details={"rules": exc.rules, **details},
+            request=request,
+        )
+        return Response(body, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
     elif isinstance(exc, Conflict):  # before ValidationError, which it also is
         set_rollback()
         message = exc.conflict_message

@@ -75,12 +75,17 @@ _ERROR_SCHEMA = {
                 "method_not_allowed",
                 "conflict",
                 "validation_error",
+                "policy_violation",
                 "rate_limited",
                 "not_ready",
                 "internal_error",
             ],
         },
-        "details": {"nullable": True, "description": "fieldErrors/formErrors on a 422"},
+        "details": {
+            "nullable": True,
+            "description": "fieldErrors/formErrors on a 422; a policy_violation (422) adds "
+            "rules, the codes of the organization's policy rules the request breaks",
+        },
         "request_id": {"type": "string", "example": "req_3f2a9c0d1e2b4a5c6d7e8f90"},
     },
 }
@@ -94,15 +99,19 @@ _COMMON_ERRORS = {
     "405": "Method not allowed",
     "413": "Request body over 2.5 MB",
     "415": "Unsupported media type (send application/json)",
-    "422": "Validation failed",
+    "422": "Validation failed (validation_error), or refused by the organization's policy "
+    "(policy_violation, details.rules naming each rule)",
     "429": "Rate limited",
     "500": "Internal error",
 }
 _WRITE_ERRORS = {"409": "Conflict with the current state (duplicate, already pending or done)"}
 # Public operations that still judge what they are sent: a password, a refresh token, an
-# invitation token (401), or an org that switched JWT sign-in off (403 jwt_disabled).
+# invitation token (401), or an org that switched JWT sign-in off (a refresh: 403
+# jwt_disabled; a login answers 401 like any failure, so it tells no guesser anything).
 _PUBLIC_WITH_CREDENTIALS = {
-    "auth_login": {"401": "Invalid credentials", "403": "JWT sign-in is off for this org"},
+    "auth_login": {
+        "401": "Invalid credentials: any failure, also an org that switched JWT sign-in off"
+    },
     "auth_refresh": {
         "401": "Invalid, spent or expired refresh token",
         "403": "JWT sign-in is off for this org",

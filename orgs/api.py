@@ -22,6 +22,7 @@ from orgs.services import (
     membership_remove,
     membership_set_role,
     org_create,
+    org_security_update,
     org_update,
 )
 
@@ -80,11 +81,46 @@ class CurrentOrganizationView(OrgView, GenericAPIView):
         responses={200: s.OrganizationSerializer},
         tags=["orgs"],
         summary="Rename the organization or switch JWT sign-in on or off",
+        description="Renaming needs org:write (owners, admins); jwt_enabled is a security "
+        "setting and needs security:write (owners): a body naming it is refused (403) for "
+        "anyone else, and nothing in it is applied.",
     )
     def patch(self, request: Request) -> Response:
         data = validated(s.OrganizationUpdateSerializer, request)
-        org: Organization = org_update(org=org_context(request).org, actor=acting(request), **data)
+        context = org_context(request)
+        org: Organization = org_update(org=context.org, actor=acting(request), by=context, **data)
         return Response(s.OrganizationSerializer(org).data)
+
+
+class OrganizationSecurityView(OrgView, GenericAPIView):
+    """The org's sign-in security settings: admins read them, owners change them."""
+
+    required_actions = {"get": "security:read", "patch": "security:write"}
+    serializer_class = s.OrganizationSecuritySerializer
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="org_security_get",
+        tags=["orgs"],
+        summary="The organization's sign-in security settings",
+    )
+    def get(self, request: Request) -> Response:
+        return Response(s.OrganizationSecuritySerializer(org_context(request).org).data)
+
+    @extend_schema(
+        operation_id="org_security_update",
+        request=s.OrganizationSecurityUpdateSerializer,
+        responses={200: s.OrganizationSecuritySerializer},
+        tags=["orgs"],
+        summary="Switch JWT sign-in, or set who may join by email domain (owners)",
+        description="Fields left out keep their value; allowed_email_domains replaces the "
+        "whole list (empty: invitations only). Each change is audited with before/after.",
+    )
+    def patch(self, request: Request) -> Response:
+        data = validated(s.OrganizationSecurityUpdateSerializer, request)
+        context = org_context(request)
+        org = org_security_update(org=context.org, actor=acting(request), by=context, **data)
+        return Response(s.OrganizationSecuritySerializer(org).data)
 
 
 @extend_schema(tags=["members"])

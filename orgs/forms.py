@@ -34,14 +34,18 @@ class RoleForm(forms.Form):
 
 class OrganizationForm(forms.Form):
     name = forms.CharField(label="Name", max_length=200)
+
+    def changes(self) -> dict[str, Any]:
+        return {"name": self.cleaned_data["name"]}
+
+
+class JwtSwitchForm(forms.Form):
     jwt_enabled = forms.BooleanField(
         label="Allow sign-in tokens (JWT) for the API",
         required=False,
-        help_text="Off: API requests with a JWT answer 403 jwt_disabled; API keys still work.",
+        help_text="Off: API sign-in with a password is refused and requests with a JWT answer "
+        "403 jwt_disabled; API keys and this portal still work, so an owner can switch it back.",
     )
-
-    def changes(self) -> dict[str, Any]:
-        return {"name": self.cleaned_data["name"], "jwt_enabled": self.cleaned_data["jwt_enabled"]}
 
 
 class EmailDomainsForm(forms.Form):

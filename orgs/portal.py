@@ -39,6 +39,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Webhooks", "portal-webhooks", ("webhook:read",)),
     NavItem("Hooks", "portal-hooks", ("security:read",)),
     NavItem("Organization", "portal-organization", ("org:read",)),
+    NavItem("Security", "portal-security", ("security:read",)),
 )
 
 
@@ -120,10 +121,11 @@ def portal_context(request: HttpRequest) -> dict[str, Any]:
     return {"portal": SimpleLazyObject(lambda: chrome_for(request))}
 
 
-def who_can_help(org: Organization, *, limit: int = 3) -> list[str]:
+def who_can_help(org: Organization, *, limit: int = 3, roles: list[str] | None = None) -> list[str]:
     """Emails of the active members who can change roles (``member:write``: owners and
-    admins), highest role first: the people a refused person should ask."""
-    roles = role_names(("member:write",))
+    admins), or of ``roles`` when only they may do what was refused (a security setting:
+    owners), highest role first: the people a refused person should ask."""
+    roles = roles or role_names(("member:write",))
     members = sorted(
         Membership.objects.for_org(org)
         .filter(role__in=roles, status=Membership.Status.ACTIVE)
@@ -159,13 +161,17 @@ class PortalView(PortalOrgView):
     def forbidden(self, request: HttpRequest, action: RequiredAction | None) -> HttpResponse:
         names = (action,) if isinstance(action, str) else tuple(action or ())
         org = self.org
+        roles = role_names(names)
+        # Owners alone hold it (security settings): only they can help, not admins.
+        owners_only = roles == [Role.OWNER.value]
         return render(
             request,
             "portal/forbidden.html",
             {
                 "org": org,
-                "ask": who_can_help(org),
-                "roles": role_names(names),
+                "ask": who_can_help(org, roles=roles if owners_only else None),
+                "ask_whom": "an owner" if owners_only else "an owner or admin",
+                "roles": roles,
                 "your_role": self.org_context.role,
             },
             status=403,

@@ -29,9 +29,10 @@ urlpatterns: list[URLPattern] = [
         name="portal-invitation-revoke",
     ),
     path("settings/organization/", views.OrganizationView.as_view(), name="portal-organization"),
+    path("settings/security/", views.SecurityView.as_view(), name="portal-security"),
     path(
-        "settings/organization/email-domains/",
-        views.OrganizationDomainsView.as_view(),
-        name="portal-organization-domains",
+        "settings/security/email-domains/",
+        views.SecurityDomainsView.as_view(),
+        name="portal-security-domains",
     ),
 ]

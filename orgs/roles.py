@@ -42,7 +42,9 @@ _RANK = {
 ACTIONS: dict[str, str] = {
     "org:read": "Read the organization's profile",
     "org:write": "Change the organization's name and settings",
-    "security:read": "Read the organization's security settings (sign-in, key policy, second factor, hooks)",
+    "security:read": (
+        "Read the organization's security settings (sign-in, key policy, second factor, hooks)"
+    ),
     "security:write": "Change the organization's security settings: owners only",
     "member:read": "List members and their roles",
     "member:write": "Invite members, change roles (up to one's own), remove members",

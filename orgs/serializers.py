@@ -34,6 +34,36 @@ class OrganizationUpdateSerializer(serializers.Serializer[Any]):
     jwt_enabled = StrictBooleanField(required=False)
 
 
+class OrganizationSecuritySerializer(serializers.ModelSerializer[Organization]):
+    """The org's sign-in security settings: owners change them, admins read them."""
+
+    default_role = serializers.CharField(
+        read_only=True, help_text="The role people joining by email domain get (never owner)"
+    )
+
+    class Meta:
+        model = Organization
+        fields = ["jwt_enabled", "allowed_email_domains", "default_role"]
+        read_only_fields = fields
+        extra_kwargs = {
+            "jwt_enabled": {"help_text": "Off: JWT sign-in and JWT requests answer as refused"},
+            "allowed_email_domains": {
+                "help_text": "Whoever signs in with Google under a verified address at one of "
+                "these domains joins the organization as default_role"
+            },
+        }
+
+
+class OrganizationSecurityUpdateSerializer(serializers.Serializer[Any]):
+    jwt_enabled = StrictBooleanField(required=False)
+    allowed_email_domains = serializers.ListField(
+        child=StrictCharField(max_length=253), max_length=100, required=False
+    )
+    default_role = serializers.ChoiceField(
+        choices=[r for r in ROLE_CHOICES if r != Role.OWNER.value], required=False
+    )
+
+
 class MemberUserSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     email = serializers.EmailField()

@@ -55,9 +55,19 @@ def org_create(*, actor: Actor, slug: str, name: str, owner: Any) -> Organizatio
 
 
 def org_update(
-    *, org: Organization, actor: Actor, name: str | None = None, jwt_enabled: bool | None = None
+    *,
+    org: Organization,
+    actor: Actor,
+    by: OrgContext | None = None,
+    name: str | None = None,
+    jwt_enabled: bool | None = None,
 ) -> Organization:
-    """Change the org's name or JWT switch. Atomic, audited with before/after."""
+    """Change the org's name (``org:write``, which the caller checked) or its JWT switch,
+    a security setting: owners only (``security:write``; ``by=None``: trusted system code).
+    A request naming the switch without that right changes nothing. Atomic, audited with
+    before/after."""
+    if jwt_enabled is not None:
+        check_may_change_security(by=by, what="switch JWT sign-in on or off")
     changes: dict[str, Any] = {}
     if name is not None:
         changes["name"] = name.strip()
@@ -205,6 +215,45 @@ def _lock(org: Organization, membership: Membership) -> Membership:
     )
 
 
+def check_may_change_security(*, by: OrgContext | None, what: str) -> None:
+    """Security settings (the JWT switch, email domains, the API-key policy...) are the
+    owners' (``security:write``); admins read them. ``by=None``: trusted system code."""
+    if by is not None and not by.allows("security:write"):
+        raise PermissionDenied(f"Only an owner can {what}")
+
+
+def org_security_update(
+    *,
+    org: Organization,
+    actor: Actor,
+    by: OrgContext | None,
+    jwt_enabled: bool | None = None,
+    allowed_email_domains: list[str] | None = None,
+    default_role: str | None = None,
+) -> Organization:
+    """Change the org's sign-in security settings: the JWT switch, and who may join by
+    verified email domain (and as which role). Owners only. Atomic: all or nothing, each
+    setting audited as its own service does (``org.updated``,
+    ``org.email_domains_changed``)."""
+    check_may_change_security(by=by, what="change the organization's security settings")
+    with transaction.atomic():
+        if jwt_enabled is not None:
+            org = org_update(org=org, actor=actor, by=by, jwt_enabled=jwt_enabled)
+        if allowed_email_domains is not None or default_role is not None:
+            org = org_set_email_domains(
+                org=org,
+                actor=actor,
+                by=by,
+                domains=(
+                    org.allowed_email_domains
+                    if allowed_email_domains is None
+                    else allowed_email_domains
+                ),
+                role=default_role or org.default_role,
+            )
+    return org
+
+
 def check_may_grant(*, by: OrgContext | None, role: Role) -> None:
     if by is None:
         return
@@ -240,9 +289,9 @@ def org_set_email_domains(
     *, org: Organization, actor: Actor, by: OrgContext | None, domains: list[str], role: str
 ) -> Organization:
     """Set the email domains whose verified addresses may join ``org`` (and as which role).
-    Owners only (``by=None``: trusted system code). Atomic, audited with before/after."""
-    if by is not None and by.role != Role.OWNER:
-        raise PermissionDenied("Only an owner can change who may join by email domain")
+    Owners only (``security:write``; ``by=None``: trusted system code). Atomic, audited
+    with before/after."""
+    check_may_change_security(by=by, what="change who may join by email domain")
     cleaned = sorted({d.strip().lower().lstrip("@") for d in domains if d.strip()})
     bad = [d for d in cleaned if "." not in d or "@" in d or " " in d or len(d) > 253]
     if bad:

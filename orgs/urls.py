@@ -10,5 +10,6 @@ router.register("invitations", api.InvitationViewSet, basename="invitations")
 urlpatterns: list[URLPattern | URLResolver] = [
     path("orgs", api.MyOrganizationsView.as_view(), name="orgs"),
     path("org", api.CurrentOrganizationView.as_view(), name="org"),
+    path("org/security", api.OrganizationSecurityView.as_view(), name="org-security"),
     *router.urls,
 ]

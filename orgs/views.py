@@ -16,6 +16,7 @@ from orgs.bases import PortalSignedInView
 from orgs.forms import (
     EmailDomainsForm,
     InviteForm,
+    JwtSwitchForm,
     OrganizationForm,
     RoleForm,
     apply_service_errors,
@@ -250,13 +251,42 @@ class InvitationRevokeView(PortalView):
         return redirect("portal-members")
 
 
-class _OrganizationPage(PortalView):
-    """The Organization page's two forms, shared by its two form targets."""
+class OrganizationView(PortalView):
+    """The org's name; its security settings are on the Security page."""
 
-    def name_form(self) -> OrganizationForm:
-        return OrganizationForm(
-            initial={"name": self.org.name, "jwt_enabled": self.org.jwt_enabled}
-        )
+    required_actions = {"get": "org:read", "post": "org:write"}
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.page(OrganizationForm(initial={"name": self.org.name}))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        """The same service as ``PATCH /api/org``."""
+        form = OrganizationForm(request.POST)
+        if form.is_valid():
+            try:
+                org_update(org=self.org, actor=self.actor(), by=self.org_context, **form.changes())
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                messages.success(request, "Organization settings saved")
+                return redirect("portal-organization")
+        return self.page(form, status=422)
+
+    def page(self, form: OrganizationForm, *, status: int = 200) -> HttpResponse:
+        context = {
+            "form": form,
+            "may_write": self.allows("org:write"),
+            "may_read_security": self.allows("security:read"),
+        }
+        return self.render_page("portal/organization.html", context, status=status)
+
+
+class _SecurityPage(PortalView):
+    """Settings > Security: the JWT switch and joining by email domain. Owners change them
+    (``security:write``, which the services check too); admins read them."""
+
+    def jwt_form(self) -> JwtSwitchForm:
+        return JwtSwitchForm(initial={"jwt_enabled": self.org.jwt_enabled})
 
     def domains_form(self) -> EmailDomainsForm:
         initial = {
@@ -266,42 +296,45 @@ class _OrganizationPage(PortalView):
         return EmailDomainsForm(initial=initial)
 
     def page(
-        self, form: OrganizationForm, domains: EmailDomainsForm, *, status: int = 200
+        self, jwt: JwtSwitchForm, domains: EmailDomainsForm, *, status: int = 200
     ) -> HttpResponse:
         context: dict[str, Any] = {
-            "form": form,
+            "jwt_form": jwt,
             "domains_form": domains,
-            "may_write": self.allows("org:write"),
-            # The service's rule (orgs.services.org_set_email_domains): owners only.
-            "may_set_domains": self.org_context.role == Role.OWNER,
+            "may_write": self.allows("security:write"),
+            "owners": owners_of(self.org),
         }
-        return self.render_page("portal/organization.html", context, status=status)
+        return self.render_page("portal/security.html", context, status=status)
 
 
-class OrganizationView(_OrganizationPage):
-    required_actions = {"get": "org:read", "post": "org:write"}
+class SecurityView(_SecurityPage):
+    required_actions = {"get": "security:read", "post": "security:write"}
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return self.page(self.name_form(), self.domains_form())
+        return self.page(self.jwt_form(), self.domains_form())
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        """The same service as ``PATCH /api/org``."""
-        form = OrganizationForm(request.POST)
+        """The JWT switch: the same service as ``PATCH /api/org/security``."""
+        form = JwtSwitchForm(request.POST)
         if form.is_valid():
+            enabled = form.cleaned_data["jwt_enabled"]
             try:
-                org_update(org=self.org, actor=self.actor(), **form.changes())
-            except ValidationError as exc:
-                apply_service_errors(form, exc)
+                org_update(
+                    org=self.org, actor=self.actor(), by=self.org_context, jwt_enabled=enabled
+                )
+            except PermissionDenied as exc:
+                messages.error(request, f"Not saved: {refusal(exc)}")
             else:
-                messages.success(request, "Organization settings saved")
-                return redirect("portal-organization")
+                state = "on" if enabled else "off"
+                messages.success(request, f"JWT sign-in for the API is {state}")
+            return redirect("portal-security")
         return self.page(form, self.domains_form(), status=422)
 
 
-class OrganizationDomainsView(_OrganizationPage):
+class SecurityDomainsView(_SecurityPage):
     """Who may join by verified email domain: ``orgs.services.org_set_email_domains``."""
 
-    required_actions = {"post": "org:write"}
+    required_actions = {"post": "security:write"}
 
     def post(self, request: HttpRequest) -> HttpResponse:
         domains = EmailDomainsForm(request.POST)
@@ -316,10 +349,20 @@ class OrganizationDomainsView(_OrganizationPage):
                 )
             except PermissionDenied as exc:
                 messages.error(request, f"Not saved: {refusal(exc)}")
-                return redirect("portal-organization")
+                return redirect("portal-security")
             except ValidationError as exc:
                 apply_service_errors(domains, exc)
             else:
                 messages.success(request, "Allowed email domains saved")
-                return redirect("portal-organization")
-        return self.page(self.name_form(), domains, status=422)
+                return redirect("portal-security")
+        return self.page(self.jwt_form(), domains, status=422)
+
+
+def owners_of(org: Any) -> list[str]:
+    """Emails of the org's active owners: who to ask about a security setting."""
+    return list(
+        Membership.objects.for_org(org)
+        .filter(role=Role.OWNER, status=Membership.Status.ACTIVE)
+        .order_by("created_at")
+        .values_list("user__email", flat=True)[:3]
+    )

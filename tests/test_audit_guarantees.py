@@ -182,6 +182,12 @@ def _recipes(org, as_member, sign_in):
             "org.created",
         ),
         "PATCH /api/org": lambda: (admin(), "/api/org", {"name": "Renamed"}, "org.updated"),
+        "PATCH /api/org/security": lambda: (
+            admin(),
+            "/api/org/security",
+            {"allowed_email_domains": ["acme.test"]},
+            "org.email_domains_changed",
+        ),
         "PATCH /api/members/{pk}": member_patch,
         "DELETE /api/members/{pk}": member_delete,
         "POST /api/invitations": lambda: (
@@ -196,6 +202,18 @@ def _recipes(org, as_member, sign_in):
         "DELETE /api/api-keys/{pk}": key_delete,
         "POST /api/api-keys/{pk}/roll": key_roll,
         "POST /api/public/leaked-keys": leak,
+        "PUT /api/api-key-policy": lambda: (
+            admin(),
+            "/api/api-key-policy",
+            {"max_lifetime_days": 90},
+            "api_key_policy.updated",
+        ),
+        "PATCH /api/api-key-policy": lambda: (
+            admin(),
+            "/api/api-key-policy",
+            {"allowed_environments": {"developer": ["test"]}},
+            "api_key_policy.updated",
+        ),
         "POST /api/webhooks": lambda: (
             admin(),
             "/api/webhooks",
@@ -416,14 +434,26 @@ def _portal_recipes(org):
         "POST /settings/organization/": lambda: (
             owner(),
             "/settings/organization/",
-            {"name": "Renamed", "jwt_enabled": "on"},
+            {"name": "Renamed"},
             "org.updated",
         ),
-        "POST /settings/organization/email-domains/": lambda: (
+        "POST /settings/security/": lambda: (
             owner(),
-            "/settings/organization/email-domains/",
+            "/settings/security/",
+            {},  # the unticked box: JWT sign-in off
+            "org.updated",
+        ),
+        "POST /settings/security/email-domains/": lambda: (
+            owner(),
+            "/settings/security/email-domains/",
             {"allowed_email_domains": "acme.test", "default_role": "member"},
             "org.email_domains_changed",
+        ),
+        "POST /settings/api-keys/policy/": lambda: (
+            owner(),
+            "/settings/api-keys/policy/",
+            {"max_lifetime_days": "30", "env_developer": ["test"]},
+            "api_key_policy.updated",
         ),
         "POST /settings/api-keys/new/": lambda: (
             owner(),

@@ -91,12 +91,44 @@ def test_login_is_rate_limited_per_email(api, org, member, settings):
     assert int(response["Retry-After"]) > 0
 
 
-def test_login_to_an_org_with_jwt_disabled_is_403_jwt_disabled(api, org, member):
+def test_a_jwt_disabled_org_answers_right_and_wrong_passwords_alike(api, org, member, monkeypatch):
+    """No login oracle: on an org that switched JWT sign-in off, the right password and a
+    wrong one get the same status and body (byte for byte but the request id), and both
+    cost one password hash and the same queries."""
+    from django.contrib.auth.hashers import MD5PasswordHasher
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     org.jwt_enabled = False
     org.save()
-    response = login(api, email="dev@acme.test", password=PASSWORD, org_slug=org.slug)
-    assert response.status_code == 403
-    assert response.json()["code"] == "jwt_disabled"
+    hashed = []
+    verify = MD5PasswordHasher.verify
+
+    def counting_verify(self, password, encoded):
+        hashed.append(1)
+        return verify(self, password, encoded)
+
+    monkeypatch.setattr(MD5PasswordHasher, "verify", counting_verify)
+    answers = []
+    for password in (PASSWORD, "wrong-password"):
+        hashed.clear()
+        cache.clear()  # the same rate-limit state for both
+        with CaptureQueriesContext(connection) as queries:
+            response = login(api, email="dev@acme.test", password=password, org_slug=org.slug)
+        answers.append((response, len(hashed), len(queries.captured_queries)))
+    (right, right_hashes, right_queries), (wrong, wrong_hashes, wrong_queries) = answers
+    assert right.status_code == wrong.status_code == 401
+    assert right.json()["code"] == "unauthorized"
+    assert right.content.replace(right["X-Request-ID"].encode(), b"") == wrong.content.replace(
+        wrong["X-Request-ID"].encode(), b""
+    )
+    varying = {"X-Request-ID", "X-RateLimit-Reset", "RateLimit"}
+    assert {k: v for k, v in right.headers.items() if k not in varying} == {
+        k: v for k, v in wrong.headers.items() if k not in varying
+    }
+    assert right_hashes == wrong_hashes == 1
+    assert right_queries == wrong_queries
+    assert not AuditEvent.objects.for_org(org).filter(action="auth.login").exists()
 
 
 def test_password_never_reaches_the_audit_log(api, org, member):

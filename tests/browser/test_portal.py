@@ -321,6 +321,9 @@ PAGES = [
     ("hook-create", "owner", "/settings/hooks/new/"),
     ("organization", "owner", "/settings/organization/"),
     ("organization-read-only", "developer", "/settings/organization/"),
+    ("security", "owner", "/settings/security/"),
+    ("security-read-only", "admin", "/settings/security/"),
+    ("api-key-policy", "owner", "/settings/api-keys/policy/"),
     ("who-to-ask", "viewer", "/settings/api-keys/"),
 ]
 

@@ -402,6 +402,20 @@ def test_an_invitation_that_would_conflict_asks_no_hook(org, owner, hook_receive
     assert receiver.requests == []
 
 
+@pytest.mark.parametrize("action", ["api_key.create", "api_key.roll"])
+def test_a_key_the_policy_refuses_asks_no_hook(action, org, owner, hook_receiver):
+    from apikeys.services import api_key_policy_set
+
+    receiver = hook_receiver(ALLOW)
+    make_hook(org, receiver.url, actions=[action])
+    method, path, body, _ = _prepare(org, owner, action)
+    api_key_policy_set(org=org, actor=Actor.system(), by=None, changes={"max_lifetime_days": 30})
+    response = _call(owner, method, path, body)
+    assert response.status_code == 422
+    assert response.json()["code"] == "policy_violation"
+    assert receiver.requests == []
+
+
 # --- Never across a transaction ----------------------------------------------------------
 
 

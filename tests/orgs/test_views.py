@@ -33,8 +33,9 @@ def test_layout_shows_only_the_pages_the_role_may_open(org, portal_member):
     assert 'href="/settings/organization/"' in viewer
     assert 'href="/settings/api-keys/"' not in viewer
     assert 'href="/settings/webhooks/"' not in viewer
+    assert 'href="/settings/security/"' not in viewer
     admin = portal_member(org, role="admin").get("/").content.decode()
-    for path in ("api-keys", "members", "audit-log", "webhooks", "organization"):
+    for path in ("api-keys", "members", "audit-log", "webhooks", "organization", "security"):
         assert f'href="/settings/{path}/"' in admin
     assert 'action="/logout/"' in admin  # sign out is a POST form
     assert "csrfmiddlewaretoken" in admin
@@ -196,7 +197,7 @@ def test_organization_settings(org, portal_member):
     developer = portal_member(org, role="developer")
     page = developer.get("/settings/organization/")
     assert page.status_code == 200
-    assert "Only owners and admins change these settings" in page.content.decode()
+    assert "Only owners and admins rename the organization" in page.content.decode()
     assert developer.post("/settings/organization/", {"name": "Hijacked"}).status_code == 403
     owner = portal_member(org, role="owner")
     before = AuditEvent.dangerously_unscoped.count()
@@ -205,21 +206,47 @@ def test_organization_settings(org, portal_member):
     assert _new_actions(before) == ["org.updated"]
     org.refresh_from_db()
     assert org.name == "Renamed Inc"
-    assert org.jwt_enabled is False  # the unticked box switched JWT sign-in off
+    assert org.jwt_enabled is True  # the switch is on the Security page now
     bad = owner.post("/settings/organization/", {"name": ""})
     assert bad.status_code == 422
     assert "name" in bad.context["form"].errors
 
 
-def test_only_owners_set_the_email_domains_with_the_reason_shown(org, portal_member):
-    url = "/settings/organization/email-domains/"
+def test_admins_read_the_security_page_and_only_owners_change_it(org, portal_member):
     admin = portal_member(org, role="admin")
-    page = admin.get("/settings/organization/").content.decode()
-    assert "Only owners change who may join by email domain" in page
+    page = admin.get("/settings/security/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Owners change these settings; you can read them" in text
+    assert 'action="/settings/security/"' not in text  # no form for an admin
+    # An admin's write is refused by the role table: the 403 page naming the owners.
+    owner = portal_member(org, role="owner")
+    refused_switch = admin.post("/settings/security/", {})
+    assert refused_switch.status_code == 403
+    assert f"Ask an owner of {org.name}" in refused_switch.content.decode()
+    assert owner.membership.user.email in refused_switch.content.decode()
+    assert admin.membership.user.email not in refused_switch.content.decode().split("Ask")[1]
     refused = admin.post(
-        url, {"allowed_email_domains": "acme.test", "default_role": "member"}, follow=True
+        "/settings/security/email-domains/",
+        {"allowed_email_domains": "acme.test", "default_role": "member"},
     )
-    assert "Only an owner can change who may join by email domain" in refused.content.decode()
+    assert refused.status_code == 403
+    org.refresh_from_db()
+    assert (org.jwt_enabled, org.allowed_email_domains) == (True, [])
+    for role in ("developer", "member", "viewer"):
+        assert portal_member(org, role=role).get("/settings/security/").status_code == 403
+    before = AuditEvent.dangerously_unscoped.count()
+    assert owner.post("/settings/security/", {}).status_code == 302
+    org.refresh_from_db()
+    assert org.jwt_enabled is False  # the unticked box switched JWT sign-in off
+    assert owner.post("/settings/security/", {"jwt_enabled": "on"}).status_code == 302
+    org.refresh_from_db()
+    assert org.jwt_enabled is True
+    assert _new_actions(before) == ["org.updated", "org.updated"]
+
+
+def test_only_owners_set_the_email_domains(org, portal_member):
+    url = "/settings/security/email-domains/"
     owner = portal_member(org, role="owner")
     bad = owner.post(url, {"allowed_email_domains": "not a domain", "default_role": "member"})
     assert bad.status_code == 422
