@@ -4,10 +4,14 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import mfa
 from accounts.models import User
 from accounts.services import user_delete_by_staff, user_password_set_by_staff, user_save_by_staff
 from audit.actors import Actor
@@ -68,3 +72,26 @@ class UserAdmin(BaseUserAdmin):
             return super().user_change_password(request, id, form_url)
         finally:
             _staff_actor.reset(token)
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    """The admin's own password form opens a full session, so a person with a second factor
+    may not use it: they sign in through /login/ (password, then code), whose session the
+    admin accepts as it is."""
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        super().confirm_login_allowed(user)
+        if mfa.has_second_factor(user):
+            raise ValidationError(
+                "This account uses two-factor authentication: sign in at /login/ first, "
+                "then open the admin.",
+                code="mfa_required",
+            )
+
+
+admin.site.login_form = AdminLoginForm
+
+# django-otp registers its device admin, where staff could add, edit or delete a person's
+# second factor unaudited (and read its secret). Devices change only through accounts.mfa.
+if admin.site.is_registered(TOTPDevice):
+    admin.site.unregister(TOTPDevice)

@@ -4,14 +4,22 @@ from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts import mfa
 from accounts import serializers as s
-from accounts.errors import InvalidCredentials, JwtDisabled, jwt_disabled_error
+from accounts.errors import (
+    InvalidCredentials,
+    JwtDisabled,
+    MfaRequiredError,
+    jwt_disabled_error,
+    mfa_enrollment_required_error,
+)
 from accounts.selectors import API_PREFIX, sessions_list
 from accounts.services import (
     browser_sign_out,
@@ -41,8 +49,13 @@ class LoginView(PublicView):
         responses={200: s.TokenPairSerializer},
         tags=["auth"],
         summary="Exchange email, password and org slug for a token pair",
-        description="Any failure is the same 401 Invalid credentials, also for an org that "
-        "switched JWT sign-in off (whether or not the password was right).",
+        description=(
+            "Any failure is the same 401 Invalid credentials, also for an org that switched "
+            "JWT sign-in off (whether or not the password was right). A person with a second "
+            "factor gets `401 mfa_required` with `details.mfa_token` instead: finish with "
+            "`POST /api/auth/mfa`. A member of an org that requires a second factor, without "
+            "one, gets `403 mfa_enrollment_required`. Both only after a right password."
+        ),
     )
     def post(self, request: Request) -> Response:
         enforce(request, group="login-ip", key="ip", rate=settings.LOGIN_RATE)
@@ -59,6 +72,10 @@ class LoginView(PublicView):
             # One answer for every failure, a JWT-disabled org's included: telling a right
             # password there from a wrong one would confirm a guess.
             raise exceptions.AuthenticationFailed(INVALID_CREDENTIALS) from None
+        except mfa.MfaRequired as owed:
+            raise MfaRequiredError(owed.mfa_token) from None
+        except mfa.MfaEnrollmentRequired:
+            raise mfa_enrollment_required_error() from None
         return Response(s.TokenPairSerializer(pair).data)
 
 
@@ -129,8 +146,20 @@ class MeView(OrgView):
         tags=["users"],
         summary="The current user, organization, role and the actions it allows",
     )
-    def get(self, request: Request) -> Response:
-        return Response(s.MeSerializer(org_context(request)).data)
+    def get(self, request: Request) -> HttpResponse:
+        # Rendered here by the negotiated renderer, as DRF's Response would render it, without
+        # the template-response machinery around it (the API's hottest answer).
+        renderer = request.accepted_renderer
+        body = renderer.render(
+            s.me_representation(org_context(request)),
+            request.accepted_media_type,
+            {"request": request, "view": self},
+        )
+        charset = renderer.charset
+        media_type = renderer.media_type
+        return HttpResponse(
+            body, content_type=f"{media_type}; charset={charset}" if charset else media_type
+        )
 
 
 class PasswordView(SignedInView):

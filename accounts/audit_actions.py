@@ -27,3 +27,23 @@ AUTH_EXPIRED_FLUSHED = register(
     "auth.expired_flushed",
     "Dead sign-ins and expired browser sessions were deleted (flush_expired)",
 )
+# The second factor (accounts/mfa.py). No event ever carries a code, secret or token.
+AUTH_MFA_ENROLLMENT_STARTED = register(
+    "auth.mfa_enrollment_started", "A person began enrolling an authenticator app (not yet used)"
+)
+AUTH_MFA_ENROLLED = register(
+    "auth.mfa_enrolled", "A person confirmed an authenticator app: their second factor is on"
+)
+AUTH_MFA_DISABLED = register(
+    "auth.mfa_disabled", "A person turned their second factor off (password and a code given)"
+)
+AUTH_MFA_RECOVERY_CODES_REGENERATED = register(
+    "auth.mfa_recovery_codes_regenerated", "New recovery codes replaced a person's old ones"
+)
+AUTH_MFA_CHALLENGED = register(
+    "auth.mfa_challenged", "A right password was given; a second factor was asked for"
+)
+AUTH_MFA_FAILED = register("auth.mfa_failed", "A wrong second-factor code was given")
+AUTH_MFA_RECOVERY_CODE_USED = register(
+    "auth.mfa_recovery_code_used", "A single-use recovery code stood in for the second factor"
+)

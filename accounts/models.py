@@ -7,7 +7,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.managers import UserManager
-from orgs.models import Membership, TenantModel
+from orgs.models import Membership, Organization, TenantModel
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -102,3 +102,60 @@ class BrowserSession(AbstractBaseSession):
         from accounts.session_store import SessionStore
 
         return SessionStore
+
+
+class RecoveryCode(models.Model):
+    """One single-use recovery code of a person's second factor (GitHub's, Auth0's).
+
+    Stored as an HMAC-SHA-256 keyed from SECRET_KEY over the user id and the code
+    (``accounts.mfa.recovery_code_digest``): a copy of the table alone gives no code back,
+    and a code of one person is no code of another. The person's, not an org's: no org_id.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "code_hash"], name="recoverycode_user_hash")
+        ]
+
+    def __str__(self) -> str:
+        return f"recovery code {self.pk} of user {self.user_id}"
+
+
+class MfaChallenge(models.Model):
+    """Half a sign-in: the password was right, and a second factor is still owed.
+
+    The raw token (``mfa_...``: the API's ``mfa_token``, or kept in the anonymous session of
+    the portal's code page) is handed out once; only its SHA-256 is stored. Single-use,
+    short-lived (MFA_TOKEN_LIFETIME) and dead after MFA_TOKEN_ATTEMPTS wrong codes. It signs
+    nobody in by itself: only ``accounts.mfa`` completes it, on one channel.
+    """
+
+    class Channel(models.TextChoices):
+        API = "api"  # POST /api/auth/mfa completes it with a token pair
+        PORTAL = "portal"  # the sign-in page's code step completes it with a session
+
+    class Purpose(models.TextChoices):
+        VERIFY = "verify"  # a code of the person's confirmed device (or a recovery code)
+        ENROLL = "enroll"  # an org requires a second factor: enroll one to finish signing in
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    # The org the API login named (its token pair acts there); the portal's names none.
+    # Not ``org``: the row is the person's sign-in attempt, not a tenant row.
+    login_org = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    purpose = models.CharField(max_length=8, choices=Purpose.choices, default=Purpose.VERIFY)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveSmallIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"mfa challenge {self.pk} of user {self.user_id}"

@@ -1,6 +1,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
 from django.utils import timezone
 
 from accounts.credential_rows import (
@@ -8,6 +9,7 @@ from accounts.credential_rows import (
     MEMBER_JOINS,
     MEMBER_WIDTH,
     fetch_row,
+    in_org,
     membership_from_row,
 )
 from accounts.models import BrowserSession, TokenFamily, User
@@ -21,11 +23,22 @@ _MEMBERSHIP_FOR_TOKEN = (
     " WHERE f.id = %s AND f.org_id = m.org_id AND f.user_id = m.user_id"
     " AND f.revoked_at IS NULL)"
     f" FROM {Membership._meta.db_table} m {MEMBER_JOINS}"
-    " WHERE m.org_id = %s AND m.user_id = %s AND m.status = %s"
+)
+_WHERE_MEMBER = "m.user_id = %s AND m.status = %s"
+_IN_CALLERS_ORG = f"{_MEMBERSHIP_FOR_TOKEN} WHERE m.org_id = %s AND {_WHERE_MEMBER}"
+# On PostgreSQL the same statement first names the token's org (signed: the token's own
+# claim) for the transaction, then reads under its row-level security (tenancy.rls).
+_ENTERING_ORG = (
+    in_org(
+        "set_config('app.org_id', %s, true)::bigint",
+        f"{_MEMBERSHIP_FOR_TOKEN} WHERE m.org_id = s.org AND {_WHERE_MEMBER}",
+    )
+    if connection.vendor == "postgresql"
+    else _IN_CALLERS_ORG
 )
 
 
-def membership_for_access_token(raw: str) -> tuple[Membership, int] | None:
+def membership_for_access_token(raw: str, *, enter: bool = True) -> tuple[Membership, int] | None:
     """The live membership an access token acts as and its sign-in (family) id, in one
     query; None if the member left,
     was suspended or deactivated, or the token's sign-in was ended.
@@ -33,10 +46,17 @@ def membership_for_access_token(raw: str) -> tuple[Membership, int] | None:
     Raises AccessTokenExpired / AccessTokenInvalid for a token that fails verification.
     """
     claims = read_access_token(raw)
-    row = fetch_row(
-        _MEMBERSHIP_FOR_TOKEN,
-        [claims.family_id, claims.org_id, claims.user_id, Membership.Status.ACTIVE.value],
-    )
+    active = Membership.Status.ACTIVE.value
+    if enter:
+        # The signed token names its org: this transaction's (tenancy.rls).
+        sql = _ENTERING_ORG
+        params = [str(claims.org_id), claims.family_id, claims.user_id, active]
+        if sql is _IN_CALLERS_ORG:
+            params = [claims.family_id, claims.org_id, claims.user_id, active]
+    else:
+        # Verifying another's token: the lookup stays in the caller's org.
+        sql, params = _IN_CALLERS_ORG, [claims.family_id, claims.org_id, claims.user_id, active]
+    row = fetch_row(sql, params)
     if row is None or not row[MEMBER_WIDTH]:  # no active membership, or the sign-in ended
         return None
     membership = membership_from_row(row)

@@ -61,7 +61,8 @@ class _SortedListField(serializers.ListField):
 
 
 class MeSerializer(serializers.Serializer[Any]):
-    # The request's OrgContext: who, in which org, with which role and actions.
+    # The request's OrgContext: who, in which org, with which role and actions. The schema of
+    # GET /api/users/me; the view answers with ``me_representation``, the same body.
     id = serializers.IntegerField(source="membership.user_id")
     email = serializers.EmailField(source="membership.user.email")
     name = serializers.CharField(source="membership.user.name")
@@ -69,6 +70,27 @@ class MeSerializer(serializers.Serializer[Any]):
     role = serializers.CharField()
     actions = _SortedListField(child=serializers.CharField())
     credential = serializers.ChoiceField(choices=["jwt", "api_key", "session"])
+
+
+def me_representation(context: Any) -> dict[str, Any]:
+    """``MeSerializer(context).data``, built directly: the hottest body of the API.
+
+    DRF deep-copies a serializer's declared fields for every instance (and nested ones
+    again), which cost more than the rest of the view (~130 µs a request). The test suite
+    holds the two equal for every kind of credential.
+    """
+    membership = context.membership
+    user = membership.user
+    org = membership.org
+    return {
+        "id": int(membership.user_id),
+        "email": str(user.email),
+        "name": str(user.name),
+        "org": {"id": int(org.id), "slug": str(org.slug), "name": str(org.name)},
+        "role": str(context.role),
+        "actions": [str(action) for action in sorted(context.actions)],
+        "credential": context.credential,
+    }
 
 
 class SessionSerializer(serializers.Serializer[Any]):
@@ -84,3 +106,45 @@ class SessionSerializer(serializers.Serializer[Any]):
     user_agent = serializers.CharField(allow_blank=True)
     current = serializers.BooleanField(help_text="The sign-in this request came with")
     org_id = serializers.IntegerField(allow_null=True, help_text="API sign-ins are in one org")
+
+
+# --- The second factor (accounts/mfa_api.py) ----------------------------------------------
+
+
+class MfaCodeSerializer(serializers.Serializer[Any]):
+    code = StrictCharField(
+        max_length=32, help_text="Six digits from the authenticator app, or a recovery code"
+    )
+
+
+class MfaLoginSerializer(MfaCodeSerializer):
+    mfa_token = StrictCharField(max_length=512, help_text="details.mfa_token of the login's 401")
+
+
+class MfaDisableSerializer(MfaCodeSerializer):
+    password = StrictCharField(
+        max_length=1024, trim_whitespace=False, allow_control_characters=True
+    )
+
+
+class MfaStatusSerializer(serializers.Serializer[Any]):
+    enabled = serializers.BooleanField(help_text="A confirmed authenticator app is on")
+    enrolled_at = serializers.DateTimeField(allow_null=True)
+    recovery_codes_remaining = serializers.IntegerField()
+    required_by = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Slugs of my organizations that require a second factor",
+    )
+
+
+class MfaEnrollmentSerializer(serializers.Serializer[Any]):
+    secret = serializers.CharField(help_text="Base32 secret, to type into an app by hand")
+    otpauth_uri = serializers.CharField(help_text="otpauth://totp/Tenantry:<email>?...")
+    qr_svg = serializers.CharField(help_text="The otpauth URI as an SVG QR code")
+
+
+class RecoveryCodesSerializer(serializers.Serializer[Any]):
+    recovery_codes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Single-use codes, shown this once: store them somewhere safe",
+    )

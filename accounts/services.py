@@ -22,10 +22,10 @@ from django.db import IntegrityError, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts import audit_actions
+from accounts import audit_actions, mfa
 from accounts.errors import InvalidCredentials, JwtDisabled
 from accounts.managers import UserManager
-from accounts.models import BrowserSession, RefreshToken, TokenFamily, User
+from accounts.models import BrowserSession, MfaChallenge, RefreshToken, TokenFamily, User
 from accounts.selectors import API_PREFIX, BROWSER_PREFIX
 from accounts.session_auth import session_public_id
 from accounts.session_store import META_KEY, ORG_KEY, SEEN_KEY, SessionStore
@@ -36,6 +36,7 @@ from audit.services import record
 from orgs.models import Membership, Organization
 from orgs.opaque_tokens import hash_opaque_token, new_opaque_token
 from orgs.services import InvitationInvalid, invitation_claim, invitation_lock
+from tenancy.rls import cross_org
 
 PASSWORD_FIELDS = {"password", "password1", "password2"}
 
@@ -252,7 +253,51 @@ def password_login(
         )
     if membership is None or not membership.org.jwt_enabled:
         raise InvalidCredentials
+    second_factor_gate(user=membership.user, login_org=membership.org, context=context)
     return open_session(membership=membership, context=context, via="password")
+
+
+def second_factor_gate(
+    *, user: User, login_org: Organization | None, context: RequestContext, channel: str = "api"
+) -> None:
+    """After a right password: raise ``mfa.MfaRequired`` (with a fresh challenge token) when
+    the person has a second factor, or ``mfa.MfaEnrollmentRequired`` when the org they sign
+    in to (the API) requires one they lack. Google sign-in never comes here."""
+    if mfa.has_second_factor(user):
+        raise mfa.MfaRequired(
+            mfa.challenge_open(user=user, channel=channel, login_org=login_org, context=context)
+        )
+    if login_org is not None and login_org.mfa_required:
+        raise mfa.MfaEnrollmentRequired
+
+
+def mfa_login(*, raw_token: str, code: str, context: RequestContext) -> TokenPair:
+    """The API login's second step (``POST /api/auth/mfa``): a code completes the challenge
+    the password step issued, and the token pair opens in the same transaction (audited as
+    ``auth.login`` via "password+totp" or "password+recovery_code"). InvalidCredentials for
+    a dead token or a membership gone meanwhile; ``mfa.InvalidCode`` for a wrong code."""
+
+    def _open(redeemed: mfa.Redeemed) -> TokenPair:
+        challenge = redeemed.challenge
+        org = challenge.login_org
+        membership = None
+        if org is not None:
+            membership = (
+                Membership.objects.for_org(org)
+                .select_related("user", "org")
+                .filter(user=challenge.user, status=Membership.Status.ACTIVE)
+                .first()
+            )
+        if membership is None:
+            raise InvalidCredentials
+        return open_session(
+            membership=membership, context=context, via=f"password+{redeemed.method}"
+        )
+
+    pair, _ = mfa.challenge_redeem(
+        raw_token=raw_token, code=code, channel="api", context=context, then=_open
+    )
+    return pair
 
 
 def open_session(*, membership: Membership, context: RequestContext, via: str) -> TokenPair:
@@ -374,6 +419,7 @@ def logout_everywhere(*, user: User, org_id: int | None, actor: Actor, reason: s
     return count
 
 
+@cross_org()  # spans orgs: tenancy.rls's one cross-org path
 def revoke_all_families(user: User, *, reason: str) -> int:
     """Inside the caller's transaction: end every live sign-in of ``user``."""
     return TokenFamily.dangerously_unscoped.filter(user=user, revoked_at__isnull=True).update(
@@ -562,11 +608,13 @@ def sessions_end_all(
     return sessions + families
 
 
+@cross_org()  # spans orgs: tenancy.rls's one cross-org path
 def expired_sign_ins_flush(*, actor: Actor, now: datetime | None = None) -> dict[str, int]:
     """Delete what can no longer sign anybody in: API sign-ins (token families, with their
     refresh tokens) revoked more than a day ago or past ``REFRESH_TOKEN_ABSOLUTE_LIFETIME``,
-    and expired browser sessions. Atomic, audited once as ``auth.expired_flushed`` with the
-    counts; idempotent (a second run deletes nothing and records zeros)."""
+    expired browser sessions, and second-factor challenges expired or used. Atomic, audited
+    once as ``auth.expired_flushed`` with the counts; idempotent (a second run deletes
+    nothing and records zeros)."""
     now = now or timezone.now()
     with transaction.atomic():
         # Spans orgs on purpose: a sweep over every org's dead sign-ins.
@@ -576,10 +624,15 @@ def expired_sign_ins_flush(*, actor: Actor, now: datetime | None = None) -> dict
         )
         _, by_model = dead.delete()
         sessions, _ = BrowserSession.objects.filter(expire_date__lt=now).delete()
+        # Half-finished sign-ins that can no longer finish (expired or used).
+        challenges, _ = MfaChallenge.objects.filter(
+            models.Q(expires_at__lt=now) | models.Q(used_at__isnull=False)
+        ).delete()
         counts = {
             "sign_ins": by_model.get(TokenFamily._meta.label, 0),
             "refresh_tokens": by_model.get(RefreshToken._meta.label, 0),
             "browser_sessions": sessions,
+            "mfa_challenges": challenges,
         }
         record(org_id=None, action=audit_actions.AUTH_EXPIRED_FLUSHED, actor=actor, metadata=counts)
     return counts

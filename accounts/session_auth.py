@@ -1,13 +1,58 @@
 """The browser session as an API credential: the ``tnt_session`` cookie on ``api.<base>``."""
 
+import functools
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.db import connection
+from django.http import HttpRequest
+from django.utils.crypto import constant_time_compare
 from rest_framework import authentication
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 
+from accounts.credential_rows import (
+    MEMBER_COLUMNS,
+    MEMBER_JOINS,
+    MEMBER_WIDTH,
+    fetch_row,
+    membership_from_row,
+)
+from accounts.models import User
 from accounts.session_store import ORG_KEY, key_digest
 from orgs.context import OrgContext
-from orgs.hosts import membership_for_person
+from orgs.hosts import org_slug_from_host, pick_membership
+from orgs.models import Membership
+from tenancy.rls import cross_org
+
+# The backends whose ``get_user`` is "the active user with this pk" (ModelBackend's
+# ``user_can_authenticate``, social-core's ``filter_active_users``): a session signed in
+# through one of them is read by the one statement below. Any other goes Django's way.
+_ACTIVE_USER_BY_PK_BACKENDS = frozenset(
+    {"django.contrib.auth.backends.ModelBackend", "accounts.google.GoogleOIDC"}
+)
+
+# One statement, compiled once: the person (if active) with the active membership they act
+# in, chosen as ``orgs.hosts.pick_membership`` chooses (the host's org, then the session's,
+# then the oldest), and their password hash, which the session's hash is checked against as
+# Django's ``get_user`` checks it. The memberships come from tenantry_person_memberships
+# (SECURITY DEFINER, orgs migration 0006: the one cross-org read of a session's request,
+# keyed by the person alone). PostgreSQL only; elsewhere Django's way.
+_SIGNED_IN_MEMBERSHIP = (
+    f"SELECT {MEMBER_COLUMNS}, u.{connection.ops.quote_name('password')}"  # noqa: S608
+    f" FROM tenantry_person_memberships(%s) m {MEMBER_JOINS}"
+    " WHERE u.is_active"
+    " ORDER BY (o.slug = %s) IS TRUE DESC, (m.org_id = %s) IS TRUE DESC, m.created_at, m.id"
+    " LIMIT 1"
+)
+
+# A person's active memberships with their user and org, in one statement (the same
+# function), for Django's way.
+_PERSON_MEMBERSHIPS = (
+    f"SELECT {MEMBER_COLUMNS} FROM tenantry_person_memberships(%s) m {MEMBER_JOINS}"  # noqa: S608
+    " ORDER BY m.created_at, m.id"
+)
 
 
 class SessionAuthentication(authentication.SessionAuthentication):
@@ -17,19 +62,30 @@ class SessionAuthentication(authentication.SessionAuthentication):
     the session's current org, else their oldest membership; a person with no org has no
     API credential here (the next class, or 401). CSRF is enforced on unsafe methods, as
     DRF's own class does: a cookie alone never authorizes a POST.
+
+    One query: the person and that membership in one statement (``_signed_in``), which
+    also answers Django's ``request.user``. Anything out of the ordinary (a session hash
+    that does not match, another backend, no active membership) goes Django's way: its
+    ``get_user`` (which verifies, cycles or flushes the session) and then the membership.
     """
 
     def authenticate(self, request: Request) -> tuple[Any, OrgContext] | None:
         django_request = request._request
-        user = getattr(django_request, "user", None)
-        if user is None or not user.is_active:
-            return None
+        if getattr(django_request, "user", None) is None:
+            return None  # no session middleware ran (a cookieless API request)
         session = django_request.session
-        membership = membership_for_person(
-            user_id=user.pk, host=django_request.get_host(), preferred_org_id=session.get(ORG_KEY)
-        )
+        membership = _signed_in(django_request)
         if membership is None:
-            return None
+            user = django_request.user
+            if not user.is_active:
+                return None
+            membership = pick_membership(
+                _memberships_of(user.pk),
+                host=django_request.get_host(),
+                preferred_org_id=session.get(ORG_KEY),
+            )
+            if membership is None:
+                return None
         self.enforce_csrf(request)
         context = OrgContext(
             membership=membership,
@@ -37,6 +93,74 @@ class SessionAuthentication(authentication.SessionAuthentication):
             credential_id=session_public_id(session.session_key or ""),
         )
         return membership.user, context
+
+    def enforce_csrf(self, request: Request) -> None:
+        # Django's CSRF check accepts the safe methods without looking (CsrfViewMiddleware,
+        # which has run on this request already, did the rest): only the unsafe ones are
+        # held to the token.
+        if request.method not in SAFE_METHODS:
+            super().enforce_csrf(request)
+
+
+def _signed_in(request: HttpRequest) -> Membership | None:
+    """The membership of a verified session in one statement, its user becoming
+    ``request.user``; None for anything Django's own path must decide."""
+    if connection.vendor != "postgresql" or "_cached_user" in request.__dict__:
+        return None  # no tenantry_person_memberships, or request.user was read already
+    session = request.session
+    try:
+        user_id = int(session[SESSION_KEY])
+        backend = session[BACKEND_SESSION_KEY]
+        session_hash = str(session[HASH_SESSION_KEY])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if (
+        backend not in _ACTIVE_USER_BY_PK_BACKENDS
+        or backend not in settings.AUTHENTICATION_BACKENDS
+    ):
+        return None
+    preferred = session.get(ORG_KEY)
+    row = fetch_row(
+        _SIGNED_IN_MEMBERSHIP,
+        [
+            user_id,
+            org_slug_from_host(request.get_host()),
+            preferred if isinstance(preferred, int) else None,
+        ],
+    )
+    if row is None:
+        return None
+    membership = membership_from_row(row)
+    user: User = membership.user
+    user.password = row[MEMBER_WIDTH]
+    if not constant_time_compare(session_hash, _session_auth_hash(user.password)):
+        return None
+    request._cached_user = user  # type: ignore[attr-defined]  # what request.user answers
+    return membership
+
+
+def _memberships_of(user_id: Any) -> list[Membership]:
+    if connection.vendor != "postgresql":
+        with cross_org():
+            return list(
+                Membership.dangerously_unscoped.select_related("user", "org")
+                .filter(user_id=user_id, status=Membership.Status.ACTIVE)
+                .order_by("created_at", "pk")
+            )
+    with connection.cursor() as cursor:
+        cursor.execute(_PERSON_MEMBERSHIPS, [user_id])
+        return [membership_from_row(row) for row in cursor.fetchall()]
+
+
+def _session_auth_hash(password: str) -> str:
+    """``user.get_session_auth_hash()``: an HMAC of the password hash under SECRET_KEY,
+    remembered per (password hash, SECRET_KEY), so a password change is a new entry."""
+    return _session_auth_hash_for(password, settings.SECRET_KEY)
+
+
+@functools.lru_cache(maxsize=4096)
+def _session_auth_hash_for(password: str, secret: str) -> str:
+    return User(password=password).get_session_auth_hash()
 
 
 def session_public_id(session_key: str) -> str:

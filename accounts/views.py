@@ -20,8 +20,9 @@ from social_core.exceptions import AuthException
 from social_django import views as social_views
 from social_django.utils import psa
 
+from accounts import mfa
 from accounts.errors import InvalidCredentials
-from accounts.models import User
+from accounts.models import MfaChallenge, User
 from accounts.pipeline import UnverifiedEmail
 from accounts.redirects import safe_next
 from accounts.selectors import sessions_list
@@ -111,6 +112,9 @@ class LoginPage(PortalPublicView):
             return self._render(
                 request, next_url=next_url, email=email, error=INVALID_CREDENTIALS, status=400
             )
+        step = second_factor_step(request, user=user, via="password", next_url=next_url)
+        if step is not None:
+            return step
         return sign_in_and_redirect(request, user=user, via="password", next_url=next_url)
 
     def _render(
@@ -130,6 +134,46 @@ class LoginPage(PortalPublicView):
         }
         response = render(request, self.template_name, context, status=status)
         return allow_google_form(response, own_subdomains=True)
+
+
+# The half-finished sign-in of this browser: the challenge token a code completes, where to
+# go afterwards and how the password was given. The session holding them is anonymous (no
+# user in it), so it can use nothing else until the code step signs the person in.
+MFA_PENDING_KEY = "tnt_mfa_pending"
+MFA_NEXT_KEY = "tnt_mfa_next"
+MFA_VIA_KEY = "tnt_mfa_via"
+
+
+def second_factor_step(
+    request: HttpRequest, *, user: Any, via: str, next_url: str
+) -> HttpResponse | None:
+    """After a right password: the code step when the person has a second factor, the
+    enrollment step when one of their orgs requires one they lack, else None (sign in)."""
+    context = RequestContext.from_request(request)
+    # The org the session would act in: its audit log shows the attempt (and its failures).
+    membership = membership_for_person(
+        user_id=user.pk, host=request.get_host(), preferred_org_id=None
+    )
+    if mfa.has_second_factor(user):
+        raw = mfa.challenge_open(
+            user=user,
+            channel=MfaChallenge.Channel.PORTAL,
+            login_org=membership.org if membership is not None else None,
+            context=context,
+        )
+        target = "login-mfa"
+    elif requiring := mfa.orgs_requiring(user):
+        raw = mfa.enroll_walk_start(user=user, login_org=requiring[0], context=context)
+        target = "login-mfa-enroll"
+    else:
+        return None
+    if request.user.is_authenticated:
+        browser_sign_out(request=request)  # whoever was signed in here is not, meanwhile
+    request.session.cycle_key()
+    request.session[MFA_PENDING_KEY] = raw
+    request.session[MFA_NEXT_KEY] = next_url
+    request.session[MFA_VIA_KEY] = via
+    return HttpResponseRedirect(reverse(target))
 
 
 def sign_in_and_redirect(
@@ -413,6 +457,15 @@ class InvitationPage(PortalPublicView):
                     name=(request.POST.get("name") or "").strip()[:200],
                     context=context,
                 )
+                request.session.pop(INVITATION_SESSION_KEY, None)
+                step = second_factor_step(
+                    request, user=membership.user, via="invitation", next_url="/"
+                )
+                if step is not None:  # joined; signing in still owes the second factor
+                    messages.success(
+                        request, f"You joined {membership.org.name} as {membership.role}."
+                    )
+                    return step
                 browser_sign_in(
                     request=request,
                     user=membership.user,
@@ -457,7 +510,7 @@ class InvitationPage(PortalPublicView):
         return allow_google_form(render(request, self.template_name, context, status=status))
 
 
-def _acting_org_id(request: HttpRequest) -> int | None:
+def acting_org_id(request: HttpRequest) -> int | None:
     membership = membership_for_person(
         user_id=int(request.user.pk or 0),
         host=request.get_host(),
@@ -472,10 +525,24 @@ class AccountPage(PortalSignedInView):
     "Sign out" per row and "Sign out other devices" (GitHub's and Google's pages)."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        current = session_public_id(request.session.session_key or "")
-        rows = sessions_list(user=request.user, current_id=current)  # type: ignore[arg-type]
-        context = {"sessions": rows, "others": sum(1 for r in rows if not r.current)}
-        return render(request, "accounts/account.html", context)
+        return account_page(request)
+
+
+def account_page(
+    request: HttpRequest, *, errors: dict[str, list[str]] | None = None, status: int = 200
+) -> HttpResponse:
+    """The account page; ``errors`` of a second-factor form posted to it (field -> messages)."""
+    current = session_public_id(request.session.session_key or "")
+    user: User = request.user  # type: ignore[assignment]
+    rows = sessions_list(user=user, current_id=current)
+    context = {
+        "sessions": rows,
+        "others": sum(1 for r in rows if not r.current),
+        "mfa": mfa.mfa_status(user),
+        "mfa_pending": mfa.pending_device(user) is not None,
+        "mfa_errors": errors or {},
+    }
+    return render(request, "accounts/account.html", context, status=status)
 
 
 class AccountSessionEndPage(PortalSignedInView):
@@ -488,7 +555,7 @@ class AccountSessionEndPage(PortalSignedInView):
             user=request.user,  # type: ignore[arg-type]
             session_id=session_id,
             actor=Actor.for_user(request.user, request),  # type: ignore[arg-type]
-            org_id=_acting_org_id(request),
+            org_id=acting_org_id(request),
         )
         if not ended:
             raise Http404("No such session")
@@ -507,7 +574,7 @@ class AccountSignOutOthersPage(PortalSignedInView):
         ended = sessions_end_all(
             user=request.user,  # type: ignore[arg-type]
             actor=Actor.for_user(request.user, request),  # type: ignore[arg-type]
-            org_id=_acting_org_id(request),
+            org_id=acting_org_id(request),
             keep_session_key=request.session.session_key or "",
         )
         messages.success(request, f"Signed out of {ended} other session(s) and API sign-in(s).")

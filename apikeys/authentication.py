@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -15,6 +16,7 @@ from accounts.credential_rows import (
     MEMBER_JOINS,
     ModelColumns,
     fetch_row,
+    in_org,
     membership_from_row,
 )
 from apikeys import crypto
@@ -35,19 +37,34 @@ _KEY = ModelColumns(
                 "expires_at", "revoked_at", "rate_limit"}
     ),
 )  # fmt: skip
-# One statement, compiled once (spans orgs on purpose: the key names its org). A key whose
-# creator left the org has no membership and finds no row.
+# One statement, compiled once. A key whose creator left the org has no membership and
+# finds no row. On PostgreSQL the statement first names the key's org for the transaction
+# (tenantry_enter_org_by_key_hash: SECURITY DEFINER, apikeys migration 0004, the one
+# cross-org read a key's request makes), then reads the key under that org's row-level
+# security (accounts.credential_rows.in_org).
 _KEY_WITH_MEMBER = (
     f"SELECT {_KEY.sql}, {MEMBER_COLUMNS} FROM {APIKey._meta.db_table} k"  # noqa: S608
     f" JOIN {Membership._meta.db_table} m ON m.id = k.membership_id AND m.org_id = k.org_id"
-    f" {MEMBER_JOINS} WHERE k.key_hash IN "
+    f" {MEMBER_JOINS} WHERE "
 )
+_ROW_SECURITY = connection.vendor == "postgresql"
 
 
 @functools.cache
 def _key_lookup(digests: int) -> str:
-    """The lookup for as many candidate digests as there are peppers (one statement each)."""
-    return _KEY_WITH_MEMBER + "(" + ", ".join(["%s"] * digests) + ")"
+    """The lookup for as many candidate digests as there are peppers (one statement each);
+    its parameters are the digests, twice on PostgreSQL (``_key_params``)."""
+    listed = "(" + ", ".join(["%s"] * digests) + ")"
+    if not _ROW_SECURITY:
+        return f"{_KEY_WITH_MEMBER}k.key_hash IN {listed}"
+    return in_org(
+        f"tenantry_enter_org_by_key_hash(ARRAY[{', '.join(['%s'] * digests)}]::text[])",
+        f"{_KEY_WITH_MEMBER}k.org_id = s.org AND m.org_id = s.org AND k.key_hash IN {listed}",
+    )
+
+
+def _key_params(digests: list[str]) -> list[str]:
+    return [*digests, *digests] if _ROW_SECURITY else list(digests)
 
 
 def presented_key(request: Request) -> str | None:
@@ -87,7 +104,7 @@ class APIKeyAuthentication(BaseAuthentication):
         if parsed is None:
             raise exceptions.AuthenticationFailed("Invalid API key")
         digests = crypto.candidate_digests(parsed.raw)
-        row = fetch_row(_key_lookup(len(digests)), digests)
+        row = fetch_row(_key_lookup(len(digests)), _key_params(digests))
         if row is None:
             raise exceptions.AuthenticationFailed("Invalid API key")
         key: APIKey = _KEY.build(row, 0)

@@ -41,7 +41,7 @@ class VerifyView(PublicKeyView):
         serializer = s.VerifySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            found = membership_for_access_token(serializer.validated_data["token"])
+            found = membership_for_access_token(serializer.validated_data["token"], enter=False)
         except (AccessTokenExpired, AccessTokenInvalid):
             found = None
         # A token of another org, or of an org that has switched JWT sign-in off, is not valid

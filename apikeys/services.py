@@ -38,6 +38,7 @@ from orgs.errors import Conflict, PolicyViolation
 from orgs.models import Membership, Organization
 from orgs.ratelimits import org_rates, parse_rate, rate_per_second
 from orgs.roles import ACTIONS, Role
+from tenancy.rls import cross_org
 
 logger = logging.getLogger("tenantry.mail")
 
@@ -332,6 +333,7 @@ def leaked_keys_report(*, reports: list[dict[str, str]], actor: Actor) -> int:
     return len(revoked)
 
 
+@cross_org()  # spans orgs: tenancy.rls's one cross-org path
 def api_key_touch(*, key_id: int, ip: str | None) -> None:
     """Bookkeeping, not a user's write (so not audited): when and where a key was last used.
     Callers throttle it to once a minute per key."""

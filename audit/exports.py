@@ -21,6 +21,7 @@ from audit.models import AuditEvent
 from audit.selectors import OwnEvents, audit_event_list
 from audit.serializers import AuditEventSerializer
 from audit.services import record
+from tenancy.rls import org_transaction
 
 FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
 CSV_COLUMNS = [
@@ -77,9 +78,12 @@ def _pages(
 ) -> Iterator[list[AuditEvent]]:
     cursor = None
     while True:
-        page = audit_event_list(
-            org=org_id, own=own, cursor=cursor, limit=settings.MAX_PAGE_SIZE, **filters
-        )
+        # Read while the response streams, after the request's transaction: each page is a
+        # transaction of its own in the org (tenancy.rls).
+        with org_transaction(org_id):
+            page = audit_event_list(
+                org=org_id, own=own, cursor=cursor, limit=settings.MAX_PAGE_SIZE, **filters
+            )
         # A slow reader must not keep a pooled connection between pages.
         release_connection()
         if page.events:

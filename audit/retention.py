@@ -19,6 +19,7 @@ from audit.actors import Actor
 from audit.audit_actions import AUDIT_PURGED
 from audit.models import AuditEvent
 from audit.services import record
+from tenancy.rls import cross_org
 
 RETENTION_SETTING = "audit_retention_days"
 
@@ -58,12 +59,13 @@ def audit_purge(
         for pk, org_settings in organization._default_manager.values_list("pk", "settings")
     }
     shortest = min([default, *retention.values()])
-    candidates = (
-        AuditEvent.dangerously_unscoped.filter(occurred_at__lt=now - timedelta(days=shortest))
-        .order_by()
-        .values_list("org_id", flat=True)
-        .distinct()
-    )
+    with cross_org():  # which orgs have expired events: tenancy.rls's cross-org path
+        candidates = list(
+            AuditEvent.dangerously_unscoped.filter(occurred_at__lt=now - timedelta(days=shortest))
+            .order_by()
+            .values_list("org_id", flat=True)
+            .distinct()
+        )
     purges = []
     for org_id in sorted(candidates, key=lambda pk: (pk is None, pk or 0)):
         days = retention.get(org_id, default) if org_id is not None else default
@@ -80,6 +82,7 @@ def audit_purge(
     return purges
 
 
+@cross_org()  # spans orgs: tenancy.rls's one cross-org path
 def _purge_org(
     *,
     org_id: int | None,

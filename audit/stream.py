@@ -29,6 +29,7 @@ from django.conf import settings
 from audit.connections import release_connection
 from audit.models import OutboxEvent
 from audit.selectors import STREAM_BATCH, OutboxCursor, outbox_events_next
+from tenancy.rls import org_transaction
 
 # How long an EventSource waits before reconnecting (with Last-Event-ID) after a drop.
 RETRY_MILLISECONDS = 3000
@@ -63,21 +64,26 @@ class _Stream:
 
     def step(self) -> _Step:
         try:
-            now = time.monotonic()
-            if now - self.last_check >= self.recheck:
-                if not self.still_allowed():
-                    return _Step(text="", wait=0.0, ended=True)
-                self.last_check = now
-            events = outbox_events_next(self.cursor)
-            text = "".join(format_event(event) for event in events)
-            if not text and now - self.last_sent >= self.keepalive:
-                text = KEEPALIVE
-            if text:
-                self.last_sent = now
-            # A full batch means more are waiting: read on at once.
-            return _Step(text=text, wait=0.0 if len(events) == STREAM_BATCH else self.poll)
+            # Each poll is a transaction of its own, in the stream's org (tenancy.rls).
+            with org_transaction(self.cursor.org_id):
+                return self._step()
         finally:
             release_connection()
+
+    def _step(self) -> _Step:
+        now = time.monotonic()
+        if now - self.last_check >= self.recheck:
+            if not self.still_allowed():
+                return _Step(text="", wait=0.0, ended=True)
+            self.last_check = now
+        events = outbox_events_next(self.cursor)
+        text = "".join(format_event(event) for event in events)
+        if not text and now - self.last_sent >= self.keepalive:
+            text = KEEPALIVE
+        if text:
+            self.last_sent = now
+        # A full batch means more are waiting: read on at once.
+        return _Step(text=text, wait=0.0 if len(events) == STREAM_BATCH else self.poll)
 
 
 async def event_stream(

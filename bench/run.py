@@ -10,6 +10,8 @@ here, never in tests (query counts are asserted in tests).
 
     .venv/bin/python bench/run.py [--rounds 3] [--seconds 5] [--events 1000000]
     .venv/bin/python bench/run.py --profile me_key   # py-spy on one worker under that load
+    .venv/bin/python bench/run.py --cpu 3 --only me_key,floor   # CPU per request, in-process
+    .venv/bin/python bench/run.py --cpu 8 --rounds 1 --only me_key --profile me_key
 """
 
 import argparse
@@ -18,6 +20,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import signal
 import statistics
@@ -74,7 +77,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--only", default="", help="comma-separated endpoint names")
     parser.add_argument(
-        "--profile", default="", help="profile one worker under these endpoints (comma-separated)"
+        "--profile",
+        default="",
+        help="py-spy on one worker under load on these rows (with --cpu: on this process)",
+    )
+    parser.add_argument(
+        "--cpu",
+        type=float,
+        default=0,
+        help="instead of load: CPU time per request in this process, this many seconds a round",
     )
     parser.add_argument("--out", default=str(RESULTS / "latest.json"))
     parser.add_argument("--markdown", default="", help="print a results JSON as markdown, exit")
@@ -142,10 +153,18 @@ def main() -> None:
         print(f"seeded in {time.monotonic() - started:.0f} s", flush=True)
         from django.db import connections
 
+        if args.cpu:
+            wanted = set(args.only.split(",")) if args.only else None
+            endpoints = [e for e in endpoint_table(seeded) if not wanted or e.name in wanted]
+            profiled = set(filter(None, args.profile.split(",")))
+            cpu_per_request(endpoints, args.cpu, args.rounds, profiled)
+            return
         connections.close_all()
 
         port = free_port()
-        server = start_gunicorn(env, port, args.workers, work)
+        # The server connects as the application role, as deployed (docs/deployment.md):
+        # row-level security is in force on every request it serves.
+        server = start_gunicorn({**env, "DATABASE_URL": database.app_url}, port, args.workers, work)
         base = f"http://127.0.0.1:{port}"
         endpoints = endpoint_table(seeded)
         if args.only:
@@ -174,7 +193,10 @@ def refresh_per_round(args: argparse.Namespace) -> int:
 
 def start_gunicorn(env: dict[str, str], port: int, workers: int, work: Path) -> subprocess.Popen:
     command = [
-        str(ROOT / ".venv" / "bin" / "gunicorn"),
+        # `python -m gunicorn`: the venv's scripts may name an interpreter that moved with it.
+        str(ROOT / ".venv" / "bin" / "python"),
+        "-m",
+        "gunicorn",
         "config.wsgi:application",
         f"--bind=127.0.0.1:{port}",
         f"--workers={workers}",
@@ -486,6 +508,98 @@ def profile(base: str, endpoints, name: str, server, seeded: dict, work: Path) -
     print(f"profile written to {PROFILES / name}.txt (collapsed stacks: .collapsed)")
 
 
+def cpu_per_request(
+    endpoints: list[Endpoint], seconds: float, rounds: int, profiled: set[str]
+) -> None:
+    """The worker's own CPU (user + system) per request, measured in this process: Django's
+    WSGI handler called directly, the database and Redis on real sockets, no HTTP server and
+    no load generator. Waiting for PostgreSQL or Redis costs no CPU here, so this reads what
+    the Python around them costs, which wall-clock figures on a shared machine blur. With
+    ``--profile``, py-spy samples the named rows (bench/profiles/cpu/<row>.txt)."""
+    import io
+
+    from django.core.handlers.wsgi import WSGIHandler
+
+    handler = WSGIHandler()
+
+    def call(endpoint: Endpoint) -> str:
+        path, _, query = endpoint.path.partition("?")
+        environ = {
+            "REQUEST_METHOD": endpoint.method,
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "127.0.0.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(b""),
+            "wsgi.errors": sys.stderr,
+            **{"HTTP_" + k.upper().replace("-", "_"): v for k, v in endpoint.headers.items()},
+        }
+        statuses: list[str] = []
+
+        def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            statuses.append(status)
+            return lambda data: None
+
+        body: Any = handler(environ, start_response)
+        for _ in body:
+            pass
+        body.close()  # runs the response's closers (the last-used write)
+        return statuses[0]
+
+    live = [e for e in endpoints if not e.unavailable and e.method == "GET"]
+    for endpoint in live:  # warm up: imports, prepared statements, pools
+        for _ in range(200):
+            status = call(endpoint)
+        if not status.startswith("200"):
+            sys.exit(f"{endpoint.label} answered {status}")
+    spent: dict[str, list[float]] = {e.name: [] for e in live}
+    for number in range(1, rounds + 1):  # interleaved, as the load rounds are
+        print(f"round {number}/{rounds}", flush=True)
+        for endpoint in live:
+            sampler = sample_self(seconds) if endpoint.name in profiled else None
+            count = 0
+            started, deadline = time.process_time(), time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                call(endpoint)
+                count += 1
+            spent[endpoint.name].append(1e6 * (time.process_time() - started) / count)
+            if sampler:
+                sampler.wait()
+                stacks = (WORK_PROFILE).read_text().splitlines()
+                mine = "\n".join(line for line in stacks if "cpu_per_request.<locals>.call" in line)
+                summary = summarize_stacks(mine, top=80)
+                (PROFILES / "cpu").mkdir(parents=True, exist_ok=True)
+                (PROFILES / "cpu" / f"{endpoint.name}.txt").write_text(
+                    f"py-spy --gil, in-process (bench/run.py --cpu), {endpoint.label}\n{summary}"
+                )
+                print(f"profile written to {PROFILES / 'cpu' / endpoint.name}.txt", flush=True)
+    floor = statistics.median(spent["floor"]) if "floor" in spent else None
+    print(f"\n{'endpoint':46s} {'CPU us/request':>15s} {'x floor':>8s}")
+    for endpoint in live:
+        median = statistics.median(spent[endpoint.name])
+        times = f"{median / floor:8.2f}" if floor else ""
+        print(f"{endpoint.label:46s} {median:15.0f} {times}")
+
+
+WORK_PROFILE = Path(tempfile.gettempdir()) / f"tenantry-bench-cpu-{os.getpid()}.txt"
+
+
+def sample_self(seconds: float) -> subprocess.Popen:
+    """py-spy on this very process (only while it holds the GIL: its own CPU, no waits)."""
+    sampler = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--pid", str(os.getpid()),
+         "--duration", str(math.ceil(seconds)), "--rate", "500", "--gil", "--format", "raw",
+         "--output", str(WORK_PROFILE)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(0.5)  # attached before the measured loop starts
+    return sampler
+
+
 def summarize_stacks(collapsed: str, top: int = 40) -> str:
     inclusive: dict[str, int] = {}
     own: dict[str, int] = {}
@@ -495,7 +609,8 @@ def summarize_stacks(collapsed: str, top: int = 40) -> str:
         if not stack:
             continue
         count = int(count_text)
-        frames = stack.split(";")
+        # One entry per function, whichever of its lines was running.
+        frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
         total += count
         for frame in set(frames):
             inclusive[frame] = inclusive.get(frame, 0) + count

@@ -27,8 +27,8 @@ logger = logging.getLogger("tenantry.errors")
 # Codes an app may attach to an exception of the matching family; anything else falls back
 # to the family's default code so an internal code never leaks into the contract.
 _REFINED_CODES = {
-    status.HTTP_401_UNAUTHORIZED: {"expired"},
-    status.HTTP_403_FORBIDDEN: {"jwt_disabled"},
+    status.HTTP_401_UNAUTHORIZED: {"expired", "mfa_required"},
+    status.HTTP_403_FORBIDDEN: {"jwt_disabled", "mfa_enrollment_required"},
 }
 _DEFAULT_CODES = {
     status.HTTP_400_BAD_REQUEST: "invalid_request",
@@ -124,7 +124,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     assert isinstance(exc, exceptions.APIException)
     code = _code_for(exc, response.status_code)
     message = _message_for(exc, code)
-    response.data = error_body(message=message, code=code, request=request)
+    # An exception may carry what the client needs to go on (``error_details``: the API
+    # login's mfa_token); nothing else reaches ``details`` outside a 422 or 409.
+    carried = getattr(exc, "error_details", None)
+    response.data = error_body(message=message, code=code, details=carried, request=request)
     return response
 
 

@@ -34,6 +34,7 @@ from prometheus_client.registry import Collector
 
 from audit.webhooks.models import WebhookDelivery
 from orgs.bases import PortalPublicView
+from tenancy.rls import cross_org
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class WebhookCollector(Collector):
             # The request metrics still matter most when the database is down.
             logger.warning("Metrics: webhook figures unavailable", exc_info=True)
 
+    @cross_org()  # spans orgs: tenancy.rls's one cross-org path
     def _read(self) -> Iterable[GaugeMetricFamily]:
         due = WebhookDelivery.dangerously_unscoped.filter(
             status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.FAILED],

@@ -1,10 +1,16 @@
 from collections.abc import Callable
+from typing import Any
 
+from csp import middleware as csp
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.utils import build_policy
 from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
-from django.http import HttpRequest, HttpResponse
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from config.errors import error_response
 from config.request_id import accept_or_generate, current_request_id
@@ -147,3 +153,65 @@ class AuthenticationMiddleware(_BrowserOnly, auth.AuthenticationMiddleware):
 
 class MessageMiddleware(_BrowserOnly, messages.MessageMiddleware):
     pass
+
+
+# --- Content-Security-Policy ----------------------------------------------------------------
+
+_built_policies: dict[bool, str] = {}  # report_only -> the settings' policy, built once
+
+
+@receiver(setting_changed)
+def _forget_built_policies(*, setting: str, **kwargs: Any) -> None:
+    if setting.startswith("CONTENT_SECURITY_POLICY"):
+        _built_policies.clear()
+
+
+class CSPMiddleware(csp.CSPMiddleware):
+    """django-csp's middleware, building the settings' policy once per process.
+
+    django-csp builds the header from the settings on every response (~60 µs a response).
+    A response that used no nonce and did not change its own policy (every API answer)
+    gets the same string every time, so that string is built once (and again when a test
+    overrides the settings); a page with a nonce or its own policy (``allow_google_form``)
+    goes through django-csp's own code, as before.
+    """
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        if getattr(request, "_csp_nonce", None) is not None or any(
+            getattr(response, name, None) is not None for name in _PER_RESPONSE
+        ):
+            return super().process_response(request, response)
+        if settings.DEBUG and response.status_code in (404, 500):
+            return response  # django-csp leaves Django's debug pages alone
+        for report_only, header, exempt in _HEADERS:
+            policy = _built_policy(report_only)
+            if policy and header not in response and not getattr(response, exempt, False):
+                excluded = (getattr(settings, _SETTING[report_only], None) or {}).get(
+                    "EXCLUDE_URL_PREFIXES"
+                ) or ()
+                if not request.path_info.startswith(tuple(excluded)):
+                    response[header] = policy
+        # As django-csp does: a nonce asked for after the header is written is an error.
+        request.csp_nonce = csp.CheckableLazyObject(self._csp_nonce_post_response)  # type: ignore[attr-defined]
+        return response
+
+
+# What a view may set on its response to change its own policy (django-csp's decorators).
+_PER_RESPONSE = (
+    "_csp_config", "_csp_update", "_csp_replace",
+    "_csp_config_ro", "_csp_update_ro", "_csp_replace_ro",
+)  # fmt: skip
+_HEADERS = (
+    (False, HEADER, "_csp_exempt"),
+    (True, HEADER_REPORT_ONLY, "_csp_exempt_ro"),
+)
+_SETTING = {False: "CONTENT_SECURITY_POLICY", True: "CONTENT_SECURITY_POLICY_REPORT_ONLY"}
+
+
+def _built_policy(report_only: bool) -> str:
+    policy = _built_policies.get(report_only)
+    if policy is None:
+        policy = _built_policies[report_only] = build_policy(report_only=report_only)
+    return policy

@@ -71,6 +71,8 @@ _ERROR_SCHEMA = {
                 "forbidden",
                 "jwt_disabled",
                 "hook_denied",
+                "mfa_required",
+                "mfa_enrollment_required",
                 "not_found",
                 "method_not_allowed",
                 "conflict",
@@ -83,8 +85,9 @@ _ERROR_SCHEMA = {
         },
         "details": {
             "nullable": True,
-            "description": "fieldErrors/formErrors on a 422; a policy_violation (422) adds "
-            "rules, the codes of the organization's policy rules the request breaks",
+            "description": "fieldErrors/formErrors on a 422 or 409; a policy_violation (422) "
+            "adds rules, the codes of the organization's policy rules the request breaks; "
+            "{mfa_token} on a 401 mfa_required",
         },
         "request_id": {"type": "string", "example": "req_3f2a9c0d1e2b4a5c6d7e8f90"},
     },
@@ -110,7 +113,16 @@ _WRITE_ERRORS = {"409": "Conflict with the current state (duplicate, already pen
 # jwt_disabled; a login answers 401 like any failure, so it tells no guesser anything).
 _PUBLIC_WITH_CREDENTIALS = {
     "auth_login": {
-        "401": "Invalid credentials: any failure, also an org that switched JWT sign-in off"
+        "401": "Invalid credentials: any failure, also an org that switched JWT sign-in off; "
+        "or `mfa_required` (right password, a second factor is owed): `details.mfa_token` "
+        "goes to POST /api/auth/mfa",
+        "403": "`mfa_enrollment_required`: right password, and the org requires a second "
+        "factor the person has not enrolled",
+    },
+    "auth_mfa": {
+        "401": "Invalid, used or expired mfa_token, or one past its wrong-code limit: sign in "
+        "again",
+        "403": "JWT sign-in was switched off for this org meanwhile (`jwt_disabled`)",
     },
     "auth_refresh": {
         "401": "Invalid, spent or expired refresh token",

@@ -25,6 +25,8 @@ def refuse_unsafe(
     jwt_keys: dict[str, str],
     email_backend: str,
     portal_url: str,
+    app_database_user: str = "",
+    owner_database_user: str = "",
 ) -> None:
     """Raise ``ImproperlyConfigured`` for the first unsafe production setting found."""
     lowered = secret_key.strip().lower()
@@ -54,6 +56,12 @@ def refuse_unsafe(
         raise ImproperlyConfigured(
             "EMAIL_BACKEND is the console backend: production would write invitation and "
             "password-reset links to its log. Set EMAIL_BACKEND (and EMAIL_URL) to a real one"
+        )
+    if owner_database_user and app_database_user == owner_database_user:
+        raise ImproperlyConfigured(
+            "DATABASE_URL connects as the owner role of DATABASE_OWNER_URL: the app must connect "
+            "as a role that owns no table and cannot bypass row-level security "
+            "(docs/deployment.md)"
         )
     if portal_url.rstrip("/") == LOCAL_PORTAL_URL:
         raise ImproperlyConfigured(

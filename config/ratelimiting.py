@@ -58,17 +58,12 @@ def is_limited_path(path: str) -> bool:
     return path.startswith("/api/") and path not in EXEMPT_PATHS
 
 
-def _metering(context: Any, *, status: int | None = None) -> Callable[[Any], None] | None:
-    """Usage increments for the same pipeline as the rate-limit counts."""
-    if not isinstance(context, OrgContext) or counters.redis_client() is None:
+def _metering(context: Any, *, status: int | None = None) -> counters.Increments | None:
+    """Usage increments, spent in the same round trip as the rate-limit counts."""
+    if not isinstance(context, OrgContext):
         return None
     key_id = context.credential_id if context.credential == "api_key" else None
-    org_id = context.org.pk
-
-    def add(pipe: Any) -> None:
-        counters.add_to_pipeline(pipe, org_id=org_id, key_id=key_id, status=status, request=True)
-
-    return add
+    return counters.increments(org_id=context.org.pk, key_id=key_id, status=status, request=True)
 
 
 class NestedRateThrottle(BaseThrottle):
@@ -81,7 +76,7 @@ class NestedRateThrottle(BaseThrottle):
             return True
         context = request.auth
         buckets = buckets_for(request, context, scope=getattr(view, "rate_limit_scope", None))
-        spent = spend(buckets, request=request._request, also=_metering(context))
+        spent = spend(buckets, request=request._request, usage=_metering(context))
         note(request, spent)
         request._request.usage_counted = True  # type: ignore[attr-defined]
         self.over = [s for s in spent if s.exceeded]
@@ -105,7 +100,7 @@ class RateLimitMiddleware:
             spent = spend(
                 buckets_for(request, context),
                 request=request,
-                also=_metering(context, status=response.status_code),
+                usage=_metering(context, status=response.status_code),
             )
             note(request, spent)
             over = [s for s in spent if s.exceeded]

@@ -40,7 +40,7 @@ CSRF_TRUSTED_ORIGINS = env.list(
 )
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "tenancy.admin_site.AdminConfig",  # django.contrib.admin, spanning orgs (tenancy.rls)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -50,6 +50,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "social_django",
+    "tenancy",
+    # TOTP devices of the second factor (accounts/mfa.py); before accounts, whose admin
+    # takes django-otp's device admin back out (device writes go through our services).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "audit",
     "audit.webhooks",
     "hooks",
@@ -70,9 +75,10 @@ MIDDLEWARE = [
     # Static files (the portal's css/js) served by the app itself, compressed and cached.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
-    # django-csp's own; pages that post to another origin widen form-action for themselves
-    # (the sign-in page, for the Google form: accounts.views.allow_google_form).
-    "csp.middleware.CSPMiddleware",
+    # django-csp's (building the settings' policy once, not per response); pages that post
+    # to another origin widen form-action for themselves (the sign-in page, for the Google
+    # form: accounts.views.allow_google_form).
+    "config.middleware.CSPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Rate-limit headers on every /api/ answer, the early ones below (413, 401) included;
     # what never reached the throttle is counted here, after the fact.
@@ -123,6 +129,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "max_size": env.int("DATABASE_POOL_MAX", default=10),  # connections at most per process
         "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),  # seconds to wait for one
     }
+# Row-level security (tenancy.rls, docs/deployment.md): DATABASE_URL's role owns no table and
+# has NOBYPASSRLS; the owner role that runs migrations has a URL of its own.
+# The owner role's URL (postgres://owner:pass@host/db): `manage.py migrate` runs as it when
+# set; web processes and workers need not have it. Unset: migrate uses DATABASE_URL.
+DATABASE_OWNER_URL = env.str("DATABASE_OWNER_URL", default="")
+if DATABASE_OWNER_URL:
+    DATABASES["owner"] = env.db_url("DATABASE_OWNER_URL")
+    DATABASES["owner"]["CONN_MAX_AGE"] = 0
+    DATABASES["owner"]["TEST"] = {"MIRROR": "default"}  # the same database under tests
+# The role (NOLOGIN, BYPASSRLS, owns nothing; DATABASE_URL's role is a member) that code
+# spanning orgs switches to for one transaction (tenancy.rls.cross_org); empty: no switch.
+DATABASE_CROSS_ORG_ROLE = env.str(
+    "DATABASE_CROSS_ORG_ROLE",
+    default="tenantry_crossorg" if DATABASES["default"]["ENGINE"].endswith("postgresql") else "",
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The per-request credential lookups (API key, JWT) are prepared once per connection on
 # PostgreSQL. Behind PgBouncer in transaction mode that needs PgBouncer >= 1.21 with
@@ -294,6 +315,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
+    # DRF's, with a shortcut for no Accept header, */* or the first renderer's type.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.ContentNegotiation",
     # OPTIONS answers 405 like any other method a route does not serve (no CORS here).
     "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_PAGINATION_CLASS": "config.pagination.PagePagination",
@@ -465,6 +488,20 @@ REFRESH_RATE = env.str("REFRESH_RATE", default="60/m")  # per IP
 INVITATION_LIFETIME = timedelta(days=env.int("INVITATION_DAYS", default=7))  # then it expires
 PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000")  # emailed links point here
 
+# --- Second factor (accounts/mfa.py; README "Second factor") ----------------------------------
+# Code attempts (right or wrong) per person, the API and the portal together (per client
+# address: LOGIN_RATE).
+MFA_RATE = env.str("MFA_RATE", default="10/15m")
+MFA_TOKEN_ATTEMPTS = env.int("MFA_TOKEN_ATTEMPTS", default=5)  # wrong codes: the mfa_token dies
+# How long the password step's mfa_token (and the portal's code page) stays usable.
+MFA_TOKEN_LIFETIME = timedelta(seconds=env.int("MFA_TOKEN_SECONDS", default=300))
+MFA_ISSUER = "Tenantry"  # the issuer authenticator apps show (otpauth:// URI)
+MFA_RECOVERY_CODES = 10  # single-use recovery codes per enrollment
+# django-otp's own per-device backoff is off: the limits above (Redis, every host) replace it.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_TOTP_ISSUER = MFA_ISSUER
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
 # --- Lifecycle events and webhooks ---
 # Audit events are kept this many days unless the org's settings["audit_retention_days"] says
 # otherwise; `manage.py purge_audit` (run it daily) deletes older ones.
@@ -501,4 +538,6 @@ if not DEBUG:
         jwt_keys=JWT_SIGNING_KEYS,
         email_backend=EMAIL_BACKEND,
         portal_url=PORTAL_URL,
+        app_database_user=str(DATABASES["default"].get("USER") or ""),
+        owner_database_user=str(DATABASES.get("owner", {}).get("USER") or ""),
     )

@@ -22,6 +22,8 @@ logger = logging.getLogger("tenantry.errors")
 
 
 class HealthView(PublicView):
+    reads_tenant_rows = False
+
     @extend_schema(
         auth=[],
         responses=inline_serializer("Health", {"status": serializers.CharField()}),
@@ -34,9 +36,13 @@ class HealthView(PublicView):
 class OpenAPIDocumentView(SpectacularJSONAPIView, PublicView):
     """``/api/docs.json``. drf-spectacular's view first: its authentication stays as it was."""
 
+    reads_tenant_rows = False
+
 
 class APIReferenceView(SpectacularSwaggerSplitView, PublicView):
     """``/developers/api``: the interactive reference, from our own static files."""
+
+    reads_tenant_rows = False
 
 
 class _Ready:
@@ -82,6 +88,8 @@ def _cache() -> str:
 
 
 class ReadyView(PublicView):
+    reads_tenant_rows = False
+
     @extend_schema(
         auth=[],
         responses={

@@ -112,7 +112,8 @@ class OrganizationSecurityView(OrgView, GenericAPIView):
         request=s.OrganizationSecurityUpdateSerializer,
         responses={200: s.OrganizationSecuritySerializer},
         tags=["orgs"],
-        summary="Switch JWT sign-in, or set who may join by email domain (owners)",
+        summary="Switch JWT sign-in, set who may join by email domain, require a second "
+        "factor (owners)",
         description="Fields left out keep their value; allowed_email_domains replaces the "
         "whole list (empty: invitations only). Each change is audited with before/after.",
     )

@@ -18,3 +18,7 @@ ORG_EMAIL_DOMAINS_CHANGED = register(
 INVITATION_RESENT = register(
     "invitation.resent", "A pending invitation was sent again with a new link"
 )
+ORG_MFA_REQUIREMENT_CHANGED = register(
+    "org.mfa_requirement_changed",
+    "An owner required (or stopped requiring) a second factor for password sign-in",
+)

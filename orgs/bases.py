@@ -15,6 +15,14 @@ never replace the base's. The action a route needs is data, ``required_actions``
 action or HTTP method -> action of ``orgs.roles``, or a tuple of alternatives), which the
 permission check, the OpenAPI document (``x-required-action``) and the tests all read.
 
+Row-level security (``tenancy.rls``): every request runs in one transaction. On ``OrgView``
+and its subclasses (and ``PortalOrgView``) the credential names the org for it
+(``enter_org``) as the application role, so PostgreSQL sees only that org's rows. The bases
+whose routes span orgs by nature (``PublicView``: sign-in, refresh, invitations and leak
+reports found by a hash; ``SignedInView``: a person's own orgs and sign-ins; their portal
+counterparts) run their transaction through ``tenancy.rls.cross_org`` instead: that is the
+explicit, listed cross-org path (``spans_orgs``), and an ``OrgView`` may not take it.
+
 Portal (plain Django) counterparts: ``PortalPublicView``, ``PortalSignedInView`` and
 ``PortalOrgView``, which resolves the org as the API's session credential does (subdomain,
 then the session's current org) and checks the same role table, building the same
@@ -22,11 +30,13 @@ then the session's current org) and checks the same role table, building the sam
 """
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import Any, ClassVar, TypeVar, cast
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
@@ -45,6 +55,7 @@ from orgs.hosts import membership_for_person
 from orgs.models import Organization
 from orgs.permissions import HasOrgAction, IsAPIKey, IsSignedInMember, required_action
 from orgs.roles import ACCESS_LEVELS, ACTIONS, PUBLIC, SIGNED_IN, RequiredAction
+from tenancy.rls import cross_org, org_transaction
 
 _M = TypeVar("_M", bound=Model)
 
@@ -60,9 +71,16 @@ class _APIBase(APIView):
     base_permission_classes: ClassVar[Sequence[type[BasePermission]]] = ()
     extra_permission_classes: ClassVar[Sequence[type[BasePermission]]] = ()
     required_actions: ClassVar[dict[str, RequiredAction]] = {}
+    # The request's transaction runs as the cross-org role (tenancy.rls.cross_org).
+    spans_orgs: ClassVar[bool] = False
+    # False: a public route that reads no tenant row (health, the OpenAPI document) takes no
+    # transaction at all (and no pooled connection until it queries).
+    reads_tenant_rows: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if cls.spans_orgs and any(base.__name__ == "OrgView" for base in cls.__mro__):
+            raise TypeError(f"{cls.__name__} acts in one org and may not span orgs")
         for name in ("permission_classes", "get_permissions"):
             if name in cls.__dict__:
                 raise TypeError(f"{cls.__name__} sets {name}; add extra_permission_classes instead")
@@ -73,6 +91,27 @@ class _APIBase(APIView):
         # Read by DRF and by drf-spectacular (AllowAny marks an operation as public).
         cls.permission_classes = [*cls.base_permission_classes, *cls.extra_permission_classes]
 
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        # The request's transaction, opened by initial() once the credential is known.
+        with ExitStack() as self._request_transaction:
+            return super().dispatch(request, *args, **kwargs)
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Authentication runs before the transaction, each credential lookup in one statement
+        # of its own (a key's or JWT's names its org inside that statement); the rest of the
+        # request runs in one transaction: the credential's org (named before its first
+        # statement: tenancy.rls.org_transaction) or, on the bases that span orgs, the
+        # cross-org role.
+        super().initial(request, *args, **kwargs)
+        context = getattr(request, "auth", None)
+        if self.spans_orgs:
+            if self.reads_tenant_rows:
+                self._request_transaction.enter_context(cross_org())
+        elif isinstance(context, OrgContext):
+            self._request_transaction.enter_context(org_transaction(context.membership.org_id))
+        else:
+            self._request_transaction.enter_context(transaction.atomic())
+
 
 class PublicView(_APIBase):
     """On the public allow-list: no credential is read. Still answers 401 with a challenge
@@ -80,6 +119,7 @@ class PublicView(_APIBase):
 
     authentication_classes: list[Any] = []
     base_permission_classes: ClassVar[Sequence[type[BasePermission]]] = (AllowAny,)
+    spans_orgs = True
     required_actions = {method: PUBLIC for method in _HTTP_METHODS}
 
     def get_authenticate_header(self, request: Request) -> str:
@@ -92,6 +132,7 @@ class SignedInView(_APIBase):
 
     base_permission_classes: ClassVar[Sequence[type[BasePermission]]] = (IsSignedInMember,)
     required_actions = {method: SIGNED_IN for method in _HTTP_METHODS}
+    spans_orgs = True
 
     @property
     def org_context(self) -> OrgContext:
@@ -206,11 +247,16 @@ def validated(serializer_class: type[Any], request: Any) -> dict[str, Any]:
 
 
 class PortalPublicView(View):
-    """A portal page anyone may open (sign-in, password reset, invitation accept)."""
+    """A portal page anyone may open (sign-in, password reset, invitation accept). Spans
+    orgs (an invitation is found by its token's hash): its transaction is ``cross_org``."""
 
     required_actions: ClassVar[dict[str, RequiredAction]] = {
         method: PUBLIC for method in _HTTP_METHODS
     }
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        with cross_org():
+            return _rendered(super().dispatch(request, *args, **kwargs))
 
 
 class PortalSignedInView(View):
@@ -224,7 +270,9 @@ class PortalSignedInView(View):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        return super().dispatch(request, *args, **kwargs)
+        # A person's own orgs and sign-ins span orgs: the transaction is cross_org's.
+        with cross_org():
+            return _rendered(super().dispatch(request, *args, **kwargs))
 
 
 class PortalOrgView(PortalSignedInView):
@@ -255,7 +303,9 @@ class PortalOrgView(PortalSignedInView):
         action = required_action(self, request.method or "")
         if action is None or not context.grants(action):
             return self.forbidden(request, action)
-        return View.dispatch(self, request, *args, **kwargs)
+        # The page's transaction: PostgreSQL sees this org's rows only.
+        with org_transaction(context.membership.org_id):
+            return _rendered(View.dispatch(self, request, *args, **kwargs))
 
     @property
     def org(self) -> Organization:
@@ -284,6 +334,15 @@ class PortalOrgView(PortalSignedInView):
     def forbidden(self, request: HttpRequest, action: RequiredAction | None) -> HttpResponse:
         """The role does not allow ``action``; the portal renders who can help."""
         raise PermissionDenied
+
+
+def _rendered(response: HttpResponseBase) -> HttpResponseBase:
+    """A template response rendered now, inside the page's transaction (its queries would
+    otherwise run after it, outside the org)."""
+    render = getattr(response, "render", None)
+    if render is not None and not getattr(response, "is_rendered", True):
+        render()
+    return response
 
 
 PORTAL_BASES: tuple[type[View], ...] = (PortalPublicView, PortalSignedInView, PortalOrgView)

@@ -8,6 +8,7 @@ last chose (the portal's switcher), else their oldest membership.
 from django.conf import settings
 
 from orgs.models import Membership
+from tenancy.rls import cross_org
 
 # Subdomains of the deployment itself, never an org's (org slugs cannot take them).
 RESERVED_SUBDOMAINS = frozenset({"portal", "api", "www", "admin", "static", "docs"})
@@ -25,6 +26,7 @@ def org_slug_from_host(host: str) -> str | None:
     return label
 
 
+@cross_org()  # spans orgs: tenancy.rls's one cross-org path
 def membership_for_person(
     *, user_id: int, host: str, preferred_org_id: int | None
 ) -> Membership | None:
@@ -37,6 +39,14 @@ def membership_for_person(
         .filter(user_id=user_id, status=Membership.Status.ACTIVE)
         .order_by("created_at", "pk")
     )
+    return pick_membership(memberships, host=host, preferred_org_id=preferred_org_id)
+
+
+def pick_membership(
+    memberships: list[Membership], *, host: str, preferred_org_id: int | None
+) -> Membership | None:
+    """Among a person's active memberships (oldest first, ``org`` loaded): the subdomain's
+    org, else the preferred one, else the oldest."""
     slug = org_slug_from_host(host)
     for wanted in (
         lambda m: slug is not None and m.org.slug == slug,

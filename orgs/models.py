@@ -15,6 +15,9 @@ class Organization(models.Model):
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
     jwt_enabled = models.BooleanField(default=True)
+    # Members who sign in with a password must use a second factor (owner-set; Google
+    # sign-in is trusted to Google's own). Members without one enroll at their next sign-in.
+    mfa_required = models.BooleanField(default=False)
     settings = models.JSONField(default=dict, blank=True)
     # Whoever signs in with Google under a verified address at one of these domains joins,
     # as ``default_role`` (owner-managed; lowercase, no "@").

@@ -22,6 +22,7 @@ from orgs.context import OrgContext, acting
 from orgs.hosts import org_slug_from_host
 from orgs.models import Membership, Organization
 from orgs.roles import ROLE_ACTIONS, RequiredAction, Role
+from tenancy.rls import cross_org
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Chrome:
         return items
 
 
+@cross_org()  # spans orgs: tenancy.rls's one cross-org path
 def chrome_for(request: HttpRequest) -> Chrome | None:
     """The signed-in person's orgs and the one this request acts in (cached per request).
     One query: the person's active memberships with their orgs."""

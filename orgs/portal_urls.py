@@ -30,6 +30,7 @@ urlpatterns: list[URLPattern] = [
     ),
     path("settings/organization/", views.OrganizationView.as_view(), name="portal-organization"),
     path("settings/security/", views.SecurityView.as_view(), name="portal-security"),
+    path("settings/security/mfa/", views.SecurityMfaView.as_view(), name="portal-security-mfa"),
     path(
         "settings/security/email-domains/",
         views.SecurityDomainsView.as_view(),

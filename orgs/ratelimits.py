@@ -4,9 +4,13 @@ Every API request spends one count in each of its buckets: its most specific pri
 API key, a person in an org, or a client address when anonymous) and, for an org's
 credential, the org's ceiling. A request must fit all of them. Buckets use django-ratelimit's
 fixed windows and cache keys (``group``, ``rate``, value, staggered window), so its
-``get_usage``/``is_ratelimited`` read the same counts; on Redis all buckets of a request
-are spent in ONE pipelined round trip (django-ratelimit's own ``get_usage`` costs up to three
-per bucket on Django's Redis cache: SET NX, then EXISTS + INCR).
+``get_usage``/``is_ratelimited`` read the same counts; on Redis all buckets of a request,
+and its usage counters, are spent in ONE round trip: a Lua script (``SPEND_SCRIPT``, loaded
+once per Redis server, then called by its digest) runs django-ratelimit's add-then-incr for
+each bucket and the usage increments, atomically. (django-ratelimit's own ``get_usage``
+costs up to three round trips per bucket on Django's Redis cache: SET NX, EXISTS, INCR; a
+pipeline of the same commands costs one, but redis-py's Python to build and parse ten
+commands cost more CPU than the round trip.)
 
 Rates are ``"<count>/<period>"`` as django-ratelimit reads them: ``600/m``, ``300/15m``,
 ``20/h``, ``5/d``. Defaults come from settings; an org overrides them in
@@ -14,12 +18,14 @@ Rates are ``"<count>/<period>"`` as django-ratelimit reads them: ``600/m``, ``30
 ``APIKey.rate_limit`` (never above the org's per-key rate).
 """
 
+import functools
+import hashlib
 import logging
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -34,6 +40,7 @@ from django_ratelimit.core import (
     get_usage,
     rate_re,
 )
+from redis.exceptions import NoScriptError
 from rest_framework.exceptions import Throttled
 
 from audit.actors import client_ip
@@ -66,6 +73,11 @@ def parse_rate(rate: Any) -> tuple[int, int] | None:
     """``"300/15m"`` -> ``(300, 900)``; None for anything django-ratelimit would not read."""
     if not isinstance(rate, str):
         return None
+    return _parse_rate(rate)
+
+
+@functools.lru_cache(maxsize=1024)  # a deployment has a handful of rates; orgs add a few
+def _parse_rate(rate: str) -> tuple[int, int] | None:
     match = rate_re.fullmatch(rate.strip())
     if match is None:
         return None
@@ -116,14 +128,30 @@ def tightest(spent: Iterable[Spent]) -> Spent | None:
     return max(spent, key=lambda s: (s.exceeded, -s.remaining, s.reset_at), default=None)
 
 
+class Increments(Protocol):
+    """Hash fields to add 1 to in the same round trip (``usage.counters.Increments``): each
+    of ``fields`` in each hash of ``names``, which then expire in ``ttl`` seconds and join
+    the set ``index``."""
+
+    @property
+    def names(self) -> list[str]: ...
+    @property
+    def fields(self) -> list[str]: ...
+    @property
+    def index(self) -> str: ...
+    @property
+    def ttl(self) -> int: ...
+
+
 def spend(
     buckets: Sequence[Bucket],
     *,
     request: Any = None,
-    also: Callable[[Any], None] | None = None,
+    usage: Increments | None = None,
 ) -> list[Spent]:
     """Count one request in each bucket and return their state. On Redis: one round trip
-    for all of them, plus whatever ``also`` adds to the same pipeline (usage counters)."""
+    for all of them and the ``usage`` increments (``SPEND_SCRIPT``); without Redis (the
+    local run's memory cache) nothing is metered."""
     planned = []
     for bucket in buckets:
         parsed = parse_rate(bucket.rate)
@@ -131,21 +159,20 @@ def spend(
             raise ValueError(f"not a rate: {bucket.rate!r}")
         limit, period = parsed
         window = _get_window(bucket.value, period)  # the window's last second
-        key = _make_cache_key(bucket.group, window, bucket.rate, bucket.value, ALL)
-        planned.append((bucket, limit, period, window, key))
+        planned.append((bucket, limit, period, window))
     cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
     if isinstance(cache, RedisCache):
+        keys = [
+            _redis_key(cache, b.group, window, limit, period, b.value)
+            for b, limit, period, window in planned
+        ]
+        ttls = [period + EXPIRATION_FUDGE for _, _, period, _ in planned]
+        args: list[Any] = [len(planned), *ttls]
+        if usage is not None:
+            keys += [*usage.names, usage.index]
+            args += [usage.ttl, *usage.fields]
         client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
-        pipe = client.pipeline(transaction=False)
-        for _, _, period, _, key in planned:
-            redis_key = cache.make_and_validate_key(key)
-            # django-ratelimit's add-then-incr, as two commands of one pipeline.
-            pipe.set(redis_key, 0, ex=period + EXPIRATION_FUDGE, nx=True)
-            pipe.incr(redis_key)
-        if also is not None:
-            also(pipe)
-        results = pipe.execute()
-        counts = [int(results[2 * i + 1]) for i in range(len(planned))]
+        counts = [int(c) for c in _run_spend_script(client, keys, args)]
     else:  # the local run's per-process memory: django-ratelimit's own path
         counts = [
             (
@@ -158,8 +185,52 @@ def spend(
         ]  # fmt: skip
     return [
         Spent(policy=b.policy, count=count, limit=limit, window=period, reset_at=window + 1)
-        for (b, limit, period, window, _), count in zip(planned, counts, strict=True)
+        for (b, limit, period, window), count in zip(planned, counts, strict=True)
     ]
+
+
+@functools.lru_cache(maxsize=4096)  # a bucket's key changes with its window, once a period
+def _redis_key(cache: Any, group: str, window: int, limit: int, period: int, value: str) -> str:
+    """django-ratelimit's cache key (hex: nothing for Django to validate), as Django's
+    cache names it in Redis; the parsed rate spares django-ratelimit's regex."""
+    return cache.make_key(_make_cache_key(group, window, (limit, period), value, ALL))
+
+
+# KEYS: the buckets' counters, then (when metered) the usage hashes and the day's index.
+# ARGV: the number of buckets, each bucket's TTL, then the usage TTL and fields (+1 each).
+SPEND_SCRIPT = """
+local n = tonumber(ARGV[1])
+local counts = {}
+for i = 1, n do
+  redis.call('SET', KEYS[i], 0, 'EX', ARGV[i + 1], 'NX')
+  counts[i] = redis.call('INCR', KEYS[i])
+end
+if #KEYS > n then
+  local ttl = ARGV[n + 2]
+  local index = KEYS[#KEYS]
+  for i = n + 1, #KEYS - 1 do
+    for j = n + 3, #ARGV do
+      redis.call('HINCRBY', KEYS[i], ARGV[j], 1)
+    end
+    redis.call('EXPIRE', KEYS[i], ttl)
+    redis.call('SADD', index, KEYS[i])
+  end
+  redis.call('EXPIRE', index, ttl)
+end
+return counts
+"""
+_SPEND_SHA = hashlib.sha1(SPEND_SCRIPT.encode()).hexdigest()  # noqa: S324 - Redis names scripts so
+
+
+def _run_spend_script(client: Any, keys: list[str], args: list[Any]) -> list[Any]:
+    """EVALSHA; a Redis that does not know the script yet (restarted, flushed) loads it.
+    (``execute_command`` itself: redis-py's ``evalsha`` wrapper checks for deprecated
+    arguments on every call.)"""
+    try:
+        return client.execute_command("EVALSHA", _SPEND_SHA, len(keys), *keys, *args)
+    except NoScriptError:
+        client.script_load(SPEND_SCRIPT)
+        return client.execute_command("EVALSHA", _SPEND_SHA, len(keys), *keys, *args)
 
 
 # --- Which buckets a request spends -----------------------------------------------------
@@ -277,6 +348,20 @@ def _account_for(email: str) -> Any:
         return user_model._default_manager.get_by_natural_key(email).pk
     except user_model.DoesNotExist:
         return None
+
+
+def enforce_second_factor(request: Any, *, user_id: int) -> None:
+    """Second-factor code attempts (sign-in, enrollment, turning it off), right or wrong:
+    per person (``MFA_RATE``, the API and the portal together) and per client address
+    (``LOGIN_RATE``). A wrong code also counts against its sign-in's mfa_token in the
+    database (``MFA_TOKEN_ATTEMPTS``)."""
+    enforce_all(
+        request,
+        [
+            Bucket("mfa-user", "mfa-user", str(user_id), settings.MFA_RATE),
+            Bucket("mfa-ip", "mfa-ip", address_value(request), settings.LOGIN_RATE),
+        ],
+    )
 
 
 def enforce_invitation(request: Any, *, org_id: int, inviter_id: int) -> None:

@@ -13,7 +13,7 @@ ROLE_CHOICES = [r.value for r in Role]
 class OrganizationSerializer(serializers.ModelSerializer[Organization]):
     class Meta:
         model = Organization
-        fields = ["id", "slug", "name", "created_at", "jwt_enabled"]
+        fields = ["id", "slug", "name", "created_at", "jwt_enabled", "mfa_required"]
         read_only_fields = fields
 
 
@@ -43,10 +43,15 @@ class OrganizationSecuritySerializer(serializers.ModelSerializer[Organization]):
 
     class Meta:
         model = Organization
-        fields = ["jwt_enabled", "allowed_email_domains", "default_role"]
+        fields = ["jwt_enabled", "allowed_email_domains", "default_role", "mfa_required"]
         read_only_fields = fields
         extra_kwargs = {
             "jwt_enabled": {"help_text": "Off: JWT sign-in and JWT requests answer as refused"},
+            "mfa_required": {
+                "help_text": "Members who sign in with a password must use a second factor "
+                "(those without one enroll at their next portal sign-in; Google sign-in is "
+                "trusted to Google)"
+            },
             "allowed_email_domains": {
                 "help_text": "Whoever signs in with Google under a verified address at one of "
                 "these domains joins the organization as default_role"
@@ -62,6 +67,7 @@ class OrganizationSecurityUpdateSerializer(serializers.Serializer[Any]):
     default_role = serializers.ChoiceField(
         choices=[r for r in ROLE_CHOICES if r != Role.OWNER.value], required=False
     )
+    mfa_required = StrictBooleanField(required=False)
 
 
 class MemberUserSerializer(serializers.Serializer[Any]):

@@ -27,6 +27,7 @@ from orgs.hosts import RESERVED_SUBDOMAINS
 from orgs.models import Invitation, Membership, Organization
 from orgs.opaque_tokens import hash_opaque_token, new_opaque_token
 from orgs.roles import Role
+from tenancy.rls import cross_org
 
 
 def org_create(*, actor: Actor, slug: str, name: str, owner: Any) -> Organization:
@@ -230,15 +231,18 @@ def org_security_update(
     jwt_enabled: bool | None = None,
     allowed_email_domains: list[str] | None = None,
     default_role: str | None = None,
+    mfa_required: bool | None = None,
 ) -> Organization:
-    """Change the org's sign-in security settings: the JWT switch, and who may join by
-    verified email domain (and as which role). Owners only. Atomic: all or nothing, each
-    setting audited as its own service does (``org.updated``,
-    ``org.email_domains_changed``)."""
+    """Change the org's sign-in security settings: the JWT switch, who may join by verified
+    email domain (and as which role), and whether password sign-in requires a second factor.
+    Owners only. Atomic: all or nothing, each setting audited as its own service does
+    (``org.updated``, ``org.email_domains_changed``, ``org.mfa_requirement_changed``)."""
     check_may_change_security(by=by, what="change the organization's security settings")
     with transaction.atomic():
         if jwt_enabled is not None:
             org = org_update(org=org, actor=actor, by=by, jwt_enabled=jwt_enabled)
+        if mfa_required is not None:
+            org = org_set_mfa_required(org=org, actor=actor, by=by, required=mfa_required)
         if allowed_email_domains is not None or default_role is not None:
             org = org_set_email_domains(
                 org=org,
@@ -308,6 +312,25 @@ def org_set_email_domains(
             "default_role": o.default_role,
         },
         action=audit_actions.ORG_EMAIL_DOMAINS_CHANGED,
+        actor=actor,
+        org_id=lambda o: o.pk,
+    )
+
+
+def org_set_mfa_required(
+    *, org: Organization, actor: Actor, by: OrgContext | None, required: bool
+) -> Organization:
+    """Require (or stop requiring) a second factor of members who sign in with a password:
+    those without one enroll at their next portal sign-in, and the API login answers them
+    ``403 mfa_enrollment_required``. ``security:write`` only (owners; ``by=None``: trusted
+    system code). Atomic, audited with before/after."""
+    check_may_change_security(by=by, what="require a second factor")
+    return audited_update(
+        rows=Organization.objects.all(),
+        pk=org.pk,
+        changes=lambda _org: {"mfa_required": bool(required)},
+        describe=lambda o: {"mfa_required": o.mfa_required},
+        action=audit_actions.ORG_MFA_REQUIREMENT_CHANGED,
         actor=actor,
         org_id=lambda o: o.pk,
     )
@@ -453,6 +476,7 @@ def invitation_resend(
     return invitation
 
 
+@cross_org()  # spans orgs: tenancy.rls's one cross-org path
 def invitation_lock(raw_token: str) -> Invitation:
     """The pending invitation behind a token (the token names its org), row-locked until
     the caller's transaction ends so it is claimed once; else InvitationInvalid."""
@@ -515,6 +539,7 @@ def _mail_invitation(org: Organization, invitation: Invitation, raw_token: str) 
     )
 
 
+@cross_org()  # spans orgs: tenancy.rls's one cross-org path
 def invitations_claim_for_verified_email(*, user: Any, actor: Actor) -> list[Membership]:
     """Accept every pending invitation to ``user``'s email, for a person whose email the
     caller has VERIFIED (a Google sign-in with ``email_verified``): the provider proved the
@@ -542,6 +567,7 @@ def invitations_claim_for_verified_email(*, user: Any, actor: Actor) -> list[Mem
     return joined
 
 
+@cross_org()  # spans orgs: tenancy.rls's one cross-org path
 def invitation_peek(raw_token: str) -> Invitation | None:
     """The pending invitation behind a token, read without a lock (to show the accept page);
     None for unknown, expired, revoked or used ones alike. A read: no write, no audit."""

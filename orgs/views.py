@@ -32,6 +32,7 @@ from orgs.services import (
     membership_remove,
     membership_set_role,
     org_set_email_domains,
+    org_set_mfa_required,
     org_update,
 )
 
@@ -329,6 +330,30 @@ class SecurityView(_SecurityPage):
                 messages.success(request, f"JWT sign-in for the API is {state}")
             return redirect("portal-security")
         return self.page(form, self.domains_form(), status=422)
+
+
+class SecurityMfaView(_SecurityPage):
+    """Require a second factor for password sign-in: ``orgs.services.org_set_mfa_required``
+    (the same service as ``PATCH /api/org/security {"mfa_required": ...}``)."""
+
+    required_actions = {"post": "security:write"}
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        required = request.POST.get("mfa_required") == "on"
+        try:
+            org_set_mfa_required(
+                org=self.org, actor=self.actor(), by=self.org_context, required=required
+            )
+        except PermissionDenied as exc:
+            messages.error(request, f"Not saved: {refusal(exc)}")
+        else:
+            messages.success(
+                request,
+                "Members who sign in with a password now need a second factor"
+                if required
+                else "A second factor is no longer required",
+            )
+        return redirect("portal-security")
 
 
 class SecurityDomainsView(_SecurityPage):

@@ -8,6 +8,11 @@ deletes the databases: nothing persists between two ``make up``.
 
 Development settings (``DEBUG=true``, as ``make run``) on the production stack: the demo
 users' published password is only acceptable there.
+
+The database roles are a deployment's (docs/deployment.md): ``migrate`` and ``seed_demo``
+run as the owner (``DATABASE_OWNER_URL``); every server and worker connects as the
+application role (``DATABASE_URL``: owns nothing, ``NOBYPASSRLS``), so row-level security
+is in force on every request path the stack serves.
 """
 
 import os
@@ -53,7 +58,8 @@ class Stack:
         return {
             **os.environ,
             "DEBUG": "true",
-            "DATABASE_URL": self.postgres.url,
+            "DATABASE_URL": self.postgres.app_url,
+            "DATABASE_OWNER_URL": self.postgres.url,
             "REDIS_URL": self.redis.url,
             "GUNICORN_BIND": f"127.0.0.1:{self.web_port}",
             "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "2"),
@@ -68,7 +74,7 @@ class Stack:
         manage = [sys.executable, "manage.py"]
         subprocess.run([*manage, "migrate", "--noinput"], env=env, cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL)  # fmt: skip
-        subprocess.run([*manage, "seed_demo"], env=env, cwd=ROOT, check=True)
+        subprocess.run([*manage, "seed_demo"], env=env, cwd=ROOT, check=True)  # via cross_org
         out = self.log.open("ab")
         self._spawn([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py",
                      "config.wsgi"], out)  # fmt: skip
@@ -135,7 +141,7 @@ def main() -> None:
         f"  API and portal   {stack.web}   (gunicorn)\n"
         f"  event stream     {stack.stream}/api/events/stream   (uvicorn)\n"
         f"  metrics          {stack.web}/metrics\n"
-        f"  PostgreSQL       {stack.postgres.url if stack.postgres else ''}\n"
+        f"  PostgreSQL       {stack.postgres.app_url if stack.postgres else ''} (app role)\n"
         f"  Redis            {stack.redis.url if stack.redis else ''}\n"
         "Ctrl-C stops everything.\n",
         flush=True,

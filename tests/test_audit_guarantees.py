@@ -64,6 +64,46 @@ def _recipes(org, as_member, sign_in):
             "invitation.accepted",
         )
 
+    def mfa_login():
+        from accounts import mfa
+        from audit.actors import RequestContext
+        from tests.mfa_helpers import code_now, enroll
+
+        member = MembershipFactory.create(org=org)
+        enroll(member.user)
+        token = mfa.challenge_open(
+            user=member.user, channel="api", login_org=org, context=RequestContext()
+        )
+        body = {"mfa_token": token, "code": code_now(member.user)}
+        return APIClient(), "/api/auth/mfa", body, "auth.login"
+
+    def mfa_confirm():
+        from accounts import mfa
+        from tests.mfa_helpers import code_now
+
+        client = admin()
+        user = client.membership.user
+        mfa.totp_enroll_start(user=user, actor=Actor.for_user(user), org_id=None)
+        body = {"code": code_now(user)}
+        return client, "/api/users/me/mfa/totp/confirm", body, "auth.mfa_enrolled"
+
+    def mfa_disable():
+        from tests.mfa_helpers import code_now, enroll
+
+        client = admin()
+        enroll(client.membership.user)
+        body = {"password": PASSWORD, "code": code_now(client.membership.user)}
+        return client, "/api/users/me/mfa/disable", body, "auth.mfa_disabled"
+
+    def mfa_recovery_codes():
+        from tests.mfa_helpers import code_now, enroll
+
+        client = admin()
+        enroll(client.membership.user)
+        body = {"code": code_now(client.membership.user)}
+        path = "/api/users/me/mfa/recovery-codes"
+        return client, path, body, "auth.mfa_recovery_codes_regenerated"
+
     def session_delete():
         from accounts.models import TokenFamily
 
@@ -160,6 +200,16 @@ def _recipes(org, as_member, sign_in):
     return {
         "POST /api/auth/login": login,
         "POST /api/auth/refresh": refresh,
+        "POST /api/auth/mfa": mfa_login,
+        "POST /api/users/me/mfa/totp": lambda: (
+            admin(),
+            "/api/users/me/mfa/totp",
+            None,
+            "auth.mfa_enrollment_started",
+        ),
+        "POST /api/users/me/mfa/totp/confirm": mfa_confirm,
+        "POST /api/users/me/mfa/disable": mfa_disable,
+        "POST /api/users/me/mfa/recovery-codes": mfa_recovery_codes,
         "POST /api/auth/logout": lambda: (admin(), "/api/auth/logout", None, "auth.logout"),
         "POST /api/auth/logout-all": lambda: (
             admin(),
@@ -290,7 +340,7 @@ def test_every_mutating_route_writes_exactly_one_audit_event(route, recipes):
 def _tenant_rows():
     """Every row of every table our apps own, except the audit trail itself."""
     snapshot = {}
-    for app in ("accounts", "orgs", "apikeys", "webhooks", "hooks"):
+    for app in ("accounts", "orgs", "apikeys", "webhooks", "hooks", "otp_totp"):
         for model in apps.get_app_config(app).get_models():
             snapshot[model._meta.label] = list(model._base_manager.order_by("pk").values())
     return snapshot
@@ -338,6 +388,14 @@ SIGN_IN_PAGES = {
     "POST /invitations/accept/",
     "POST /account/sessions/{session_id}/end/",
     "POST /account/sessions/sign-out-others/",
+    # The second factor (tests/accounts/test_mfa_pages.py): the sign-in's code and
+    # enrollment steps, and the account page's own setup.
+    "POST /login/code/",
+    "POST /login/enroll/",
+    "POST /account/mfa/start/",
+    "POST /account/mfa/setup/",
+    "POST /account/mfa/recovery-codes/",
+    "POST /account/mfa/disable/",
 }
 PORTAL_AUDITED_READS = {"GET /settings/audit-log/export/"}
 
@@ -436,6 +494,12 @@ def _portal_recipes(org):
             "/settings/organization/",
             {"name": "Renamed"},
             "org.updated",
+        ),
+        "POST /settings/security/mfa/": lambda: (
+            owner(),
+            "/settings/security/mfa/",
+            {"mfa_required": "on"},
+            "org.mfa_requirement_changed",
         ),
         "POST /settings/security/": lambda: (
             owner(),

@@ -19,6 +19,7 @@ PUBLIC = {
     "GET /api/docs.json",
     "POST /api/auth/login",
     "POST /api/auth/refresh",
+    "POST /api/auth/mfa",
     "POST /api/invitations/accept",
     "POST /api/public/leaked-keys",
 }
@@ -325,6 +326,11 @@ def test_every_unsafe_route_refuses_a_session_cookie_without_the_csrf_token(rout
 PORTAL_PUBLIC: set[str] = {
     "GET /login/",
     "POST /login/",
+    # The sign-in's second-factor steps: a half-finished sign-in (anonymous session).
+    "GET /login/code/",
+    "POST /login/code/",
+    "GET /login/enroll/",
+    "POST /login/enroll/",
     "POST /logout/",
     "GET /password-reset/",
     "POST /password-reset/",

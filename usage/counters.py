@@ -41,26 +41,33 @@ def status_field(status: int) -> str | None:
     return f"{status // 100}xx" if status >= 300 else None
 
 
-def add_to_pipeline(
-    pipe: Any, *, org_id: int, key_id: int | None, status: int | None = None, request: bool
-) -> None:
-    """Queue the increments for one request on a Redis pipeline (no round trip of its own).
-    ``request``: count the request itself; ``status``: count its answer's class."""
+@dataclass(frozen=True)
+class Increments:
+    """One request's usage increments: ``fields`` +1 in each hash of ``names`` (then each
+    hash expires in ``ttl`` seconds), and the names joined to the day's ``index``."""
+
+    names: list[str]
+    fields: list[str]
+    index: str
+    ttl: int
+
+
+def increments(
+    *, org_id: int, key_id: int | None, status: int | None = None, request: bool
+) -> Increments | None:
+    """What one request adds to the counters (None: nothing). ``request``: count the request
+    itself; ``status``: count its answer's class."""
     field = status_field(status) if status is not None else None
-    if not request and field is None:
-        return
-    ttl = settings.USAGE_REDIS_DAYS * 86400
+    fields = (["requests"] if request else []) + ([field] if field is not None else [])
+    if not fields:
+        return None
     day = today()
-    names = _keys(day, org_id, key_id)
-    for name in names:
-        if request:
-            pipe.hincrby(name, "requests", 1)
-        if field is not None:
-            pipe.hincrby(name, field, 1)
-        pipe.expire(name, ttl)
-    index = _index(day)  # what the rollup reads, so it never scans the keyspace
-    pipe.sadd(index, *names)
-    pipe.expire(index, ttl)
+    return Increments(
+        names=_keys(day, org_id, key_id),
+        fields=fields,
+        index=_index(day),  # what the rollup reads, so it never scans the keyspace
+        ttl=settings.USAGE_REDIS_DAYS * 86400,
+    )
 
 
 def _index(day: date) -> str:
@@ -69,11 +76,17 @@ def _index(day: date) -> str:
 
 def count_answer(*, org_id: int, key_id: int | None, status: int) -> None:
     """Count an answer that is not a 2xx (one round trip; 2xx answers cost none)."""
-    client = redis_client()
-    if client is None or status_field(status) is None:
+    added = increments(org_id=org_id, key_id=key_id, status=status, request=False)
+    client = redis_client() if added is not None else None
+    if client is None or added is None:
         return
     pipe = client.pipeline(transaction=False)
-    add_to_pipeline(pipe, org_id=org_id, key_id=key_id, status=status, request=False)
+    for name in added.names:
+        for field in added.fields:
+            pipe.hincrby(name, field, 1)
+        pipe.expire(name, added.ttl)
+    pipe.sadd(added.index, *added.names)
+    pipe.expire(added.index, added.ttl)
     pipe.execute()
 
 

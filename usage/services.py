@@ -9,10 +9,12 @@ from django.db import transaction
 
 from apikeys.models import APIKey
 from orgs.models import Organization
+from tenancy.rls import cross_org
 from usage import counters
 from usage.models import DailyUsage
 
 
+@cross_org()  # spans orgs: tenancy.rls's one cross-org path
 def usage_rollup(*, days: int) -> int:
     """Copy the counters of the last ``days`` UTC days (today included) into DailyUsage.
 

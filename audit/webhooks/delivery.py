@@ -48,6 +48,7 @@ from audit.models import OutboxEvent
 from audit.webhooks import transport
 from audit.webhooks.models import MAX_ERROR_LENGTH, WebhookDelivery, WebhookEndpoint
 from audit.webhooks.signing import SECRET_PREFIX, signed_headers
+from tenancy.rls import cross_org
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ def backoff_seconds(attempt: int, *, jitter: float | None = None) -> float:
     return delay * (1.0 + float(settings.WEBHOOK_BACKOFF_JITTER) * sample)
 
 
+@cross_org()  # spans orgs: tenancy.rls's one cross-org path
 def fan_out(*, batch: int, now: datetime | None = None) -> int:
     """Turn up to ``batch`` undispatched outbox events into deliveries, oldest first.
     Returns how many events were taken. Safe to run concurrently; idempotent."""
@@ -110,6 +112,7 @@ def fan_out(*, batch: int, now: datetime | None = None) -> int:
     return len(events)
 
 
+@cross_org()  # spans orgs: tenancy.rls's one cross-org path
 def claim_due(
     *, worker_id: str, batch: int, lease: timedelta, now: datetime | None = None
 ) -> list[WebhookDelivery]:
@@ -148,6 +151,7 @@ def claim_due(
     return claimed
 
 
+@cross_org()  # spans orgs: tenancy.rls's one cross-org path
 def release(deliveries: list[WebhookDelivery], *, worker_id: str) -> None:
     """Hand back claimed deliveries that were not attempted after all."""
     WebhookDelivery.dangerously_unscoped.filter(
@@ -155,6 +159,7 @@ def release(deliveries: list[WebhookDelivery], *, worker_id: str) -> None:
     ).update(locked_until=None, locked_by="", attempts=F("attempts") - 1)
 
 
+@cross_org()  # spans orgs: tenancy.rls's one cross-org path
 def record_outcome(
     delivery: WebhookDelivery,
     *,

@@ -70,3 +70,22 @@ def test_staff_password_reset_is_audited_and_ends_the_users_sign_ins(staff_clien
 def test_the_admin_offers_no_unaudited_bulk_delete(staff_client):
     response = staff_client.get("/admin/accounts/user/")
     assert b"delete_selected" not in response.content
+
+
+def test_the_admin_password_form_refuses_a_person_with_a_second_factor(client):
+    """The admin's form would open a full session on the password alone; such a person
+    signs in through /login/ (password, then code) instead."""
+    from tests.factories import PASSWORD
+    from tests.mfa_helpers import enroll
+
+    staff = UserFactory.create(email="ops@example.test", is_staff=True, is_superuser=True)
+    enroll(staff)
+    response = client.post("/admin/login/", {"username": staff.email, "password": PASSWORD})
+    assert response.status_code == 200
+    assert "two-factor authentication" in response.content.decode()
+    assert client.get("/admin/").status_code == 302  # not signed in
+
+
+def test_the_admin_lists_no_second_factor_devices(staff_client):
+    """Devices change only through accounts.mfa (audited); django-otp's admin is gone."""
+    assert staff_client.get("/admin/otp_totp/totpdevice/").status_code == 404

@@ -1,3 +1,4 @@
+import time
 from datetime import timedelta
 
 import pytest
@@ -37,9 +38,10 @@ def test_me_shows_user_org_role_and_actions(org, as_member):
     }
 
 
-def test_me_with_a_jwt_makes_one_query(org, as_member, django_assert_num_queries):
+def test_me_with_a_jwt_makes_one_query(org, as_member, max_data_queries):
     client = as_member(org)
-    with django_assert_num_queries(1):
+    # One statement (plus the request's transaction: BEGIN/COMMIT, not counted).
+    with max_data_queries(1):
         assert client.get("/api/users/me").status_code == 200
 
 
@@ -185,3 +187,38 @@ def test_password_change_attempts_are_rate_limited(org, as_member, settings):
         client.post("/api/users/me/password", body, format="json").status_code for _ in range(4)
     ]
     assert statuses == [422, 422, 422, 429]
+
+
+def test_a_remembered_token_is_still_refused_once_it_expires(org, as_member, monkeypatch):
+    """A verified token is remembered (accounts.tokens._verified); its expiry is not."""
+    from accounts import tokens
+
+    client = as_member(org)
+    assert client.get("/api/users/me").status_code == 200
+    assert client.pair.access_token in tokens._verified
+    later = time.time() + tokens.access_token_lifetime_seconds() + 1
+    monkeypatch.setattr(tokens.time, "time", lambda: later)
+    response = client.get("/api/users/me")
+    assert (response.status_code, response.json()["code"]) == (401, "expired")
+
+
+def test_a_remembered_token_is_refused_once_its_key_is_dropped(org, as_member, monkeypatch):
+    from accounts import signing_keys, tokens
+
+    client = as_member(org)
+    assert client.get("/api/users/me").status_code == 200
+    assert client.pair.access_token in tokens._verified
+    # Another keyring without the token's key, with no settings signal to clear anything.
+    other = signing_keys._parse((("j9", signing_keys.new_seed()),), "j9")
+    monkeypatch.setattr(tokens, "keyring", lambda: other)
+    assert client.get("/api/users/me").status_code == 401
+
+
+def test_a_forged_token_is_never_remembered(org, as_member):
+    from accounts import tokens
+
+    token = as_member(org).pair.access_token
+    header, payload, signature = token.split(".")
+    forged = f"{header}.{payload}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}"
+    assert bearer(forged).get("/api/users/me").status_code == 401
+    assert forged not in tokens._verified

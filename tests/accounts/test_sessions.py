@@ -203,3 +203,13 @@ def test_production_cookie_settings():
         "tnt_session", str(7 * 24 * 3600), ".example.com", "True", "True", "Lax",
         ".example.com", "['https://*.example.com']", "accounts.session_store",
     ]  # fmt: skip
+
+
+def test_me_with_a_session_cookie_has_a_query_budget(org, owner, max_data_queries):
+    client, _ = _browser(owner, org)
+    client.get("/api/users/me", HTTP_HOST=f"api.{BASE}")  # warm: the session is cached
+    # The user (Django's session middleware) and the person's memberships with their orgs
+    # (one statement, through tenantry_person_memberships). The org is named for the
+    # request's transaction only before a statement that needs it (tenancy.rls): none here.
+    with max_data_queries(2):
+        assert client.get("/api/users/me", HTTP_HOST=f"api.{BASE}").status_code == 200

@@ -325,6 +325,7 @@ PAGES = [
     ("security-read-only", "admin", "/settings/security/"),
     ("api-key-policy", "owner", "/settings/api-keys/policy/"),
     ("who-to-ask", "viewer", "/settings/api-keys/"),
+    ("account", "member", "/account/"),
 ]
 
 

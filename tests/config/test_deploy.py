@@ -123,6 +123,13 @@ def test_production_refuses_a_pepper_derived_from_the_secret_key():
             "EMAIL_BACKEND is the console backend",
         ),
         ({"PORTAL_URL": "http://127.0.0.1:8000/"}, "PORTAL_URL is the local default"),
+        (
+            {
+                "DATABASE_URL": "postgres://tenantry_owner@db.internal/tenantry",
+                "DATABASE_OWNER_URL": "postgres://tenantry_owner@db.internal/tenantry",
+            },
+            "DATABASE_URL connects as the owner role",
+        ),
         ({"JWT_SIGNING_KEYS": ""}, "Production needs JWT_SIGNING_KEYS"),
         ({"JWT_SIGNING_KEYS": "j1:tooshort"}, "the key 'j1' must decode to 32 bytes"),
     ],

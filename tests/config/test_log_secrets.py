@@ -19,6 +19,9 @@ def test_the_scan_recognises_each_kind_of_secret(org, as_member):
         "refresh token": pair.refresh_token,
         "invitation token": new_opaque_token("inv_")[0],
         "webhook secret": "whsec_" + "c2VjcmV0LXNpZ25pbmcta2V5LWJ5dGVz",
+        "mfa token": new_opaque_token("mfa_")[0],
+        "recovery code": "k7hmx-29qrt",
+        "totp secret": "otpauth://totp/Tenantry:a%40b.test?secret=JBSWY3DPEHPK3PXPJBSWY3DP",
         "password": "correct horse battery staple",
     }
     for kind, secret in samples.items():
@@ -28,6 +31,7 @@ def test_the_scan_recognises_each_kind_of_secret(org, as_member):
 def test_the_scan_passes_a_display_prefix_and_a_request_line():
     assert secrets_in('{"message": "key tnt_live_3f9a…c0de revoked"}') == []
     assert secrets_in('{"message": "GET /api/users/me 200", "request_id": "req_1"}') == []
+    assert secrets_in('{"message": "POST /account/mfa/recovery-codes/ 200"}') == []
 
 
 def test_a_logged_secret_is_caught_by_the_handler_the_suite_installs():

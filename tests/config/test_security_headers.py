@@ -134,3 +134,24 @@ def test_hsts_is_sent_over_https_in_production():
     )  # fmt: skip
     last = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     assert last == "200 max-age=31536000; includeSubDomains", result.stdout + result.stderr
+
+
+def test_an_api_answer_carries_the_policy_django_csp_builds(org, as_member, settings):
+    """The policy of a response without a nonce or its own policy is built once per
+    process (config.middleware.CSPMiddleware): the same string django-csp builds, and
+    rebuilt when the settings change."""
+    from csp.utils import build_policy
+
+    client = as_member(org)
+    assert client.get("/api/users/me")["Content-Security-Policy"] == build_policy()
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'none'"]}}
+    assert client.get("/api/users/me")["Content-Security-Policy"] == "default-src 'none'"
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": {"img-src": ["'self'"]}}
+    response = client.get("/api/users/me")
+    assert response["Content-Security-Policy-Report-Only"] == build_policy(report_only=True)
+    assert "img-src 'self'" in response["Content-Security-Policy-Report-Only"]
+    settings.CONTENT_SECURITY_POLICY = {
+        "EXCLUDE_URL_PREFIXES": ["/api/users/"],
+        "DIRECTIVES": {"default-src": ["'none'"]},
+    }
+    assert "Content-Security-Policy" not in client.get("/api/users/me")

@@ -15,16 +15,28 @@ from pathlib import Path
 import httpx
 from django.db import connection
 
-from tests.harness.postgres import free_port
+from tests.harness.postgres import APP_ROLE, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def database_env() -> dict[str, str]:
-    """Environment for a child process that must use this session's test database."""
+    """Environment for a child process that must use this session's test database.
+
+    On the harness's own server the child connects as the application role (owns nothing,
+    NOBYPASSRLS), as a deployment's servers and workers do: the real request paths and
+    workers these tests start run under row-level security (tenancy.rls).
+    """
     params = connection.settings_dict
-    url = f"postgres://{params['USER']}@{params['HOST']}:{params['PORT']}/{params['NAME']}"
-    return {**os.environ, "DATABASE_URL": url}
+    where = f"{params['HOST']}:{params['PORT']}/{params['NAME']}"
+    owner = f"postgres://{params['USER']}@{where}"
+    if params["USER"] != "tenantry":  # a server the harness did not set up: one role
+        return {**os.environ, "DATABASE_URL": owner}
+    return {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{APP_ROLE}@{where}",
+        "DATABASE_OWNER_URL": owner,
+    }
 
 
 class ASGIServer:

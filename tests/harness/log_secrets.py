@@ -3,9 +3,9 @@
 Loaded with ``-p tests.harness.log_secrets`` (pyproject). After Django has configured logging,
 a handler on the root logger formats each record exactly as production does (request-id
 filter + JSON formatter) and looks in it for anything shaped like a secret this platform
-issues: API keys, JWTs, refresh and invitation tokens, webhook signing secrets, and the
-passwords the tests use. The suite creates thousands of those, so a leak anywhere on a logged
-path shows up here.
+issues: API keys, JWTs, refresh and invitation tokens, webhook signing secrets, second-factor
+tokens, recovery codes and app secrets, and the passwords the tests use. The suite creates
+thousands of those, so a leak anywhere on a logged path shows up here.
 """
 
 import logging
@@ -19,6 +19,11 @@ SECRET_SHAPES = {
     "refresh token": re.compile(r"\brt_[\w-]{40,}"),
     "invitation token": re.compile(r"\binv_[\w-]{40,}"),
     "webhook secret": re.compile(r"whsec_[A-Za-z0-9+/=]{24,}"),
+    # The second factor: a half-finished sign-in's token, a recovery code, an app's secret
+    # (as the otpauth:// URI carries it).
+    "mfa token": re.compile(r"\bmfa_[\w-]{40,}"),
+    "recovery code": re.compile(r"\b[a-hjkmnp-z2-9]{5}-[a-hjkmnp-z2-9]{5}\b"),
+    "totp secret": re.compile(r"secret=[A-Z2-7]{16,}"),
     "password": re.compile(r"correct horse battery staple|tenantry-demo-password"),
 }
 

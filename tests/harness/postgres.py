@@ -4,6 +4,13 @@ Loaded with ``-p tests.harness.postgres`` (pyproject). If ``DATABASE_URL`` alrea
 PostgreSQL, that server is used instead. The server lives in a temp dir on a free port,
 listens on 127.0.0.1 only, and is stopped and deleted when the session ends. As root it runs
 as the ``postgres`` user, because PostgreSQL refuses to run as root.
+
+The server has the roles of a deployment (docs/deployment.md): ``tenantry`` (the superuser
+initdb makes) owns the tables and runs the migrations; ``tenantry_app`` (``APP_ROLE``) owns
+nothing, has ``NOBYPASSRLS`` and is what the real servers of ``tests/ops`` (``make up``)
+connect as; ``tenantry_crossorg`` (``CROSS_ORG_ROLE``, ``NOLOGIN``, ``BYPASSRLS``) is the
+role ``tenancy.rls.cross_org`` switches to. Default privileges, set in ``template1`` before
+any database is made from it, grant every table and sequence the owner creates to both.
 """
 
 import contextlib
@@ -38,6 +45,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+APP_ROLE = "tenantry_app"
+CROSS_ORG_ROLE = "tenantry_crossorg"
+
+ROLES_SQL = f"""
+CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+CREATE ROLE {CROSS_ORG_ROLE} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE BYPASSRLS;
+GRANT {CROSS_ORG_ROLE} TO {APP_ROLE};
+"""
+DEFAULT_PRIVILEGES_SQL = f"""
+ALTER DEFAULT PRIVILEGES FOR ROLE tenantry
+    GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {APP_ROLE}, {CROSS_ORG_ROLE};
+ALTER DEFAULT PRIVILEGES FOR ROLE tenantry
+    GRANT USAGE, SELECT ON SEQUENCES TO {APP_ROLE}, {CROSS_ORG_ROLE};
+ALTER DEFAULT PRIVILEGES FOR ROLE tenantry
+    GRANT EXECUTE ON FUNCTIONS TO {APP_ROLE}, {CROSS_ORG_ROLE};
+"""
+
+
 class TempPostgres:
     def __init__(self) -> None:
         self.bin = _bin_dir()
@@ -52,7 +77,19 @@ class TempPostgres:
 
     @property
     def url(self) -> str:
+        """The owner's (superuser's) URL: migrations, fixtures."""
         return f"postgres://tenantry@127.0.0.1:{self.port}/tenantry"
+
+    @property
+    def app_url(self) -> str:
+        """The application role's URL (NOBYPASSRLS, owns nothing)."""
+        return f"postgres://{APP_ROLE}@127.0.0.1:{self.port}/tenantry"
+
+    def _psql(self, database: str, sql: str) -> None:
+        self._run(
+            str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "tenantry",
+            "-d", database, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql,
+        )  # fmt: skip
 
     def _run(self, *args: str) -> None:
         subprocess.run([*self.as_user, *args], check=True, capture_output=True, cwd=self.root)
@@ -78,6 +115,9 @@ class TempPostgres:
             str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options,
             "-l", str(self.root / "server.log"), "-w", "start",
         )  # fmt: skip
+        self._psql("postgres", ROLES_SQL)
+        # Databases made later (this one, pytest-django's test database) copy template1's.
+        self._psql("template1", DEFAULT_PRIVILEGES_SQL)
         self._run(
             str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
             "-U", "tenantry", "tenantry",

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from accounts.models import BrowserSession, RefreshToken, TokenFamily
+from accounts.models import BrowserSession, MfaChallenge, RefreshToken, TokenFamily
 from apikeys.services import api_key_create
 from audit.actors import Actor
 from audit.models import AuditEvent, OutboxEvent
@@ -76,16 +76,30 @@ def test_flush_expired_deletes_only_dead_sign_ins_and_expired_sessions(org, sign
         session_key="current" * 4, session_data="", expire_date=now + timedelta(days=1)
     )
 
-    assert "Deleted 2 sign-ins (2 refresh tokens) and 1 browser sessions" in run("flush_expired")
+    from accounts import mfa
+    from audit.actors import RequestContext
+
+    spent = MembershipFactory.create(org=org).user
+    for _ in range(2):
+        mfa.challenge_open(user=spent, channel="api", login_org=org, context=RequestContext())
+    oldest = MfaChallenge.objects.order_by("pk").values_list("pk", flat=True)[0]
+    MfaChallenge.objects.filter(pk=oldest).update(expires_at=now - timedelta(seconds=1))
+
+    out = run("flush_expired")
+    assert "Deleted 2 sign-ins (2 refresh tokens), 1 browser sessions" in out
+    assert "and 1 second-factor challenges" in out
+    assert MfaChallenge.objects.count() == 1
     assert list(families.values_list("pk", flat=True)) == [family_of(live)]
     assert RefreshToken.objects.for_org(org).count() == 1
     assert list(BrowserSession.objects.values_list("session_key", flat=True)) == ["current" * 4]
     event = system_events("auth.expired_flushed").get()
-    assert event.metadata == {"sign_ins": 2, "refresh_tokens": 2, "browser_sessions": 1}
+    assert event.metadata == {
+        "sign_ins": 2, "refresh_tokens": 2, "browser_sessions": 1, "mfa_challenges": 1,
+    }  # fmt: skip
 
     run("flush_expired")  # idempotent
     assert system_events("auth.expired_flushed").last().metadata == {
-        "sign_ins": 0, "refresh_tokens": 0, "browser_sessions": 0,
+        "sign_ins": 0, "refresh_tokens": 0, "browser_sessions": 0, "mfa_challenges": 0,
     }  # fmt: skip
 
 

@@ -16,6 +16,7 @@ OWNER_ONLY_WRITES = [
     ("patch", "/api/org/security", {"jwt_enabled": False}),
     ("patch", "/api/org/security", {"allowed_email_domains": ["acme.test"]}),
     ("patch", "/api/org/security", {"default_role": "admin"}),
+    ("patch", "/api/org/security", {"mfa_required": True}),
     ("put", "/api/api-key-policy", {"max_lifetime_days": 30}),
     ("patch", "/api/api-key-policy", {"require_ip_allowlist_for_live": True}),
 ]
@@ -28,6 +29,7 @@ def _state(org):
         org.jwt_enabled,
         org.allowed_email_domains,
         org.default_role,
+        org.mfa_required,
         APIKeyPolicy.objects.for_org(org).exists(),
         AuditEvent.objects.for_org(org).count(),
     )
@@ -63,7 +65,7 @@ def test_admins_read_the_security_settings_and_members_do_not(org, as_member):
     org.save()
     body = as_member(org, role="admin").get("/api/org/security").json()
     assert body == {"jwt_enabled": True, "allowed_email_domains": ["acme.test"],
-                    "default_role": "member"}  # fmt: skip
+                    "default_role": "member", "mfa_required": False}  # fmt: skip
     for role in ("developer", "member", "viewer"):
         assert as_member(org, role=role).get("/api/org/security").status_code == 403
 
@@ -76,7 +78,7 @@ def test_security_changes_are_audited_with_before_and_after(org, as_member):
         format="json",
     )
     assert response.json() == {"jwt_enabled": False, "allowed_email_domains": ["acme.test"],
-                               "default_role": "viewer"}  # fmt: skip
+                               "default_role": "viewer", "mfa_required": False}  # fmt: skip
     switched = AuditEvent.objects.for_org(org).get(action="org.updated")
     assert switched.metadata == {"before": {"jwt_enabled": True}, "after": {"jwt_enabled": False}}
     domains = AuditEvent.objects.for_org(org).get(action="org.email_domains_changed")

@@ -134,7 +134,7 @@ def test_django_ratelimit_reads_the_same_counters():
 
 
 def test_a_key_request_costs_one_redis_round_trip(org, monkeypatch):
-    """One pipeline for every bucket and the usage counters; django-ratelimit's get_usage
+    """One script call for every bucket and the usage counters; django-ratelimit's get_usage
     would cost up to three per bucket (SET NX, EXISTS, INCR): six for key + org."""
     _, raw = make_key(org)
     client = with_key(raw)
@@ -154,7 +154,7 @@ def test_a_key_request_costs_one_redis_round_trip(org, monkeypatch):
     monkeypatch.setattr(redis.Redis, "execute_command", command)
     monkeypatch.setattr(redis.client.Pipeline, "execute", pipeline)
     assert client.get("/api/users/me").status_code == 200
-    assert trips == ["PIPELINE"]
+    assert trips == ["EVALSHA"]
 
 
 @pytest.mark.parametrize(
@@ -170,3 +170,13 @@ def test_a_key_request_costs_one_redis_round_trip(org, monkeypatch):
 )
 def test_email_spellings_the_lookup_confuses_share_a_bucket(spelling, same):
     assert (email_bucket_value(spelling) == email_bucket_value("admin@example.test")) is same
+
+
+def test_a_redis_that_forgot_the_script_loads_it_again():
+    from django.core.cache import caches
+
+    request = RequestFactory().get("/")
+    bucket = Bucket("key", "rl-forgotten", "k1", "10/d")
+    assert [s.count for s in spend([bucket], request=request)] == [1]
+    caches["default"]._cache.get_client(write=True).script_flush()  # type: ignore[attr-defined]
+    assert [s.count for s in spend([bucket], request=request)] == [2]

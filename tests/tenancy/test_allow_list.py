@@ -12,6 +12,11 @@ ESCAPE_HATCH = "dangerously_unscoped"
 
 ALLOW_LIST = {
     ("accounts/selectors.py", "sessions_list"): "a person's API sign-ins span their orgs",
+    ("accounts/mfa.py", "orgs_requiring"): "which of one person's orgs require a second factor",
+    ("accounts/session_auth.py", "_memberships_of"): (
+        "a session's person's memberships, to pick its org (on SQLite; PostgreSQL reads them "
+        "through the SECURITY DEFINER tenantry_person_memberships)"
+    ),
     ("accounts/services.py", "expired_sign_ins_flush"): "a sweep of every org's dead sign-ins",
     ("accounts/services.py", "session_end"): "a person ends their own sign-in, in any org",
     ("accounts/services.py", "refresh"): "a refresh token is looked up by its hash, before any org",

@@ -16,6 +16,7 @@ from accounts.models import User
 from accounts.services import user_create
 from audit.actors import Actor
 from orgs.services import org_create
+from tenancy.rls import cross_org
 
 
 class Command(BaseCommand):
@@ -26,6 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True)
         parser.add_argument("--owner-email", required=True)
 
+    @cross_org()  # an operator's command spans orgs: tenancy.rls's cross-org path
     def handle(self, *args: Any, slug: str, name: str, owner_email: str, **options: Any) -> None:
         actor = Actor.system("manage.py createorg")
         try:

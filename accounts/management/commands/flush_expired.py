@@ -16,5 +16,6 @@ class Command(BaseCommand):
         counts = expired_sign_ins_flush(actor=Actor.system("manage.py flush_expired"))
         self.stdout.write(
             f"Deleted {counts['sign_ins']} sign-ins ({counts['refresh_tokens']} refresh tokens)"
-            f" and {counts['browser_sessions']} browser sessions."
+            f", {counts['browser_sessions']} browser sessions"
+            f" and {counts['mfa_challenges']} second-factor challenges."
         )

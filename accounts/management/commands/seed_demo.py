@@ -12,6 +12,7 @@ from audit.actors import Actor
 from orgs.models import Organization
 from orgs.roles import Role
 from orgs.services import membership_add, org_create
+from tenancy.rls import cross_org
 
 # Printed for the local demo on purpose; the demo runs on the embedded SQLite database only.
 DEMO_PASSWORD = "tenantry-demo-password"
@@ -22,6 +23,7 @@ STAFF_EMAIL = "staff@acme.test"
 class Command(BaseCommand):
     help = "Create the demo organization 'acme' and its users (local development only)."
 
+    @cross_org()  # an operator's command spans orgs: tenancy.rls's cross-org path
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG:
             # The demo users' password is printed and published in the README.

@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_datetime
 from apikeys.services import api_key_create
 from audit.actors import Actor
 from orgs.models import Membership, Organization
+from tenancy.rls import cross_org
 
 
 class Command(BaseCommand):
@@ -28,6 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--env", choices=["live", "test"], default="live")
         parser.add_argument("--scope", action="append", dest="scopes", help="repeatable")
 
+    @cross_org()  # an operator's command spans orgs: tenancy.rls's cross-org path
     def handle(self, *args: Any, **options: Any) -> None:
         org = Organization.objects.filter(slug=options["org"].lower()).first()
         if org is None:

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from apikeys.services import api_keys_sweep_unused
 from audit.actors import Actor
 from orgs.models import Organization
+from tenancy.rls import org_transaction
 
 
 class Command(BaseCommand):
@@ -28,7 +29,8 @@ class Command(BaseCommand):
         revoked = warned = 0
         # One org at a time, each in its own transaction, scoped like any request.
         for org in Organization.objects.order_by("pk").iterator():
-            result = api_keys_sweep_unused(org=org, actor=actor, dry_run=dry_run)
+            with org_transaction(org.pk):  # in the org, under its row-level security
+                result = api_keys_sweep_unused(org=org, actor=actor, dry_run=dry_run)
             for key in result.revoked:
                 verb = "Would revoke" if dry_run else "Revoked"
                 self.stdout.write(f"{verb} {org.slug}: {key.name} ({key.prefix}…{key.last_four})")

@@ -9,6 +9,7 @@ from apikeys.models import APIKey
 from apikeys.services import api_key_revoke
 from audit.actors import Actor
 from orgs.models import Organization
+from tenancy.rls import cross_org
 
 
 class Command(BaseCommand):
@@ -18,6 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--org", required=True, help="organization slug")
         parser.add_argument("--key", required=True, type=int, help="the key's id")
 
+    @cross_org()  # an operator's command spans orgs: tenancy.rls's cross-org path
     def handle(self, *args: Any, **options: Any) -> None:
         org = Organization.objects.filter(slug=options["org"].lower()).first()
         if org is None:

@@ -9,11 +9,13 @@ from django.core.management.base import BaseCommand
 
 from apikeys.services import api_key_pepper_generate
 from audit.actors import Actor
+from tenancy.rls import cross_org
 
 
 class Command(BaseCommand):
     help = "Generate a new API-key pepper and print how to roll it out."
 
+    @cross_org()  # an operator's command spans orgs: tenancy.rls's cross-org path
     def handle(self, *args: Any, **options: Any) -> None:
         pepper_id, secret = api_key_pepper_generate(
             actor=Actor.system("manage.py rotate_key_pepper")

@@ -10,6 +10,7 @@ from audit.actors import Actor
 from audit.webhooks.models import WebhookDelivery
 from audit.webhooks.services import webhook_delivery_retry
 from orgs.models import Organization
+from tenancy.rls import cross_org
 
 
 class Command(BaseCommand):
@@ -19,6 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--org", required=True, help="organization slug")
         parser.add_argument("--endpoint", type=int, help="only this endpoint's deliveries")
 
+    @cross_org()  # an operator's command spans orgs: tenancy.rls's cross-org path
     def handle(self, *args: Any, **options: Any) -> None:
         org = Organization.objects.filter(slug=options["org"].lower()).first()
         if org is None:

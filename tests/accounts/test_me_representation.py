@@ -1,0 +1,50 @@
+"""GET /api/users/me answers with ``me_representation``, built without DRF's serializer
+machinery; ``MeSerializer`` stays its schema. The two must never drift apart."""
+
+import pytest
+
+from accounts.serializers import MeSerializer, me_representation
+from orgs.context import OrgContext
+from tests.factories import MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("credential", "scopes"),
+    [
+        ("jwt", None),
+        ("session", None),
+        ("api_key", None),
+        ("api_key", frozenset({"org:read", "member:read", "not-an-action"})),
+        ("api_key", frozenset()),
+    ],
+)
+@pytest.mark.parametrize("role", ["owner", "developer", "no-longer-a-role"])
+def test_the_body_is_the_serializers(org, credential, scopes, role):
+    user = UserFactory.create(name="Zoë \u2603", email="Mixed.Case@Example.test")
+    membership = MembershipFactory.create(org=org, user=user, role=role)
+    context = OrgContext(
+        membership=membership, credential=credential, scopes=scopes, credential_id=7
+    )
+    body = me_representation(context)
+    assert body == MeSerializer(context).data
+    assert list(body) == list(MeSerializer(context).data)  # the same key order, too
+
+
+def test_the_view_answers_with_it(org, as_member):
+    client = as_member(org, role="admin", name="Ada")
+    body = client.get("/api/users/me").json()
+    context = OrgContext(membership=client.membership, credential="jwt")
+    assert body == MeSerializer(context).data
+
+
+def test_the_answer_is_what_drfs_response_would_render(org, as_member):
+    client = as_member(org)
+    response = client.get("/api/users/me")
+    assert response["Content-Type"] == "application/json"
+    assert b'":"' in response.content  # DRF's compact separators
+    assert b"\n" not in response.content
+    pretty = client.get("/api/users/me", HTTP_ACCEPT="application/json; indent=2")
+    assert pretty.content.startswith(b'{\n  "id": ')
+    assert pretty.json() == response.json()
