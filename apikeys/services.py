@@ -38,7 +38,7 @@ from orgs.errors import Conflict, PolicyViolation
 from orgs.models import Membership, Organization
 from orgs.ratelimits import org_rates, parse_rate, rate_per_second
 from orgs.roles import ACTIONS, Role
-from tenancy.rls import cross_org
+from tenancy.rls import cross_org, org_transaction
 
 logger = logging.getLogger("tenantry.mail")
 
@@ -66,7 +66,9 @@ def api_key_create(
     org's API-key policy must allow the key (``PolicyViolation`` names each rule it breaks).
 
     The valid proposal is then put to the org's pre-write hooks (``api_key.create``),
-    outside the transaction; a refusal raises ``HookDenied`` and nothing is written.
+    outside the transaction; a refusal raises ``HookDenied`` and nothing is written. So it
+    is called outside any transaction (a view: ``outside_the_request_transaction()``); its
+    own blocks are ``org_transaction``s of ``org`` (row-level security).
     """
     scopes = _narrowed(scopes, within)
     fields = _validated(
@@ -80,7 +82,7 @@ def api_key_create(
     )
     # What the policy refuses anyway is refused before a hook is asked (in a transaction of
     # its own, for the policy's row lock; again below, in the write's, where it counts).
-    with transaction.atomic():
+    with org_transaction(org.pk):
         _enforce_policy(org=org, creator=creator, replacing=None, **fields)
     hooks_consult(
         org=org,
@@ -95,7 +97,7 @@ def api_key_create(
             },
         },
     )
-    with transaction.atomic():
+    with org_transaction(org.pk):
         _enforce_policy(org=org, creator=creator, replacing=None, **fields)
         key, raw = _insert(org=org, creator=creator, **fields)
         record(
@@ -173,21 +175,23 @@ def api_key_roll(
     would let them act with the creator's role.
 
     The roll is first put to the org's pre-write hooks (``api_key.roll``), outside the
-    transaction; a refusal raises ``HookDenied`` and nothing is written.
+    transaction; a refusal raises ``HookDenied`` and nothing is written. So it is called
+    outside any transaction (a view: ``outside_the_request_transaction()``); its own blocks
+    are ``org_transaction``s of ``org`` (row-level security).
     """
     grace = timedelta(seconds=grace_seconds)
     if not timedelta(0) <= grace <= MAX_GRACE:
         raise ValidationError({"grace_seconds": [f"Must be 0 to {int(MAX_GRACE.total_seconds())}"]})
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError({"expires_at": ["Must be in the future"]})
-    current = APIKey.objects.for_org(org).select_related("membership").get(pk=key.pk)
-    # What the rules and the policy refuse anyway is refused before a hook is asked (the
-    # policy in a transaction of its own, for its row lock); again below, under the lock,
-    # where it counts.
-    _check_rollable(current, by=by, now=timezone.now())
-    proposed = _roll_fields(current, within=within, expires_at=expires_at)
-    assert current.membership is not None  # _check_rollable refused a key without one
-    with transaction.atomic():
+    # What the rules and the policy refuse anyway is refused before a hook is asked (in a
+    # transaction of its own, for the policy's row lock); again below, under the key's
+    # lock, where it counts.
+    with org_transaction(org.pk):
+        current = APIKey.objects.for_org(org).select_related("membership").get(pk=key.pk)
+        _check_rollable(current, by=by, now=timezone.now())
+        proposed = _roll_fields(current, within=within, expires_at=expires_at)
+        assert current.membership is not None  # _check_rollable refused a key without one
         _enforce_policy(org=org, creator=current.membership, replacing=current, **proposed)
     hooks_consult(
         org=org,
@@ -202,7 +206,7 @@ def api_key_roll(
         },
     )
     now = timezone.now()
-    with transaction.atomic():
+    with org_transaction(org.pk):
         old = (
             APIKey.objects.for_org(org)
             .select_for_update(of=("self",))

@@ -22,6 +22,7 @@ from audit.webhooks.targets import display_url, url_error
 from hooks import audit_actions, calls
 from hooks.errors import HookDenied
 from hooks.models import HOOKABLE_ACTIONS, PreWriteHook
+from tenancy.rls import org_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -53,11 +54,11 @@ def hooks_consult(*, org: Any, actor: Actor, action: str, proposed: dict[str, An
         raise ValueError(f"{action!r} is not a hookable action")
     if actor.type == "system":
         return
-    hooks = [
-        hook
-        for hook in PreWriteHook.objects.for_org(org).filter(enabled=True).order_by("created_at")
-        if action in hook.actions
-    ]
+    # Read in the org's own transaction: outside one, row-level security shows no hook at
+    # all, and every write would silently go unasked (the list is evaluated inside).
+    with org_transaction(org.pk):
+        enabled = PreWriteHook.objects.for_org(org).filter(enabled=True).order_by("created_at")
+        hooks = [hook for hook in enabled if action in hook.actions]
     if not hooks:
         return
     _refuse_inside_a_transaction()
@@ -105,9 +106,9 @@ def _record_call(
     reason: str,
     **extra: Any,
 ) -> None:
-    """Audit one call to a hook, after it, in a transaction of its own (no write of the
-    caller's is open: the call was made outside any)."""
-    with transaction.atomic():
+    """Audit one call to a hook, after it, in a transaction of its own, the hook's org's
+    (row-level security; no write of the caller's is open: the call was made outside any)."""
+    with org_transaction(hook.org_id):
         record(
             org_id=hook.org_id,
             action=audit_action,
@@ -242,8 +243,10 @@ def hook_delete(*, org: Any, actor: Actor, hook: PreWriteHook) -> None:
 def hook_send_test(*, org: Any, actor: Actor, hook: PreWriteHook) -> TestResult:
     """Call the hook now with a sample proposal (``"test": true`` in the body) and report
     its answer; nothing else is written. The call happens outside any transaction, then
-    is audited (``hook.tested``, with the outcome) in one of its own."""
-    hook = PreWriteHook.objects.for_org(org).get(pk=hook.pk)
+    is audited (``hook.tested``, with the outcome) in one of its own (a view calls it in
+    ``outside_the_request_transaction()``)."""
+    with org_transaction(org.pk):
+        hook = PreWriteHook.objects.for_org(org).get(pk=hook.pk)
     action = hook.actions[0] if hook.actions else next(iter(HOOKABLE_ACTIONS))
     body = calls.message(
         action=action, org=org, actor=actor, proposed=_SAMPLES.get(action, {}), test=True

@@ -27,7 +27,7 @@ from orgs.hosts import RESERVED_SUBDOMAINS
 from orgs.models import Invitation, Membership, Organization
 from orgs.opaque_tokens import hash_opaque_token, new_opaque_token
 from orgs.roles import Role
-from tenancy.rls import cross_org
+from tenancy.rls import cross_org, org_transaction
 
 
 def org_create(*, actor: Actor, slug: str, name: str, owner: Any) -> Organization:
@@ -113,7 +113,9 @@ def membership_set_role(
     the last owner cannot be demoted. Atomic, audited with before/after.
 
     A real change is first put to the org's pre-write hooks (``member.role_change``),
-    outside the transaction; a refusal raises ``HookDenied`` and nothing is written."""
+    outside the transaction; a refusal raises ``HookDenied`` and nothing is written. So it
+    is called outside any transaction (a view: ``outside_the_request_transaction()``); its
+    own blocks are ``org_transaction``s of ``org`` (row-level security)."""
     role = Role(role)
     if membership.role != role:
         # What the rules refuse anyway is refused before a hook is asked (and again below,
@@ -132,7 +134,7 @@ def membership_set_role(
                 "role_after": role.value,
             },
         )
-    with transaction.atomic():
+    with org_transaction(org.pk):
         membership = _lock(org, membership)
         _check_may_manage(by=by, target=membership)
         check_may_grant(by=by, role=role)
@@ -384,7 +386,9 @@ def invitation_create(
     returned for trusted callers (commands, tests); the API does not pass it on.
 
     The invitation is first put to the org's pre-write hooks (``member.invite``), outside
-    the transaction; a refusal raises ``HookDenied`` and nothing is written."""
+    the transaction; a refusal raises ``HookDenied`` and nothing is written. So it is called
+    outside any transaction (a view: ``outside_the_request_transaction()``); its own blocks
+    are ``org_transaction``s of ``org`` (row-level security)."""
     email = email.strip().lower()
     try:
         validate_email(email)
@@ -394,12 +398,13 @@ def invitation_create(
     check_may_grant(by=by, role=role)
     # What the rules refuse anyway is refused before a hook is asked (and again below, in
     # the write's transaction).
-    _check_invitable(org, email, timezone.now())
+    with org_transaction(org.pk):
+        _check_invitable(org, email, timezone.now())
     hooks_consult(
         org=org, actor=actor, action="member.invite", proposed={"email": email, "role": role.value}
     )
     now = timezone.now()
-    with transaction.atomic():
+    with org_transaction(org.pk):
         _check_invitable(org, email, now)
         raw, digest = new_opaque_token(INVITATION_PREFIX)
         invitation = Invitation.objects.create(
