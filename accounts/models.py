@@ -1,3 +1,6 @@
+from importlib import import_module
+
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import PermissionsMixin
 from django.contrib.sessions.backends.base import SessionBase
@@ -99,9 +102,10 @@ class BrowserSession(AbstractBaseSession):
 
     @classmethod
     def get_session_store_class(cls) -> type[SessionBase]:
-        from accounts.session_store import SessionStore
-
-        return SessionStore
+        # The configured engine (accounts.session_store), named by the setting: the store
+        # already knows this model, so the model does not import it back.
+        store: type[SessionBase] = import_module(settings.SESSION_ENGINE).SessionStore
+        return store
 
 
 class RecoveryCode(models.Model):

@@ -3,9 +3,11 @@
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import BrowserSession
 from accounts.services import browser_session_open
@@ -213,3 +215,14 @@ def test_me_with_a_session_cookie_has_a_query_budget(org, owner, max_data_querie
     # request's transaction only before a statement that needs it (tenancy.rls): none here.
     with max_data_queries(2):
         assert client.get("/api/users/me", HTTP_HOST=f"api.{BASE}").status_code == 200
+
+
+def test_a_stored_session_row_decodes_through_the_configured_engine():
+    # Django's session manager and admin decode a row through the model's store class.
+    assert BrowserSession.get_session_store_class() is SessionStore
+    row = BrowserSession.objects.create(
+        session_key="decodable" * 4,
+        session_data=BrowserSession.objects.encode({"tnt_org_id": 7}),
+        expire_date=timezone.now() + timedelta(days=1),
+    )
+    assert row.get_decoded() == {"tnt_org_id": 7}
