@@ -427,9 +427,13 @@ def test_consulting_inside_a_transaction_is_refused(org, hook_receiver):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_no_transaction_is_open_while_the_hook_is_asked(org, owner, hook_receiver):
+@pytest.mark.parametrize("through", ["api", "portal"])
+def test_no_transaction_is_open_while_the_hook_is_asked(
+    through, org, owner, portal_member, hook_receiver
+):
     """The receiver looks at the app's own database session from outside, while the call
-    is in flight: it must be idle, not 'idle in transaction'."""
+    is in flight: it must be idle, not 'idle in transaction' (the request's own transaction
+    was closed for the call: outside_the_request_transaction)."""
     connection.ensure_connection()
     app_pid = connection.connection.info.backend_pid
     dsn = connection.get_connection_params()
@@ -446,6 +450,11 @@ def test_no_transaction_is_open_while_the_hook_is_asked(org, owner, hook_receive
         return ALLOW
 
     make_hook(org, hook_receiver(look).url, actions=["api_key.create"])
-    response = _call(owner, *_key_create(org, owner))
-    assert response.status_code == 201
+    if through == "api":
+        response = _call(owner, *_key_create(org, owner))
+        assert response.status_code == 201
+    else:
+        client = portal_member(org, role="owner")
+        response = client.post("/settings/api-keys/new/", {"name": "ci", "env": "live"})
+        assert response.status_code == 302
     assert states == ["idle"]
