@@ -88,13 +88,14 @@ class APIKeyViewSet(OrgScopedViewSet[APIKey]):
     )
     def create(self, request: Request) -> Response:
         data = validated(s.APIKeyCreateSerializer, request)
-        key, raw = api_key_create(
-            org=self.org,
-            actor=acting(request),
-            creator=self.org_context.membership,
-            within=self.org_context.scopes,
-            **data,
-        )
+        with self.outside_the_request_transaction():  # pre-write hooks wait on the network
+            key, raw = api_key_create(
+                org=self.org,
+                actor=acting(request),
+                creator=self.org_context.membership,
+                within=self.org_context.scopes,
+                **data,
+            )
         body = {**self.get_serializer(key).data, "key": raw}
         return Response(body, status=status.HTTP_201_CREATED, headers=NO_STORE)
 
@@ -132,15 +133,16 @@ class APIKeyViewSet(OrgScopedViewSet[APIKey]):
     def roll(self, request: Request, pk: str) -> Response:
         key = self.get_object()
         data = validated(s.APIKeyRollSerializer, request)
-        new, raw = api_key_roll(
-            org=self.org,
-            actor=acting(request),
-            key=key,
-            grace_seconds=data["grace_seconds"],
-            by=self.org_context,
-            within=self.org_context.scopes,
-            expires_at=data["expires_at"],
-        )
+        with self.outside_the_request_transaction():  # pre-write hooks wait on the network
+            new, raw = api_key_roll(
+                org=self.org,
+                actor=acting(request),
+                key=key,
+                grace_seconds=data["grace_seconds"],
+                by=self.org_context,
+                within=self.org_context.scopes,
+                expires_at=data["expires_at"],
+            )
         body = {**self.get_serializer(new).data, "key": raw}
         return Response(body, status=status.HTTP_201_CREATED, headers=NO_STORE)
 

@@ -32,12 +32,13 @@ from apikeys.policy import (
 from apikeys.selectors import PolicyFlags, active_keys, api_key_policy_of
 from audit.actors import Actor
 from audit.services import audited_update, record
+from hooks.services import hooks_consult
 from orgs.context import OrgContext
 from orgs.errors import Conflict, PolicyViolation
 from orgs.models import Membership, Organization
 from orgs.ratelimits import org_rates, parse_rate, rate_per_second
 from orgs.roles import ACTIONS, Role
-from tenancy.rls import cross_org
+from tenancy.rls import cross_org, org_transaction
 
 logger = logging.getLogger("tenantry.mail")
 
@@ -63,6 +64,11 @@ def api_key_create(
     ``within`` is the scope set of the credential making the request, when that is itself
     a scoped key: the new key never holds more than its maker (no scope laundering). The
     org's API-key policy must allow the key (``PolicyViolation`` names each rule it breaks).
+
+    The valid proposal is then put to the org's pre-write hooks (``api_key.create``),
+    outside the transaction; a refusal raises ``HookDenied`` and nothing is written. So it
+    is called outside any transaction (a view: ``outside_the_request_transaction()``); its
+    own blocks are ``org_transaction``s of ``org`` (row-level security).
     """
     scopes = _narrowed(scopes, within)
     fields = _validated(
@@ -74,7 +80,24 @@ def api_key_create(
         env=env,
         rate_limit=(org, rate_limit or ""),
     )
-    with transaction.atomic():
+    # What the policy refuses anyway is refused before a hook is asked (in a transaction of
+    # its own, for the policy's row lock; again below, in the write's, where it counts).
+    with org_transaction(org.pk):
+        _enforce_policy(org=org, creator=creator, replacing=None, **fields)
+    hooks_consult(
+        org=org,
+        actor=actor,
+        action="api_key.create",
+        proposed={
+            **_proposed(fields),
+            "creator": {
+                "membership_id": creator.pk,
+                "user_id": creator.user_id,
+                "role": creator.role,
+            },
+        },
+    )
+    with org_transaction(org.pk):
         _enforce_policy(org=org, creator=creator, replacing=None, **fields)
         key, raw = _insert(org=org, creator=creator, **fields)
         record(
@@ -150,35 +173,49 @@ def api_key_roll(
     Only the key's creator may roll it (``by`` None: trusted system code). The new secret
     acts as the creator, so handing it to anyone else, even an admin who may revoke the key,
     would let them act with the creator's role.
+
+    The roll is first put to the org's pre-write hooks (``api_key.roll``), outside the
+    transaction; a refusal raises ``HookDenied`` and nothing is written. So it is called
+    outside any transaction (a view: ``outside_the_request_transaction()``); its own blocks
+    are ``org_transaction``s of ``org`` (row-level security).
     """
     grace = timedelta(seconds=grace_seconds)
     if not timedelta(0) <= grace <= MAX_GRACE:
         raise ValidationError({"grace_seconds": [f"Must be 0 to {int(MAX_GRACE.total_seconds())}"]})
-    now = timezone.now()
-    if expires_at is not None and expires_at <= now:
+    if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError({"expires_at": ["Must be in the future"]})
-    with transaction.atomic():
+    # What the rules and the policy refuse anyway is refused before a hook is asked (in a
+    # transaction of its own, for the policy's row lock); again below, under the key's
+    # lock, where it counts.
+    with org_transaction(org.pk):
+        current = APIKey.objects.for_org(org).select_related("membership").get(pk=key.pk)
+        _check_rollable(current, by=by, now=timezone.now())
+        proposed = _roll_fields(current, within=within, expires_at=expires_at)
+        assert current.membership is not None  # _check_rollable refused a key without one
+        _enforce_policy(org=org, creator=current.membership, replacing=current, **proposed)
+    hooks_consult(
+        org=org,
+        actor=actor,
+        action="api_key.roll",
+        proposed={
+            "key_id": current.pk,
+            "prefix": current.prefix,
+            "grace_seconds": grace_seconds,
+            **_proposed(proposed),
+            "creator": {"membership_id": current.membership_id, "user_id": current.created_by_id},
+        },
+    )
+    now = timezone.now()
+    with org_transaction(org.pk):
         old = (
             APIKey.objects.for_org(org)
             .select_for_update(of=("self",))
             .select_related("membership")
             .get(pk=key.pk)
         )
-        if old.status_at(now) != "active" or old.replaced_by_id is not None:
-            raise Conflict("Only an active key that was not rolled already can be rolled")
-        if old.membership is None:
-            raise ValidationError("This key's creator has left the organization; create a new key")
-        if by is not None and by.membership.pk != old.membership_id:
-            raise PermissionDenied("Only the key's creator can roll it; revoke it instead")
-        fields = {
-            "name": old.name,
-            "env": old.env,
-            "scopes": _narrowed(old.scopes, within),
-            "allowed_origins": old.allowed_origins,
-            "allowed_ips": old.allowed_ips,
-            "expires_at": expires_at or old.expires_at,
-            "rate_limit": old.rate_limit,
-        }
+        _check_rollable(old, by=by, now=now)
+        assert old.membership is not None  # _check_rollable refused a key without one
+        fields = _roll_fields(old, within=within, expires_at=expires_at)
         _enforce_policy(org=org, creator=old.membership, replacing=old, **fields)
         new, raw = _insert(org=org, creator=old.membership, **fields)
         ends = now + grace
@@ -193,6 +230,44 @@ def api_key_roll(
             metadata={"new_key_id": new.pk, "old_key_ends_at": old.expires_at.isoformat()},
         )
     return new, raw
+
+
+def _check_rollable(key: APIKey, *, by: OrgContext | None, now: datetime) -> None:
+    if key.status_at(now) != "active" or key.replaced_by_id is not None:
+        raise Conflict("Only an active key that was not rolled already can be rolled")
+    if key.membership_id is None:
+        raise ValidationError("This key's creator has left the organization; create a new key")
+    if by is not None and by.membership.pk != key.membership_id:
+        raise PermissionDenied("Only the key's creator can roll it; revoke it instead")
+
+
+def _proposed(fields: dict[str, Any]) -> dict[str, Any]:
+    """A key's settings as a pre-write hook sees them (JSON; there is no secret among them)."""
+    expires_at = fields.get("expires_at")
+    return {
+        "name": fields["name"],
+        "env": fields["env"],
+        "scopes": fields["scopes"],
+        "allowed_origins": fields["allowed_origins"],
+        "allowed_ips": fields["allowed_ips"],
+        "expires_at": expires_at.isoformat() if expires_at else None,
+        "rate_limit": fields["rate_limit"],
+    }
+
+
+def _roll_fields(
+    old: APIKey, *, within: frozenset[str] | None, expires_at: datetime | None
+) -> dict[str, Any]:
+    """The new key of a roll: the old one's settings, a new expiry when given."""
+    return {
+        "name": old.name,
+        "env": old.env,
+        "scopes": _narrowed(old.scopes, within),
+        "allowed_origins": old.allowed_origins,
+        "allowed_ips": old.allowed_ips,
+        "expires_at": expires_at or old.expires_at,
+        "rate_limit": old.rate_limit,
+    }
 
 
 def _enforce_policy(

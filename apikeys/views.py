@@ -87,13 +87,14 @@ class APIKeyCreateView(APIKeyPortalView):
         form = APIKeyCreateForm(request.POST, actions=self.org_context.actions)
         if form.is_valid():
             try:
-                key, raw = api_key_create(
-                    org=self.org,
-                    actor=self.actor(),
-                    creator=self.membership,
-                    within=self.org_context.scopes,
-                    **form.service_arguments(),
-                )
+                with self.outside_the_request_transaction():  # hooks wait on the network
+                    key, raw = api_key_create(
+                        org=self.org,
+                        actor=self.actor(),
+                        creator=self.membership,
+                        within=self.org_context.scopes,
+                        **form.service_arguments(),
+                    )
             except ValidationError as exc:
                 apply_service_errors(form, exc)
             else:
@@ -162,15 +163,16 @@ class APIKeyRollView(APIKeyPortalView):
         form = APIKeyRollForm(request.POST)
         if form.is_valid():
             try:
-                new, raw = api_key_roll(
-                    org=self.org,
-                    actor=self.actor(),
-                    key=key,
-                    grace_seconds=form.cleaned_data["grace_seconds"],
-                    by=self.org_context,
-                    within=self.org_context.scopes,
-                    expires_at=form.new_expiry(),
-                )
+                with self.outside_the_request_transaction():  # hooks wait on the network
+                    new, raw = api_key_roll(
+                        org=self.org,
+                        actor=self.actor(),
+                        key=key,
+                        grace_seconds=form.cleaned_data["grace_seconds"],
+                        by=self.org_context,
+                        within=self.org_context.scopes,
+                        expires_at=form.new_expiry(),
+                    )
             except PermissionDenied as exc:
                 form.add_error(None, str(exc))
             except ValidationError as exc:

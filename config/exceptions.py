@@ -19,6 +19,7 @@ from rest_framework.views import exception_handler, set_rollback
 
 from config.errors import error_body
 from config.parsers import PayloadTooLarge
+from hooks.errors import HookDenied
 from orgs.errors import Conflict, PolicyViolation
 
 logger = logging.getLogger("tenantry.errors")
@@ -64,6 +65,14 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         exc = exceptions.NotFound()
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    elif isinstance(exc, HookDenied):  # before ValidationError, which it also is
+        body = error_body(
+            message=exc.denial_message,
+            code="hook_denied",
+            details={"reason": exc.reason, "action": exc.action, "outcome": exc.outcome},
+            request=request,
+        )
+        return Response(body, status=status.HTTP_403_FORBIDDEN)
     elif isinstance(exc, PolicyViolation):  # before ValidationError, which it also is
         set_rollback()
         details = validation_details(exc.message_dict)

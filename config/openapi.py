@@ -70,6 +70,7 @@ _ERROR_SCHEMA = {
                 "expired",
                 "forbidden",
                 "jwt_disabled",
+                "hook_denied",
                 "mfa_required",
                 "mfa_enrollment_required",
                 "not_found",
@@ -129,6 +130,19 @@ _PUBLIC_WITH_CREDENTIALS = {
     },
     "invitations_accept": {"401": "Invalid or expired invitation, or a wrong password"},
 }
+# Writes an org's pre-write hooks are asked about (``hooks``): a refusal, or a hook that
+# cannot answer and fails closed, is a 403 with the code ``hook_denied``.
+_HOOK_GUARDED = {
+    "invitations_create": "member.invite",
+    "members_update": "member.role_change",
+    "api_keys_create": "api_key.create",
+    "api_keys_roll": "api_key.roll",
+}
+_HOOK_DENIED = (
+    "Role lacks the action; or the organization's pre-write hook for `{action}` refused the "
+    "write, or could not answer and fails closed: code `hook_denied`, the hook's reason in "
+    "`details.reason` (nothing was written)"
+)
 _UNSAFE = {"post", "put", "patch", "delete"}
 
 
@@ -156,6 +170,8 @@ def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]
             errors.update(_PUBLIC_WITH_CREDENTIALS.get(operation.get("operationId", ""), {}))
             if method in _UNSAFE:
                 errors.update(_WRITE_ERRORS)
+            if hooked := _HOOK_GUARDED.get(operation.get("operationId", "")):
+                errors["403"] = _HOOK_DENIED.format(action=hooked)
             for status_code, description in errors.items():
                 responses.setdefault(
                     status_code,
@@ -206,7 +222,7 @@ _FORMATS: dict[str, dict[str, Any]] = {
         "format": "uri",
         "pattern": "^https?://",
         "description": "https (http only where WEBHOOK_REQUIRE_HTTPS is off); no credentials; "
-        "not a private or reserved address",
+        "not a private or reserved address (webhooks and pre-write hooks alike)",
     },
 }
 _FORMATTED_COMPONENTS = (
@@ -214,6 +230,8 @@ _FORMATTED_COMPONENTS = (
     "PatchedAPIKeyUpdateRequest",
     "WebhookEndpointCreateRequest",
     "PatchedWebhookEndpointUpdateRequest",
+    "PreWriteHookCreateRequest",
+    "PatchedPreWriteHookUpdateRequest",
 )
 
 

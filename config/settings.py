@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "audit",
     "audit.webhooks",
+    "hooks",
     "orgs",
     "accounts",
     "apikeys",
@@ -505,10 +506,13 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Audit events are kept this many days unless the org's settings["audit_retention_days"] says
 # otherwise; `manage.py purge_audit` (run it daily) deletes older ones.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
-# Webhook targets must be https, and may not resolve to private or reserved addresses
-# (SSRF); both are relaxed in local development only.
+# Webhook and pre-write hook targets must be https, and may not resolve to private or
+# reserved addresses (SSRF); both are relaxed in local development only.
 WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=not DEBUG)
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=DEBUG)
+# Pre-write hooks: how long a write waits for each hook's verdict (connecting included)
+# before the hook's own failure mode (open or closed) decides. The person is waiting: short.
+PRE_WRITE_HOOK_TIMEOUT_SECONDS = env.float("PRE_WRITE_HOOK_TIMEOUT_SECONDS", default=3.0)
 # `manage.py deliver_events`: per-request timeout, and retries with exponential backoff
 # (base, doubling, capped, +/- jitter) until the delivery is dead after MAX_ATTEMPTS.
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)

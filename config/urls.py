@@ -15,6 +15,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include("audit.urls")),
     path("", include("usage.urls")),
     path("", include("audit.webhooks.urls")),
+    path("", include("hooks.urls")),
 ]
 
 urlpatterns = [
@@ -39,6 +40,7 @@ urlpatterns = [
     path("", include("apikeys.portal_urls")),
     path("", include("audit.portal_urls")),
     path("", include("audit.webhooks.portal_urls")),
+    path("", include("hooks.portal_urls")),
 ]
 
 handler400 = "config.views.handler400"

@@ -168,13 +168,14 @@ class MemberViewSet(OrgScopedViewSet[Membership]):
     def partial_update(self, request: Request, pk: str) -> Response:
         membership = self.get_object()
         data = validated(s.MembershipUpdateSerializer, request)
-        membership = membership_set_role(
-            org=self.org,
-            actor=acting(request),
-            membership=membership,
-            role=data["role"],
-            by=self.org_context,
-        )
+        with self.outside_the_request_transaction():  # pre-write hooks wait on the network
+            membership = membership_set_role(
+                org=self.org,
+                actor=acting(request),
+                membership=membership,
+                role=data["role"],
+                by=self.org_context,
+            )
         return Response(self.get_serializer(membership).data)
 
     @extend_schema(operation_id="members_remove", responses={204: None})
@@ -225,13 +226,14 @@ class InvitationViewSet(OrgScopedViewSet[Invitation]):
             request, org_id=self.org.pk, inviter_id=self.org_context.membership.user_id
         )
         data = validated(s.InvitationCreateSerializer, request)
-        invitation, _token = invitation_create(
-            org=self.org,
-            actor=acting(request),
-            by=self.org_context,
-            email=data["email"],
-            role=data["role"],
-        )
+        with self.outside_the_request_transaction():  # pre-write hooks wait on the network
+            invitation, _token = invitation_create(
+                org=self.org,
+                actor=acting(request),
+                by=self.org_context,
+                email=data["email"],
+                role=data["role"],
+            )
         return Response(s.InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(operation_id="invitations_revoke", responses={204: None})

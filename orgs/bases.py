@@ -23,20 +23,26 @@ reports found by a hash; ``SignedInView``: a person's own orgs and sign-ins; the
 counterparts) run their transaction through ``tenancy.rls.cross_org`` instead: that is the
 explicit, listed cross-org path (``spans_orgs``), and an ``OrgView`` may not take it.
 
+A write that first asks the org's pre-write hooks (``hooks.services.hooks_consult``: an HTTP
+call to a stranger's server) must not hold the request's transaction across that wait, so
+``OrgView`` and ``PortalOrgView`` keep their transaction in an ``ExitStack`` and offer
+``outside_the_request_transaction()``: the view's guarded service call runs in it, with no
+transaction open, and opens its own ``org_transaction`` blocks.
+
 Portal (plain Django) counterparts: ``PortalPublicView``, ``PortalSignedInView`` and
 ``PortalOrgView``, which resolves the org as the API's session credential does (subdomain,
 then the session's current org) and checks the same role table, building the same
 ``OrgContext`` (credential "session").
 """
 
-from collections.abc import Sequence
-from contextlib import ExitStack
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import Any, ClassVar, TypeVar, cast
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
@@ -65,7 +71,61 @@ SESSION_ORG_KEY = "tnt_org_id"
 _HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 
 
-class _APIBase(APIView):
+class EnclosingTransactionError(RuntimeError):
+    """A programming error: stepping outside the request's transaction would commit a block
+    some caller opened around the request (or there is no org transaction to step out of)."""
+
+
+class _RequestTransaction:
+    """The request's one org transaction, held in an ``ExitStack`` (``_request_transaction``,
+    opened by the view's dispatch) so that a hook-guarded write can step outside it."""
+
+    _request_transaction: ExitStack
+    _request_org_id: int | None = None
+    _request_atomic: Any = None
+
+    def enter_org_transaction(self, org_id: int) -> None:
+        """Open the request's transaction for ``org_id`` (``tenancy.rls.org_transaction``)."""
+        self._request_transaction.enter_context(org_transaction(org_id))
+        self._request_org_id = org_id
+        self._request_atomic = connection.atomic_blocks[-1]  # the block just opened
+
+    @contextmanager
+    def outside_the_request_transaction(self) -> Iterator[None]:
+        """Run the block with no transaction open, then go on in a fresh one of the org.
+
+        For a service that consults pre-write hooks (``hooks.services.hooks_consult``
+        refuses to wait on the network inside a transaction): the request's transaction is
+        closed first. Only reads ran in it so far (the credential, the object in the URL),
+        so committing it writes nothing; the service opens its own ``org_transaction``
+        blocks. Afterwards (also after an error, which the view or the exception handler
+        renders) the rest of the request, the response's serialization included, runs in a
+        new ``org_transaction`` of the same org.
+
+        Refuses (``EnclosingTransactionError``) when any atomic block other than the
+        request's own is open (the test case's wrapping one excepted): closing the request's
+        transaction must never commit a block that a caller opened around it.
+        """
+        org_id, request_atomic = self._request_org_id, self._request_atomic
+        blocks = list(connection.atomic_blocks)
+        if org_id is None or not blocks or blocks[-1] is not request_atomic:
+            raise EnclosingTransactionError(
+                "outside_the_request_transaction() needs the request's org transaction to be"
+                " the innermost block open"
+            )
+        if any(not getattr(block, "_from_testcase", False) for block in blocks[:-1]):
+            raise EnclosingTransactionError(
+                "outside_the_request_transaction() inside another transaction would commit it"
+            )
+        self._request_transaction.close()  # commits (releases, under a test case) the reads
+        self._request_org_id = self._request_atomic = None
+        try:
+            yield
+        finally:
+            self.enter_org_transaction(org_id)
+
+
+class _APIBase(_RequestTransaction, APIView):
     """Shared by the API bases: additive permissions and declared actions, checked once."""
 
     base_permission_classes: ClassVar[Sequence[type[BasePermission]]] = ()
@@ -108,7 +168,7 @@ class _APIBase(APIView):
             if self.reads_tenant_rows:
                 self._request_transaction.enter_context(cross_org())
         elif isinstance(context, OrgContext):
-            self._request_transaction.enter_context(org_transaction(context.membership.org_id))
+            self.enter_org_transaction(context.membership.org_id)
         else:
             self._request_transaction.enter_context(transaction.atomic())
 
@@ -275,7 +335,7 @@ class PortalSignedInView(View):
             return _rendered(super().dispatch(request, *args, **kwargs))
 
 
-class PortalOrgView(PortalSignedInView):
+class PortalOrgView(_RequestTransaction, PortalSignedInView):
     """A page where a signed-in member acts in one org (the settings pages).
 
     The org is the one the API's session credential would act in (``orgs.hosts``): the
@@ -303,8 +363,10 @@ class PortalOrgView(PortalSignedInView):
         action = required_action(self, request.method or "")
         if action is None or not context.grants(action):
             return self.forbidden(request, action)
-        # The page's transaction: PostgreSQL sees this org's rows only.
-        with org_transaction(context.membership.org_id):
+        # The page's transaction: PostgreSQL sees this org's rows only (in an ExitStack, so
+        # that a hook-guarded write may step outside it: outside_the_request_transaction).
+        with ExitStack() as self._request_transaction:
+            self.enter_org_transaction(context.membership.org_id)
             return _rendered(View.dispatch(self, request, *args, **kwargs))
 
     @property

@@ -6,6 +6,7 @@ commands, sign-up), which is not bound by role rules.
 """
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from audit.actors import Actor
 from audit.services import audited_update, record
+from hooks.services import hooks_consult
 from orgs import audit_actions
 from orgs.context import OrgContext
 from orgs.errors import Conflict
@@ -25,7 +27,7 @@ from orgs.hosts import RESERVED_SUBDOMAINS
 from orgs.models import Invitation, Membership, Organization
 from orgs.opaque_tokens import hash_opaque_token, new_opaque_token
 from orgs.roles import Role
-from tenancy.rls import cross_org
+from tenancy.rls import cross_org, org_transaction
 
 
 def org_create(*, actor: Actor, slug: str, name: str, owner: Any) -> Organization:
@@ -108,9 +110,31 @@ def membership_set_role(
     *, org: Organization, actor: Actor, membership: Membership, role: str, by: OrgContext | None
 ) -> Membership:
     """Change a member's role. Nobody grants above their own role or touches a higher one;
-    the last owner cannot be demoted. Atomic, audited with before/after."""
+    the last owner cannot be demoted. Atomic, audited with before/after.
+
+    A real change is first put to the org's pre-write hooks (``member.role_change``),
+    outside the transaction; a refusal raises ``HookDenied`` and nothing is written. So it
+    is called outside any transaction (a view: ``outside_the_request_transaction()``); its
+    own blocks are ``org_transaction``s of ``org`` (row-level security)."""
     role = Role(role)
-    with transaction.atomic():
+    if membership.role != role:
+        # What the rules refuse anyway is refused before a hook is asked (and again below,
+        # under the lock, where it counts).
+        _check_may_manage(by=by, target=membership)
+        check_may_grant(by=by, role=role)
+        hooks_consult(
+            org=org,
+            actor=actor,
+            action="member.role_change",
+            proposed={
+                "membership_id": membership.pk,
+                "user_id": membership.user_id,
+                "email": membership.user.email,
+                "role_before": membership.role,
+                "role_after": role.value,
+            },
+        )
+    with org_transaction(org.pk):
         membership = _lock(org, membership)
         _check_may_manage(by=by, target=membership)
         check_may_grant(by=by, role=role)
@@ -359,7 +383,12 @@ def invitation_create(
 ) -> tuple[Invitation, str]:
     """Invite ``email`` with ``role`` (no higher than the inviter's). Atomic, audited; the
     raw token is emailed to the invitee after commit, never stored or logged. It is also
-    returned for trusted callers (commands, tests); the API does not pass it on."""
+    returned for trusted callers (commands, tests); the API does not pass it on.
+
+    The invitation is first put to the org's pre-write hooks (``member.invite``), outside
+    the transaction; a refusal raises ``HookDenied`` and nothing is written. So it is called
+    outside any transaction (a view: ``outside_the_request_transaction()``); its own blocks
+    are ``org_transaction``s of ``org`` (row-level security)."""
     email = email.strip().lower()
     try:
         validate_email(email)
@@ -367,16 +396,16 @@ def invitation_create(
         raise ValidationError({"email": ["Invalid email"]}) from exc
     role = Role(role)
     check_may_grant(by=by, role=role)
+    # What the rules refuse anyway is refused before a hook is asked (and again below, in
+    # the write's transaction).
+    with org_transaction(org.pk):
+        _check_invitable(org, email, timezone.now())
+    hooks_consult(
+        org=org, actor=actor, action="member.invite", proposed={"email": email, "role": role.value}
+    )
     now = timezone.now()
-    with transaction.atomic():
-        members = Membership.objects.for_org(org).filter(user__email__iexact=email)
-        if members.exists():
-            raise Conflict("Already a member of this organization", field="email")
-        pending = Invitation.objects.for_org(org).filter(
-            email=email, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
-        )
-        if pending.exists():
-            raise Conflict("An invitation for this email is already pending", field="email")
+    with org_transaction(org.pk):
+        _check_invitable(org, email, now)
         raw, digest = new_opaque_token(INVITATION_PREFIX)
         invitation = Invitation.objects.create(
             org=org,
@@ -396,6 +425,16 @@ def invitation_create(
         )
         transaction.on_commit(lambda: _send_invitation(org, invitation, raw))
     return invitation, raw
+
+
+def _check_invitable(org: Organization, email: str, now: datetime) -> None:
+    if Membership.objects.for_org(org).filter(user__email__iexact=email).exists():
+        raise Conflict("Already a member of this organization", field="email")
+    pending = Invitation.objects.for_org(org).filter(
+        email=email, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
+    )
+    if pending.exists():
+        raise Conflict("An invitation for this email is already pending", field="email")
 
 
 def invitation_revoke(*, org: Organization, actor: Actor, invitation: Invitation) -> None:

@@ -107,13 +107,14 @@ class MembersView(PortalView):
             return self.page(form, status=429)
         if form.is_valid():
             try:
-                invitation, _token = invitation_create(
-                    org=self.org,
-                    actor=self.actor(),
-                    by=self.org_context,
-                    email=form.cleaned_data["email"],
-                    role=form.cleaned_data["role"],
-                )
+                with self.outside_the_request_transaction():  # hooks wait on the network
+                    invitation, _token = invitation_create(
+                        org=self.org,
+                        actor=self.actor(),
+                        by=self.org_context,
+                        email=form.cleaned_data["email"],
+                        role=form.cleaned_data["role"],
+                    )
             except PermissionDenied as exc:
                 form.add_error("role", refusal(exc))
             except ValidationError as exc:
@@ -159,13 +160,14 @@ class MemberRoleView(PortalView):
             messages.error(request, "Choose one of the roles")
             return redirect("portal-members")
         try:
-            membership = membership_set_role(
-                org=self.org,
-                actor=self.actor(),
-                membership=membership,
-                role=form.cleaned_data["role"],
-                by=self.org_context,
-            )
+            with self.outside_the_request_transaction():  # hooks wait on the network
+                membership = membership_set_role(
+                    org=self.org,
+                    actor=self.actor(),
+                    membership=membership,
+                    role=form.cleaned_data["role"],
+                    by=self.org_context,
+                )
         except (PermissionDenied, ValidationError) as exc:
             messages.error(request, f"Role not changed: {refusal(exc)}")
         else:

@@ -183,6 +183,16 @@ def _recipes(org, as_member, sign_in):
     def webhook_delete():
         return admin(), f"/api/webhooks/{webhook().pk}", None, "webhook.deleted"
 
+    def hook():
+        from tests.hooks.conftest import make_hook
+
+        # Nothing listens there: a test call gets no answer (or is refused by the SSRF
+        # filter), and is audited all the same, without leaving this machine.
+        return make_hook(org, "http://127.0.0.1:9/hook")
+
+    def hook_test():
+        return admin(), f"/api/hooks/{hook().pk}/test", None, "hook.tested"
+
     def leak():
         _, raw = key_of(admin())
         return APIClient(), "/api/public/leaked-keys", [{"token": raw}], "api_key.leak_reported"
@@ -265,6 +275,25 @@ def _recipes(org, as_member, sign_in):
         "POST /api/invitations/{pk}/resend": invitation_resend,
         "POST /api/webhooks/{pk}/test": webhook_test,
         "POST /api/webhooks/{pk}/deliveries/{delivery_id}/retry": webhook_retry,
+        "POST /api/hooks": lambda: (
+            admin(),
+            "/api/hooks",
+            {"url": "https://policy.example.test/new", "actions": ["api_key.create"]},
+            "hook.created",
+        ),
+        "PATCH /api/hooks/{pk}": lambda: (
+            admin(),
+            f"/api/hooks/{hook().pk}",
+            {"failure_mode": "open"},
+            "hook.updated",
+        ),
+        "DELETE /api/hooks/{pk}": lambda: (
+            admin(),
+            f"/api/hooks/{hook().pk}",
+            None,
+            "hook.deleted",
+        ),
+        "POST /api/hooks/{pk}/test": hook_test,
         "GET /api/audit-events/export": lambda: (
             admin(),
             "/api/audit-events/export?format=csv&action=org.updated",
@@ -311,7 +340,7 @@ def test_every_mutating_route_writes_exactly_one_audit_event(route, recipes):
 def _tenant_rows():
     """Every row of every table our apps own, except the audit trail itself."""
     snapshot = {}
-    for app in ("accounts", "orgs", "apikeys", "webhooks", "otp_totp"):
+    for app in ("accounts", "orgs", "apikeys", "webhooks", "hooks", "otp_totp"):
         for model in apps.get_app_config(app).get_models():
             snapshot[model._meta.label] = list(model._base_manager.order_by("pk").values())
     return snapshot
@@ -419,6 +448,11 @@ def _portal_recipes(org):
         path = f"/settings/webhooks/{endpoint.pk}/deliveries/{delivery.pk}/retry/"
         return owner(), path, {}, "webhook.delivery_retried"
 
+    def hook_path(suffix):
+        from tests.hooks.conftest import make_hook
+
+        return f"/settings/hooks/{make_hook(org, 'http://127.0.0.1:9/hook').pk}/{suffix}"
+
     def webhook_path(suffix):
         return (
             f"/settings/webhooks/{make_endpoint(org, 'https://hooks.example.test/o').pk}/{suffix}"
@@ -517,6 +551,40 @@ def _portal_recipes(org):
             webhook_path("delete/"),
             {},
             "webhook.deleted",
+        ),
+        "POST /settings/hooks/new/": lambda: (
+            owner(),
+            "/settings/hooks/new/",
+            {
+                "url": "https://policy.example.test/new",
+                "actions": ["member.invite"],
+                "failure_mode": "closed",
+            },
+            "hook.created",
+        ),
+        "POST /settings/hooks/{pk}/test/": lambda: (
+            owner(),
+            hook_path("test/"),
+            {},
+            "hook.tested",
+        ),
+        "POST /settings/hooks/{pk}/edit/": lambda: (
+            owner(),
+            hook_path("edit/"),
+            {"url": "http://127.0.0.1:9/hook", "actions": ["api_key.roll"], "failure_mode": "open"},
+            "hook.updated",
+        ),
+        "POST /settings/hooks/{pk}/enabled/": lambda: (
+            owner(),
+            hook_path("enabled/"),
+            {},
+            "hook.updated",
+        ),
+        "POST /settings/hooks/{pk}/delete/": lambda: (
+            owner(),
+            hook_path("delete/"),
+            {},
+            "hook.deleted",
         ),
         "GET /settings/audit-log/export/": lambda: (
             owner(),

@@ -3,6 +3,11 @@
 
     config -> usage -> apikeys -> accounts -> orgs -> audit (HTTP floor) -> audit (ground floor)
                                                                 -> tenancy (a library)
+    hooks (HTTP floor) -> orgs -> hooks (ground floor) -> audit (ground floor, webhooks' wire)
+
+``hooks`` has two floors like ``audit``: the services of ``orgs`` and ``apikeys`` consult
+its ground floor before their writes, so that floor never stands on them; its API and
+portal pages stand on ``orgs``' base views like any other app's.
 """
 
 import ast
@@ -11,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("accounts", "apikeys", "audit", "orgs", "tenancy", "usage", "config")
+APPS = ("accounts", "apikeys", "audit", "hooks", "orgs", "tenancy", "usage", "config")
 
 # audit's HTTP floor stands on orgs' base views; so does audit.webhooks, whose endpoints and
 # deliveries are tenant rows of orgs' Organization. Everything else in audit is the ground
@@ -27,6 +32,19 @@ AUDIT_UPPER_FLOOR = {
     "audit/views.py",  # the portal's audit-log pages
     "audit/visibility.py",  # which part of the log a credential reads (API and portal)
 }
+# The pre-write hooks' pages and API; the rest of hooks is the ground floor.
+HOOKS_UPPER_FLOOR = {
+    "hooks/api.py",
+    "hooks/serializers.py",
+    "hooks/urls.py",
+    "hooks/forms.py",
+    "hooks/views.py",
+    "hooks/portal_urls.py",
+}
+# The modules of audit.webhooks that make and judge outgoing calls (signing, the SSRF
+# filter, the transport, which URLs may be registered): they stand on nothing of orgs, so
+# the ground floor of hooks calls out through them too.
+WEBHOOKS_WIRE = {"addresses", "signing", "targets", "transport"}
 # Known exceptions, each with its reason; the test fails when one is no longer needed.
 EXCEPTIONS = {
     ("audit/retention.py", "orgs"): "per-org retention days are read from Organization.settings",
@@ -61,7 +79,9 @@ def _imported_apps(relative: str) -> set[str]:
             names.add(str(node.args[0].value).split(".")[0])
     found = set()
     for name in names:
-        if name.startswith("audit.webhooks"):
+        if ".".join(name.split(".")[:3]) in {f"audit.webhooks.{w}" for w in WEBHOOKS_WIRE}:
+            found.add("audit.webhooks.wire")
+        elif name.startswith("audit.webhooks"):
             found.add("audit.webhooks")
         elif name.split(".")[0] in APPS:
             found.add(name.split(".")[0])
@@ -76,7 +96,12 @@ def _forbidden(relative: str) -> set[str]:
     if app != "usage":
         forbidden |= {"usage"}  # usage meters the apps below it; none of them knows it
     if app == "tenancy":
-        forbidden |= {"accounts", "apikeys", "audit", "orgs", "audit.webhooks"}
+        forbidden |= {"accounts", "apikeys", "audit", "hooks", "orgs", "audit.webhooks"}
+        forbidden |= {"audit.webhooks.wire"}
+    elif app == "hooks":
+        forbidden |= {"accounts", "apikeys"}
+        if relative not in HOOKS_UPPER_FLOOR:
+            forbidden |= {"orgs", "audit.webhooks"}  # the wire alone, below orgs
     elif app == "orgs":
         forbidden |= {"accounts", "apikeys"}
     elif app == "usage":
@@ -84,9 +109,10 @@ def _forbidden(relative: str) -> set[str]:
     elif app == "accounts":
         forbidden |= {"apikeys"}
     elif app == "audit":
-        forbidden |= {"accounts", "apikeys"}  # no floor of audit stands on these
+        forbidden |= {"accounts", "apikeys", "hooks"}  # no floor of audit stands on these
+        wire = relative in {f"audit/webhooks/{w}.py" for w in WEBHOOKS_WIRE}
         upper = relative in AUDIT_UPPER_FLOOR or relative.startswith("audit/webhooks/")
-        if not upper:
+        if not upper or wire:
             forbidden |= {"orgs", "audit.webhooks"}
     return forbidden
 
@@ -94,6 +120,7 @@ def _forbidden(relative: str) -> set[str]:
 def test_the_walk_reads_every_app():
     modules = _modules()
     assert {"audit/models.py", "orgs/bases.py", "tenancy/managers.py"} <= set(modules)
+    assert {"hooks/services.py", "audit/webhooks/transport.py"} <= set(modules)
     assert {m.split("/")[0] for m in modules} == set(APPS)
 
 

@@ -147,6 +147,11 @@ def _other_org_id(name, other_org):
 
         return make_endpoint(other_org, "https://hooks.example.test/theirs")
 
+    def other_hook():
+        from tests.hooks.conftest import make_hook
+
+        return make_hook(other_org, "https://policy.example.test/theirs")
+
     def other_sign_in():
         """Another person's API sign-in (token family), by the id the sessions list shows."""
         from accounts.models import TokenFamily
@@ -176,6 +181,8 @@ def _other_org_id(name, other_org):
         # Sessions are a person's, not an org's: another person's sign-in is not found.
         "users-me-sessions-detail": lambda: f"tf_{other_sign_in().pk}",
         "webhooks-send-test": lambda: other_webhook().pk,
+        "hooks-detail": lambda: other_hook().pk,
+        "hooks-send-test": lambda: other_hook().pk,
         "webhooks-retry-delivery": lambda: other_webhook().pk,
         "invitations-resend": lambda: (
             invitation_create(
@@ -405,6 +412,11 @@ def _other_org_portal_ids(name, other_org):
     def webhook():
         return {"pk": make_endpoint(other_org, "https://hooks.example.test/theirs").pk}
 
+    def hook():
+        from tests.hooks.conftest import make_hook
+
+        return {"pk": make_hook(other_org, "https://policy.example.test/theirs").pk}
+
     def delivery():
         from audit.webhooks.services import webhook_endpoint_send_test
 
@@ -425,6 +437,11 @@ def _other_org_portal_ids(name, other_org):
         "portal-webhook-delete": webhook,
         "portal-webhook-enabled": webhook,
         "portal-webhook-retry": delivery,
+        "portal-hook": hook,
+        "portal-hook-test": hook,
+        "portal-hook-enabled": hook,
+        "portal-hook-edit": hook,
+        "portal-hook-delete": hook,
     }
     assert name in factories, f"portal route {name!r} takes an id but has no isolation factory"
     return factories[name]()

@@ -1,26 +1,9 @@
-from urllib.parse import urlsplit
-
 from django.db import models
 
+from audit.webhooks.targets import display_url
 from orgs.models import TenantModel
 
 MAX_ERROR_LENGTH = 500
-
-
-def display_url(url: str) -> str:
-    """Only the URL's origin (``scheme://host[:port]/…``), for labels, logs, audit metadata
-    and the events other receivers get: receivers put tokens in the query (``?token=``)
-    and in the path (Slack's and Discord's webhook URLs)."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    host = parts.hostname or ""
-    if port:
-        host = f"{host}:{port}"
-    hidden = parts.path not in ("", "/") or parts.query
-    return f"{parts.scheme}://{host}/" + ("…" if hidden else "")
 
 
 class WebhookEndpoint(TenantModel):

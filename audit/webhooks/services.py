@@ -8,11 +8,8 @@ another org's endpoint is ``WebhookEndpoint.DoesNotExist``, which the API render
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
@@ -21,12 +18,11 @@ from audit.models import OutboxEvent
 from audit.registry import all_actions
 from audit.services import audited_update, record
 from audit.webhooks import audit_actions
-from audit.webhooks.addresses import is_deliverable
-from audit.webhooks.models import WebhookDelivery, WebhookEndpoint, display_url
+from audit.webhooks.models import WebhookDelivery, WebhookEndpoint
 from audit.webhooks.signing import generate_secret
+from audit.webhooks.targets import display_url, url_error
 
 Status = WebhookDelivery.Status
-MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION_LENGTH = 255
 
 
@@ -180,9 +176,8 @@ def _describe(endpoint: WebhookEndpoint) -> dict[str, Any]:
 def _clean(*, url: str, description: str, event_types: Iterable[str]) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     url = url.strip()
-    url_error = _url_error(url)
-    if url_error:
-        errors["url"] = [url_error]
+    if problem := url_error(url):
+        errors["url"] = [problem]
     description = description.strip()
     if len(description) > MAX_DESCRIPTION_LENGTH:
         errors["description"] = [f"Must be at most {MAX_DESCRIPTION_LENGTH} characters"]
@@ -196,36 +191,3 @@ def _clean(*, url: str, description: str, event_types: Iterable[str]) -> dict[st
     if errors:
         raise ValidationError(errors)
     return {"url": url, "description": description, "event_types": types}
-
-
-def _url_error(url: str) -> str | None:
-    schemes = ["https"] if settings.WEBHOOK_REQUIRE_HTTPS else ["http", "https"]
-    if len(url) > MAX_URL_LENGTH:
-        return f"Must be at most {MAX_URL_LENGTH} characters"
-    try:
-        URLValidator(schemes=schemes)(url)
-    except ValidationError:
-        return "Enter a valid " + " or ".join(schemes) + " URL"
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-        return "The port must be 1 to 65535"
-    if port == 0:
-        return "The port must be 1 to 65535"
-    if parts.username or parts.password:
-        return "Credentials in the URL are not allowed"
-    if not settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS and _is_private_literal(parts.hostname or ""):
-        return "Private and reserved addresses are not allowed"
-    # Host names are checked where it matters, when each delivery resolves them.
-    return None
-
-
-def _is_private_literal(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return not is_deliverable(host)
-    except ValueError:
-        return False

@@ -15,6 +15,7 @@ import socket
 import ssl
 import threading
 import time
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from audit.webhooks.addresses import is_deliverable
@@ -27,10 +28,37 @@ class DeliveryError(Exception):
     is safe to store as a delivery's last error."""
 
 
+class TimedOut(DeliveryError):
+    """No complete answer within the timeout."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes  # at most the ``read_limit`` asked for; empty when none was
+
+
 def post(
     url: str, *, body: bytes, headers: dict[str, str], timeout: float, allow_private: bool
 ) -> int:
     """POST ``body`` as JSON to ``url`` and return the response status code."""
+    return exchange(
+        url, body=body, headers=headers, timeout=timeout, allow_private=allow_private
+    ).status
+
+
+def exchange(
+    url: str,
+    *,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    allow_private: bool,
+    read_limit: int = 0,
+) -> Answer:
+    """POST ``body`` as JSON to ``url``; the status and up to ``read_limit`` bytes of the
+    answer's body (pre-write hooks read the verdict there; webhook deliveries read none).
+    ``timeout`` bounds the whole exchange, reading the answer included."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DeliveryError("unsupported URL")
@@ -60,11 +88,12 @@ def post(
             body=body,
             headers={"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers},
         )
-        # Only the status matters; the body is never read (nor stored).
-        return connection.getresponse().status
+        response = connection.getresponse()
+        # Only what the caller asked for is read: the rest of a large answer never is.
+        return Answer(status=response.status, body=response.read(read_limit) if read_limit else b"")
     except (OSError, http.client.HTTPException) as exc:
         if time.monotonic() >= deadline:
-            raise DeliveryError("timed out") from exc
+            raise TimedOut("timed out") from exc
         raise DeliveryError(f"{type(exc).__name__}: {exc}"[:200]) from exc
     finally:
         if watchdog is not None:

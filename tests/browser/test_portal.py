@@ -273,6 +273,42 @@ def test_webhook_test_event_is_delivered_and_logged(
     _shot(page, "webhook-deliveries")
 
 
+def test_owner_registers_a_hook_whose_refusal_a_developer_sees_on_the_key_form(
+    as_role: Any, portal_url: Any, settings: Any, acme: Any
+):
+    from apikeys.models import APIKey
+    from tests.audit.webhooks.receiver import Receiver
+    from tests.hooks.conftest import deny
+
+    settings.WEBHOOK_REQUIRE_HTTPS = False
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    reason = "Name production keys after their ticket, e.g. OPS-123"
+    receiver = Receiver(answer=deny(reason)).start()
+    try:
+        page = as_role("owner")
+        page.goto(portal_url("portal", "/settings/hooks/"))
+        page.get_by_role("link", name=re.compile("Add (your first )?hook")).first.click()
+        page.get_by_label("Endpoint URL").fill(receiver.url)
+        page.get_by_role("checkbox", name=re.compile(r"^api_key\.create")).check()
+        page.get_by_role("button", name="Add hook").click()
+        expect(page.get_by_text("You will not see this secret again")).to_be_visible()
+        page.get_by_role("button", name="Send test call").click()
+        expect(page.get_by_text(f"The hook denied the sample write: {reason}")).to_be_visible()
+        _shot(page, "hook-created")
+
+        page = as_role("developer")
+        page.goto(portal_url("portal", "/settings/api-keys/new/"))
+        page.get_by_label("Name", exact=True).fill("billing")
+        page.get_by_role("button", name="Create key").click()
+        expect(page.get_by_role("alert")).to_contain_text(reason)
+        expect(page.get_by_label("Name", exact=True)).to_have_value("billing")
+        _shot(page, "hook-denied")
+        assert not APIKey.objects.for_org(acme).filter(name="billing").exists()
+        assert len(receiver.requests) == 2  # the test call, then the developer's key
+    finally:
+        receiver.stop()
+
+
 PAGES = [
     ("overview", "admin", "/"),
     ("api-keys", "admin", "/settings/api-keys/"),
@@ -281,6 +317,8 @@ PAGES = [
     ("audit-log", "admin", "/settings/audit-log/"),
     ("webhooks", "admin", "/settings/webhooks/"),
     ("webhook-create", "admin", "/settings/webhooks/new/"),
+    ("hooks", "admin", "/settings/hooks/"),
+    ("hook-create", "owner", "/settings/hooks/new/"),
     ("organization", "owner", "/settings/organization/"),
     ("organization-read-only", "developer", "/settings/organization/"),
     ("security", "owner", "/settings/security/"),

@@ -149,3 +149,47 @@ def test_the_operator_commands_run_as_the_app_role(stack):
     scheduled = [["rollup_usage"], ["purge_audit"], ["flush_expired"], ["revoke_unused_api_keys"]]
     for command in [*scheduled, ["replay_dead_deliveries", "--org", "acme"]]:
         manage(*command)
+
+
+def test_a_pre_write_hook_decides_a_key_create_served_as_the_app_role(stack):
+    """An owner's pre-write hook, registered through the stack's gunicorn (the app role,
+    under row-level security, each transaction committed for real): a denying hook refuses
+    the key with its reason, nothing is written and the denial is audited; an allowing one
+    lets the same create through. (A hook read outside the org's transaction would see no
+    hook here, and the key would be written unasked.)"""
+    web = stack.web
+    login = httpx.post(f"{web}/api/auth/login", json={
+        "email": "owner@acme.test", "password": DEMO_PASSWORD, "org_slug": "acme",
+    })  # fmt: skip
+    assert login.status_code == 200, login.text
+    bearer = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    reason = "Keys need a ticket number in their name"
+    verdicts = [json.dumps({"allow": False, "reason": reason}).encode()]
+    receiver = Receiver(answer=lambda _request: verdicts[-1]).start()
+    created = httpx.post(f"{web}/api/hooks", headers=bearer, json={
+        "url": receiver.url, "actions": ["api_key.create"], "failure_mode": "closed",
+    })  # fmt: skip
+    assert created.status_code == 201, created.text
+    hook = created.json()
+    try:
+        denied = httpx.post(f"{web}/api/api-keys", headers=bearer, json={"name": "hooked"})
+        assert denied.status_code == 403, denied.text
+        assert denied.json()["code"] == "hook_denied"
+        assert denied.json()["details"]["reason"] == reason
+        [call] = receiver.requests
+        assert verify_standard_webhook(secret=hook["secret"], headers=call.headers, body=call.body)
+        assert json.loads(call.body)["data"]["object"]["name"] == "hooked"
+        keys = httpx.get(f"{web}/api/api-keys?limit=100", headers=bearer).json()["data"]
+        assert "hooked" not in [k["name"] for k in keys]
+        events = httpx.get(f"{web}/api/audit-events?action=hook.denied", headers=bearer).json()
+        assert [(e["target"]["id"], e["metadata"]["reason"]) for e in events["data"]] == [
+            (str(hook["id"]), reason)
+        ]
+
+        verdicts.append(json.dumps({"allow": True}).encode())
+        allowed = httpx.post(f"{web}/api/api-keys", headers=bearer, json={"name": "hooked"})
+        assert allowed.status_code == 201, allowed.text
+        assert len(receiver.requests) == 2
+    finally:
+        httpx.delete(f"{web}/api/hooks/{hook['id']}", headers=bearer)
+        receiver.stop()
