@@ -93,6 +93,11 @@ def main() -> None:
         action="store_true",
         help="instead of load: the credential statements' plans (bench/profiles/plans.txt)",
     )
+    parser.add_argument(
+        "--server-cost",
+        action="store_true",
+        help="instead of load: PostgreSQL's CPU per credential statement (bench/server_cost.py)",
+    )
     parser.add_argument("--out", default=str(RESULTS / "latest.json"))
     parser.add_argument("--markdown", default="", help="print a results JSON as markdown, exit")
     args = parser.parse_args()
@@ -163,6 +168,11 @@ def main() -> None:
             from bench.plans import explain
 
             print(explain(database.app_url, seeded, PROFILES / "plans.txt"))
+            return
+        if args.server_cost:
+            from bench.server_cost import measure as server_cost
+
+            print(server_cost(database.app_url, seeded, PROFILES / "server_cost.txt"))
             return
         if args.cpu:
             wanted = set(args.only.split(",")) if args.only else None
