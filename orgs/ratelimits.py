@@ -31,6 +31,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django_ratelimit import ALL
 from django_ratelimit.core import (
     EXPIRATION_FUDGE,
@@ -152,21 +154,12 @@ def spend(
     """Count one request in each bucket and return their state. On Redis: one round trip
     for all of them and the ``usage`` increments (``SPEND_SCRIPT``); without Redis (the
     local run's memory cache) nothing is metered."""
-    planned = []
-    for bucket in buckets:
-        parsed = parse_rate(bucket.rate)
-        if parsed is None:
-            raise ValueError(f"not a rate: {bucket.rate!r}")
-        limit, period = parsed
-        window = _get_window(bucket.value, period)  # the window's last second
-        planned.append((bucket, limit, period, window))
+    now = int(time.time())
+    planned = [_plan(bucket, now) for bucket in buckets]
     cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
     if isinstance(cache, RedisCache):
-        keys = [
-            _redis_key(cache, b.group, window, limit, period, b.value)
-            for b, limit, period, window in planned
-        ]
-        ttls = [period + EXPIRATION_FUDGE for _, _, period, _ in planned]
+        keys = [_redis_key(cache, p) for p in planned]
+        ttls = [p.period + EXPIRATION_FUDGE for p in planned]
         args: list[Any] = [len(planned), *ttls]
         if usage is not None:
             keys += [*usage.names, usage.index]
@@ -180,19 +173,58 @@ def spend(
                     method=ALL, increment=True,
                 ) or {"count": 0}
             )["count"]
-            for b, *_ in planned
+            for b in planned
         ]  # fmt: skip
     return [
-        Spent(policy=b.policy, count=count, limit=limit, window=period, reset_at=window + 1)
-        for (b, limit, period, window), count in zip(planned, counts, strict=True)
+        Spent(policy=p.policy, count=count, limit=p.limit, window=p.period, reset_at=p.window + 1)
+        for p, count in zip(planned, counts, strict=True)
     ]
 
 
-@functools.lru_cache(maxsize=4096)  # a bucket's key changes with its window, once a period
-def _redis_key(cache: Any, group: str, window: int, limit: int, period: int, value: str) -> str:
+class _Planned:
+    """A bucket in its current window: its parsed rate, django-ratelimit's window and (once
+    asked for) its key in Redis."""
+
+    __slots__ = ("group", "key", "key_of", "limit", "period", "policy", "rate", "value", "window")
+
+    def __init__(self, bucket: Bucket, limit: int, period: int, window: int) -> None:
+        self.group, self.value, self.rate, self.policy = (
+            bucket.group, bucket.value, bucket.rate, bucket.policy,
+        )  # fmt: skip
+        self.limit, self.period = limit, period
+        self.window = window  # the window's last second (django-ratelimit's _get_window)
+        self.key: str = ""
+        self.key_of: Any = None  # the cache ``key`` was made by
+
+
+# (group, value, rate, policy) -> the bucket's plan while its window lasts: the parsed rate,
+# the window and the Redis key change once a period, not per request.
+_plans: dict[tuple[str, str, str, str], _Planned] = {}
+
+
+def _plan(bucket: Bucket, now: int) -> _Planned:
+    ident = (bucket.group, bucket.value, bucket.rate, bucket.policy)
+    planned = _plans.get(ident)
+    if planned is not None and now <= planned.window:
+        return planned
+    parsed = parse_rate(bucket.rate)
+    if parsed is None:
+        raise ValueError(f"not a rate: {bucket.rate!r}")
+    limit, period = parsed
+    if len(_plans) >= 10_000:
+        _plans.clear()
+    planned = _plans[ident] = _Planned(bucket, limit, period, _get_window(bucket.value, period))
+    return planned
+
+
+def _redis_key(cache: Any, planned: _Planned) -> str:
     """django-ratelimit's cache key (hex: nothing for Django to validate), as Django's
     cache names it in Redis; the parsed rate spares django-ratelimit's regex."""
-    return cache.make_key(_make_cache_key(group, window, (limit, period), value, ALL))
+    if planned.key_of is not cache:
+        rate = (planned.limit, planned.period)
+        made = _make_cache_key(planned.group, planned.window, rate, planned.value, ALL)
+        planned.key, planned.key_of = cache.make_key(made), cache
+    return planned.key
 
 
 # KEYS: the buckets' counters, then (when metered) the usage hashes and the day's index.
@@ -245,6 +277,8 @@ def org_rates(org: Organization) -> dict[str, str]:
     """The org's rates: its ``settings["rate_limits"]`` over the deployment's defaults. An
     override that is not a valid rate is ignored (and logged), never a 500."""
     overrides = (org.settings or {}).get("rate_limits") or {}
+    if not overrides:  # most orgs: the defaults (a copy: callers may change theirs)
+        return dict(_default_rates())
     rates = {}
     for policy, setting in POLICY_SETTINGS.items():
         default = getattr(settings, setting)
@@ -254,6 +288,21 @@ def org_rates(org: Organization) -> dict[str, str]:
             override = None
         rates[policy] = override or default
     return rates
+
+
+_defaults: dict[str, str] = {}  # the deployment's rates, read from the settings once
+
+
+def _default_rates() -> dict[str, str]:
+    if not _defaults:
+        _defaults.update({p: getattr(settings, name) for p, name in POLICY_SETTINGS.items()})
+    return _defaults
+
+
+@receiver(setting_changed)
+def _forget_default_rates(*, setting: str, **kwargs: Any) -> None:
+    if setting in POLICY_SETTINGS.values():
+        _defaults.clear()
 
 
 def key_rate(own: str | None, org_key_rate: str) -> str:

@@ -8,6 +8,7 @@ per request. ``manage.py rollup_usage`` copies them into PostgreSQL (usage.model
 Without Redis (the local run's memory cache) nothing is metered.
 """
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -58,15 +59,24 @@ def increments(
     """What one request adds to the counters (None: nothing). ``request``: count the request
     itself; ``status``: count its answer's class."""
     field = status_field(status) if status is not None else None
-    fields = (["requests"] if request else []) + ([field] if field is not None else [])
+    fields: tuple[str, ...] = ("requests",) if request else ()
+    if field is not None:
+        fields += (field,)
     if not fields:
         return None
-    day = today()
+    return _increments(today(), org_id, key_id, fields, settings.USAGE_REDIS_DAYS)
+
+
+@functools.lru_cache(maxsize=4096)  # (day, org, key, fields): the same for a whole day
+def _increments(
+    day: date, org_id: int, key_id: int | None, fields: tuple[str, ...], days: int
+) -> Increments:
+    """Shared between requests: read, never changed."""
     return Increments(
         names=_keys(day, org_id, key_id),
-        fields=fields,
+        fields=list(fields),
         index=_index(day),  # what the rollup reads, so it never scans the keyspace
-        ttl=settings.USAGE_REDIS_DAYS * 86400,
+        ttl=days * 86400,
     )
 
 

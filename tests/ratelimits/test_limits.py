@@ -189,3 +189,40 @@ def test_a_spend_connection_the_server_dropped_is_replaced_without_a_lost_or_dou
     client.client_kill_filter(_type="normal", skipme=False)  # every client, this one's too
     assert [s.count for s in spend([bucket], request=request)] == [2]
     assert [s.count for s in spend([bucket], request=request)] == [3]
+
+
+def test_the_headers_written_straight_into_the_store_are_djangos_own():
+    """set_headers writes the header store directly: the same as ``response[name] = value``."""
+    from django.http import HttpResponse
+
+    from config.ratelimiting import set_headers
+    from orgs.ratelimits import Spent
+
+    spent = [
+        Spent(policy="key", count=3, limit=600, window=60, reset_at=int(time.time()) + 30),
+        Spent(policy="org", count=9, limit=3000, window=60, reset_at=int(time.time()) + 20),
+        Spent(policy="key", count=1, limit=5, window=86400, reset_at=int(time.time()) + 99),
+    ]
+    fast = HttpResponse()
+    set_headers(fast, spent)
+    django = HttpResponse()
+    for name, value in fast.items():
+        django[name] = value
+    assert fast.headers._store == django.headers._store
+    assert fast["ratelimit-policy"] == '"key";q=600;w=60, "org";q=3000;w=60'
+    assert fast["X-RateLimit-Remaining"] == "4"  # the tightest: 5 - 1
+    assert fast.serialize_headers() == django.serialize_headers()
+
+
+def test_a_bucket_moves_to_its_next_window_when_the_window_ends(monkeypatch):
+    """The bucket's plan (rate, window, Redis key) is kept while its window lasts only."""
+    from orgs import ratelimits
+
+    bucket = Bucket("key", "rl-window", "w1", "10/m")
+    now = int(time.time())
+    first = ratelimits._plan(bucket, now)
+    assert ratelimits._plan(bucket, now) is first
+    monkeypatch.setattr(ratelimits.time, "time", lambda: first.window + 1.5)
+    monkeypatch.setattr("django_ratelimit.core.time.time", lambda: first.window + 1.5)
+    later = ratelimits._plan(bucket, first.window + 1)
+    assert later.window == first.window + 60
