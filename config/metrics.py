@@ -56,10 +56,24 @@ EVENT_STREAMS = Gauge(
 _AUTH_FAILURE_CODES = {"unauthorized", "expired", "jwt_disabled", "mfa_required"}
 
 
+# (method, route, status) -> the request counter's and the latency histogram's children:
+# ``labels()`` checks and locks on every call to find the same two objects each time.
+_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 def observe(request: HttpRequest, response: HttpResponse, route: str, seconds: float) -> None:
     method = request.method or "-"
-    REQUESTS.labels(method, route, str(response.status_code)).inc()
-    LATENCY.labels(method, route).observe(seconds)
+    found = (method, route, response.status_code)
+    children = _children.get(found)
+    if children is None:
+        if len(_children) >= 10_000:
+            _children.clear()
+        children = _children[found] = (
+            REQUESTS.labels(method, route, str(response.status_code)),
+            LATENCY.labels(method, route),
+        )
+    children[0].inc()
+    children[1].observe(seconds)
     if response.status_code == 429:
         RATE_LIMITED.labels(route).inc()
     if response.status_code in (401, 403):

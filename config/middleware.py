@@ -126,11 +126,15 @@ def _credential(authorization: str) -> str:
 
 def is_cookieless_api_request(request: HttpRequest) -> bool:
     """An API request that carries no session cookie: a key or a JWT (or nothing) is all it
-    can authenticate with, so the browser's middleware has nothing to do for it."""
-    return (
-        request.path_info.startswith("/api/")
-        and settings.SESSION_COOKIE_NAME not in request.COOKIES
-    )
+    can authenticate with, so the browser's middleware has nothing to do for it. (Answered
+    once per request: the three browser-only middleware ask in turn.)"""
+    known = request.__dict__.get("_cookieless_api")
+    if known is None:
+        known = request._cookieless_api = (  # type: ignore[attr-defined]
+            request.path_info.startswith("/api/")
+            and settings.SESSION_COOKIE_NAME not in request.COOKIES
+        )
+    return known
 
 
 class _BrowserOnly:
@@ -159,7 +163,8 @@ class MessageMiddleware(_BrowserOnly, messages.MessageMiddleware):
 
 # --- Content-Security-Policy ----------------------------------------------------------------
 
-_built_policies: dict[bool, str] = {}  # report_only -> the settings' policy, built once
+# report_only -> the settings' policy, and "headers" -> _built_headers(), built once
+_built_policies: dict[Any, Any] = {}
 
 
 @receiver(setting_changed)
@@ -181,22 +186,23 @@ class CSPMiddleware(csp.CSPMiddleware):
     def process_response(
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
-        if getattr(request, "_csp_nonce", None) is not None or any(
-            getattr(response, name, None) is not None for name in _PER_RESPONSE
+        if getattr(request, "_csp_nonce", None) is not None or (
+            not _PER_RESPONSE_NAMES.isdisjoint(vars(response))  # (a set attribute, if any)
+            and any(getattr(response, name, None) is not None for name in _PER_RESPONSE)
         ):
             return super().process_response(request, response)
         if settings.DEBUG and response.status_code in (404, 500):
             return response  # django-csp leaves Django's debug pages alone
-        for report_only, header, exempt in _HEADERS:
-            policy = _built_policy(report_only)
-            if policy and header not in response and not getattr(response, exempt, False):
-                excluded = (getattr(settings, _SETTING[report_only], None) or {}).get(
-                    "EXCLUDE_URL_PREFIXES"
-                ) or ()
-                if not request.path_info.startswith(tuple(excluded)):
-                    response[header] = policy
-        # As django-csp does: a nonce asked for after the header is written is an error.
-        request.csp_nonce = csp.CheckableLazyObject(self._csp_nonce_post_response)  # type: ignore[attr-defined]
+        for header, policy, exempt, excluded in _built_headers():
+            if (
+                header not in response
+                and not getattr(response, exempt, False)
+                and not request.path_info.startswith(excluded)
+            ):
+                response[header] = policy
+        # As django-csp does: a nonce asked for after the header is written is an error (one
+        # lazy object serves every response: it holds nothing and only ever raises).
+        request.csp_nonce = _NONCE_AFTER_RESPONSE  # type: ignore[attr-defined]
         return response
 
 
@@ -210,6 +216,25 @@ _HEADERS = (
     (True, HEADER_REPORT_ONLY, "_csp_exempt_ro"),
 )
 _SETTING = {False: "CONTENT_SECURITY_POLICY", True: "CONTENT_SECURITY_POLICY_REPORT_ONLY"}
+_PER_RESPONSE_NAMES = frozenset(_PER_RESPONSE)
+_NONCE_AFTER_RESPONSE = csp.CheckableLazyObject(csp.CSPMiddleware._csp_nonce_post_response)
+
+
+def _built_headers() -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(header, the settings' policy, the response's exemption attribute, the settings'
+    excluded path prefixes) of each policy the settings define, built once."""
+    headers = _built_policies.get("headers")
+    if headers is None:
+        headers = _built_policies["headers"] = [
+            (header, policy, exempt, tuple(_excluded(report_only)))
+            for report_only, header, exempt in _HEADERS
+            if (policy := _built_policy(report_only))
+        ]
+    return headers
+
+
+def _excluded(report_only: bool) -> Any:
+    return (getattr(settings, _SETTING[report_only], None) or {}).get("EXCLUDE_URL_PREFIXES") or ()
 
 
 def _built_policy(report_only: bool) -> str:

@@ -155,3 +155,33 @@ def test_an_api_answer_carries_the_policy_django_csp_builds(org, as_member, sett
         "DIRECTIVES": {"default-src": ["'none'"]},
     }
     assert "Content-Security-Policy" not in client.get("/api/users/me")
+
+
+def test_after_the_policy_is_written_a_nonce_is_an_error_and_own_policies_keep_theirs(rf):
+    """CSPMiddleware's built-once path: a nonce asked for after the header is written raises
+    as django-csp's does (one lazy object serves every response); a response that names its
+    own policy still goes through django-csp."""
+    from csp.exceptions import CSPNonceError
+    from csp.utils import build_policy
+    from django.http import HttpResponse
+
+    from config.middleware import CSPMiddleware
+
+    request = rf.get("/api/users/me")
+    middleware = CSPMiddleware(lambda r: HttpResponse())
+    middleware.process_request(request)
+    response = middleware.process_response(request, HttpResponse())
+    assert response["Content-Security-Policy"] == build_policy()
+    with pytest.raises(CSPNonceError):
+        str(request.csp_nonce)
+    other = rf.get("/api/users/me")  # the next request's too
+    middleware.process_request(other)
+    middleware.process_response(other, HttpResponse())
+    with pytest.raises(CSPNonceError):
+        str(other.csp_nonce)
+    own = HttpResponse()
+    own._csp_replace = {"form-action": ["https://accounts.google.com"]}
+    request = rf.get("/signin")
+    middleware.process_request(request)
+    answer = middleware.process_response(request, own)
+    assert "form-action https://accounts.google.com" in answer["Content-Security-Policy"]
