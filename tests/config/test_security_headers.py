@@ -180,7 +180,7 @@ def test_after_the_policy_is_written_a_nonce_is_an_error_and_own_policies_keep_t
     with pytest.raises(CSPNonceError):
         str(other.csp_nonce)
     own = HttpResponse()
-    own._csp_replace = {"form-action": ["https://accounts.google.com"]}
+    own._csp_replace = {"form-action": ["https://accounts.google.com"]}  # type: ignore[attr-defined]
     request = rf.get("/signin")
     middleware.process_request(request)
     answer = middleware.process_response(request, own)
