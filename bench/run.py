@@ -13,6 +13,7 @@ here, never in tests (query counts are asserted in tests).
     .venv/bin/python bench/run.py --cpu 3 --only me_key,floor   # CPU per request, in-process
     .venv/bin/python bench/run.py --cpu 8 --rounds 1 --only me_key --profile me_key
     .venv/bin/python bench/run.py --events 2000 --plans   # the credential statements' plans
+    .venv/bin/python bench/run.py --events 2000 --server-cost   # PostgreSQL CPU per statement
 """
 
 import argparse
