@@ -8,13 +8,15 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 from rest_framework import exceptions
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
+from accounts.authentication import authorization_header
 from accounts.credential_rows import (
     MEMBER_COLUMNS,
     MEMBER_JOINS,
     ModelColumns,
+    attach,
     fetch_row,
     in_org,
     membership_from_row,
@@ -48,6 +50,7 @@ _KEY_WITH_MEMBER = (
     f" {MEMBER_JOINS} WHERE "
 )
 _ROW_SECURITY = connection.vendor == "postgresql"
+_KEY_MEMBERSHIP = APIKey._meta.get_field("membership")
 
 
 @functools.cache
@@ -75,7 +78,7 @@ def presented_key(request: Request) -> str | None:
     header = request.META.get("HTTP_X_API_KEY")
     if header:
         return header.strip()
-    auth = get_authorization_header(request).decode("latin-1").strip()
+    auth = authorization_header(request).decode("latin-1").strip()
     if not auth:
         return None
     scheme, _, rest = auth.partition(" ")
@@ -115,7 +118,7 @@ class APIKeyAuthentication(BaseAuthentication):
         membership = membership_from_row(row, len(_KEY))
         if not membership.is_active or not membership.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid API key")
-        key.membership = membership
+        attach(key, _KEY_MEMBERSHIP, membership)  # (key.membership_id is membership.id)
         ip = client_ip(request)
         _check_allow_lists(key, request, ip)
         _note_use(request, key, ip)

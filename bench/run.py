@@ -12,6 +12,7 @@ here, never in tests (query counts are asserted in tests).
     .venv/bin/python bench/run.py --profile me_key   # py-spy on one worker under that load
     .venv/bin/python bench/run.py --cpu 3 --only me_key,floor   # CPU per request, in-process
     .venv/bin/python bench/run.py --cpu 8 --rounds 1 --only me_key --profile me_key
+    .venv/bin/python bench/run.py --events 2000 --plans   # the credential statements' plans
 """
 
 import argparse
@@ -87,6 +88,11 @@ def main() -> None:
         default=0,
         help="instead of load: CPU time per request in this process, this many seconds a round",
     )
+    parser.add_argument(
+        "--plans",
+        action="store_true",
+        help="instead of load: the credential statements' plans (bench/profiles/plans.txt)",
+    )
     parser.add_argument("--out", default=str(RESULTS / "latest.json"))
     parser.add_argument("--markdown", default="", help="print a results JSON as markdown, exit")
     args = parser.parse_args()
@@ -153,6 +159,11 @@ def main() -> None:
         print(f"seeded in {time.monotonic() - started:.0f} s", flush=True)
         from django.db import connections
 
+        if args.plans:
+            from bench.plans import explain
+
+            print(explain(database.app_url, seeded, PROFILES / "plans.txt"))
+            return
         if args.cpu:
             wanted = set(args.only.split(",")) if args.only else None
             endpoints = [e for e in endpoint_table(seeded) if not wanted or e.name in wanted]

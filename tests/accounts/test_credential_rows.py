@@ -1,5 +1,7 @@
 """The credential lookups build the same membership, user and org the ORM would."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from accounts.credential_rows import MEMBER_COLUMNS, MEMBER_JOINS, fetch_row, membership_from_row
@@ -17,6 +19,8 @@ def test_rows_become_the_instances_the_orm_would_load(settings, prepared):
     made = MembershipFactory.create(role="developer")
     made.org.settings = {"audit_retention_days": 30, "nested": {"a": [1, 2]}}
     made.org.save()
+    made.user.last_login = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    made.user.save()
     expected = Membership.objects.for_org(made.org).select_related("user", "org").get()
 
     row = fetch_row(SQL, [made.pk])
@@ -30,7 +34,11 @@ def test_rows_become_the_instances_the_orm_would_load(settings, prepared):
     ]:
         fields = [f for f in type(orm_instance)._meta.concrete_fields if f.name != "password"]
         for field in fields:
-            assert getattr(model_instance, field.attname) == getattr(orm_instance, field.attname)
+            value = getattr(model_instance, field.attname)
+            assert value == getattr(orm_instance, field.attname)
+            if isinstance(value, datetime):  # the same zone object too, to the microsecond
+                assert value.tzinfo is getattr(orm_instance, field.attname).tzinfo
+    assert built.user.last_login == datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
     assert built.org.settings["nested"] == {"a": [1, 2]}
     assert built.user.is_active is True
 

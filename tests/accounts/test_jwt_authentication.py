@@ -222,3 +222,27 @@ def test_a_forged_token_is_never_remembered(org, as_member):
     forged = f"{header}.{payload}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}"
     assert bearer(forged).get("/api/users/me").status_code == 401
     assert forged not in tokens._verified
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {},
+        {"HTTP_AUTHORIZATION": "Bearer abc.def.ghi"},
+        {"HTTP_AUTHORIZATION": b"Bearer raw-bytes"},
+        {"HTTP_AUTHORIZATION": "tnt_live_x caf\u00e9"},
+        {"HTTP_AUTHORIZATION": ""},
+    ],
+)
+def test_the_authorization_header_is_read_as_drf_reads_it(meta):
+    """Read from META (DRF's builds request.headers, every header, for it): the same bytes."""
+    from django.test import RequestFactory
+    from rest_framework.authentication import get_authorization_header
+    from rest_framework.request import Request
+
+    from accounts.authentication import authorization_header
+
+    django_request = RequestFactory().get("/api/users/me")
+    django_request.META.update(meta)
+    request = Request(django_request)
+    assert authorization_header(request) == get_authorization_header(request)

@@ -58,3 +58,18 @@ def test_one_redis_client_is_reused_per_pool_and_still_answers():
     cache.set("reused", 1)
     cache.incr("reused")
     assert cache.get("reused") == 2
+
+
+def test_cache_reads_on_the_kept_connection_survive_a_dropped_connection():
+    """``config.cache``: get runs on a connection the thread keeps; one the server dropped
+    is replaced, and the read still answers (redis-py's way, for that one command)."""
+    from config.cache import ReusingRedisCacheClient
+
+    assert isinstance(cache._cache, ReusingRedisCacheClient)  # type: ignore[attr-defined]
+    cache.set("kept-connection-probe", {"a": 1}, 60)
+    assert cache.get("kept-connection-probe") == {"a": 1}
+    assert cache.get("kept-connection-absent", "default") == "default"
+    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    client.client_kill_filter(_type="normal", skipme=False)  # every client, this one's too
+    assert cache.get("kept-connection-probe") == {"a": 1}
+    assert cache.get("kept-connection-probe") == {"a": 1}

@@ -140,19 +140,16 @@ def test_a_key_request_costs_one_redis_round_trip(org, monkeypatch):
     client = with_key(raw)
     client.get("/api/users/me")  # the last-used marker is now set for a minute
     trips = []
-    real_command = redis.Redis.execute_command
-    real_pipeline = redis.client.Pipeline.execute
+    real_send = redis.connection.AbstractConnection.send_packed_command
 
-    def command(self, *args, **kwargs):
-        trips.append(args[0])
-        return real_command(self, *args, **kwargs)
+    def send(self, command, *args, **kwargs):
+        # One call per round trip (a pipeline sends all its commands in one); the command's
+        # name is the first bulk string of the first command.
+        packed = b"".join(command) if isinstance(command, list) else command
+        trips.append(packed.split(b"\r\n")[2].decode())
+        return real_send(self, command, *args, **kwargs)
 
-    def pipeline(self, *args, **kwargs):
-        trips.append("PIPELINE")
-        return real_pipeline(self, *args, **kwargs)
-
-    monkeypatch.setattr(redis.Redis, "execute_command", command)
-    monkeypatch.setattr(redis.client.Pipeline, "execute", pipeline)
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", send)
     assert client.get("/api/users/me").status_code == 200
     assert trips == ["EVALSHA"]
 
@@ -180,3 +177,15 @@ def test_a_redis_that_forgot_the_script_loads_it_again():
     assert [s.count for s in spend([bucket], request=request)] == [1]
     caches["default"]._cache.get_client(write=True).script_flush()  # type: ignore[attr-defined]
     assert [s.count for s in spend([bucket], request=request)] == [2]
+
+
+def test_a_spend_connection_the_server_dropped_is_replaced_without_a_lost_or_double_count():
+    from django.core.cache import caches
+
+    request = RequestFactory().get("/")
+    bucket = Bucket("key", "rl-dropped", "k1", "10/d")
+    assert [s.count for s in spend([bucket], request=request)] == [1]
+    client = caches["default"]._cache.get_client(write=True)  # type: ignore[attr-defined]
+    client.client_kill_filter(_type="normal", skipme=False)  # every client, this one's too
+    assert [s.count for s in spend([bucket], request=request)] == [2]
+    assert [s.count for s in spend([bucket], request=request)] == [3]
