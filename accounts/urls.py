@@ -8,7 +8,7 @@ urlpatterns = [
     path("auth/mfa", mfa_api.MfaLoginView.as_view(), name="auth-mfa"),
     path("auth/logout", api.LogoutView.as_view(), name="auth-logout"),
     path("auth/logout-all", api.LogoutAllView.as_view(), name="auth-logout-all"),
-    # users/me (MeView) is at the top of config.urls, the first route resolved.
+    path("users/me", api.MeView.as_view(), name="users-me"),
     path("users/me/sessions", api.SessionsView.as_view(), name="users-me-sessions"),
     path(
         "users/me/sessions/<str:pk>",
