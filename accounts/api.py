@@ -139,6 +139,8 @@ class LogoutAllView(SignedInView):
 
 class MeView(OrgView):
     required_actions = {"get": ANY_MEMBER}  # any credential: an API key reads its holder
+    # Its answer was read by the credential's statement: no transaction, no other statement.
+    credential_only = ("get",)
 
     @extend_schema(
         operation_id="users_me",

@@ -29,20 +29,26 @@ call to a stranger's server) must not hold the request's transaction across that
 ``outside_the_request_transaction()``: the view's guarded service call runs in it, with no
 transaction open, and opens its own ``org_transaction`` blocks.
 
+A method that answers from the credential alone (``credential_only``: ``GET /users/me``)
+opens no transaction at all: everything it answers was read by the credential's own
+statement, and any statement it would run after that is refused
+(``StatementAfterCredentialError``), so the declaration fails closed rather than running a
+query outside the org (where row-level security would show it no rows anyway).
+
 Portal (plain Django) counterparts: ``PortalPublicView``, ``PortalSignedInView`` and
 ``PortalOrgView``, which resolves the org as the API's session credential does (subdomain,
 then the session's current org) and checks the same role table, building the same
 ``OrgContext`` (credential "session").
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any, ClassVar, TypeVar, cast
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
@@ -74,6 +80,18 @@ _HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 class EnclosingTransactionError(RuntimeError):
     """A programming error: stepping outside the request's transaction would commit a block
     some caller opened around the request (or there is no org transaction to step out of)."""
+
+
+class StatementAfterCredentialError(RuntimeError):
+    """A programming error: a ``credential_only`` method ran a statement after its credential
+    (it would run outside any transaction, and outside the org)."""
+
+
+def _refuse_statement(execute: Any, sql: Any, params: Any, many: Any, context: Any) -> Any:
+    raise StatementAfterCredentialError(
+        "this method is declared credential_only (orgs.bases) and may run no statement after"
+        " its credential's"
+    )
 
 
 class _RequestTransaction:
@@ -136,6 +154,10 @@ class _APIBase(_RequestTransaction, APIView):
     # False: a public route that reads no tenant row (health, the OpenAPI document) takes no
     # transaction at all (and no pooled connection until it queries).
     reads_tenant_rows: ClassVar[bool] = True
+    # The HTTP methods that answer from the credential alone: nothing runs after the
+    # credential's own statement, so no transaction is opened for them, and a statement the
+    # view would run anyway is refused (StatementAfterCredentialError: fails closed).
+    credential_only: ClassVar[Collection[str]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -148,6 +170,9 @@ class _APIBase(_RequestTransaction, APIView):
             for name in action if isinstance(action, tuple) else (action,):
                 if name not in ACTIONS and name not in ACCESS_LEVELS:
                     raise TypeError(f"{cls.__name__} requires an unknown action {name!r}")
+        for method in cls.credential_only:
+            if method not in _HTTP_METHODS or not callable(getattr(cls, method, None)):
+                raise TypeError(f"{cls.__name__} declares credential_only {method!r}, not served")
         # Read by DRF and by drf-spectacular (AllowAny marks an operation as public).
         cls.permission_classes = [*cls.base_permission_classes, *cls.extra_permission_classes]
 
@@ -163,6 +188,12 @@ class _APIBase(_RequestTransaction, APIView):
         # statement: tenancy.rls.org_transaction) or, on the bases that span orgs, the
         # cross-org role.
         super().initial(request, *args, **kwargs)
+        if self.credential_only and (request.method or "").lower() in self.credential_only:
+            # No transaction; until the view's answer is made, no statement either.
+            wrappers = connections[DEFAULT_DB_ALIAS].execute_wrappers
+            wrappers.append(_refuse_statement)
+            self._request_transaction.callback(wrappers.remove, _refuse_statement)
+            return
         context = getattr(request, "auth", None)
         if self.spans_orgs:
             if self.reads_tenant_rows:

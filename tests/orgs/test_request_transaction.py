@@ -1,19 +1,28 @@
 """Stepping outside the request's transaction for a hook-guarded write
 (``orgs.bases._RequestTransaction.outside_the_request_transaction``), on the portal and API
 bases: no transaction is open in the block, the rest of the request runs in a fresh one of
-the org, and a block some caller opened around the request is never committed early."""
+the org, and a block some caller opened around the request is never committed early. And
+the methods that answer from their credential alone (``credential_only``), which open none
+and may run no statement."""
 
 import json
+from typing import Any
 
 import pytest
 from django.contrib.sessions.backends.cache import SessionStore
 from django.db import connection, transaction
 from django.http import HttpResponse
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+from rest_framework.response import Response
+from rest_framework.test import APIRequestFactory, force_authenticate
 
+from accounts.api import MeView
 from apikeys.models import APIKey
-from orgs.bases import SESSION_ORG_KEY, EnclosingTransactionError, PortalOrgView
+from orgs.bases import SESSION_ORG_KEY, EnclosingTransactionError, OrgView, PortalOrgView
+from orgs.context import OrgContext
 from orgs.models import Membership
+from orgs.roles import ANY_MEMBER
 from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -110,3 +119,72 @@ def test_the_api_refuses_a_guarded_write_inside_a_callers_transaction(org, as_me
     assert response.status_code == 500
     assert "EnclosingTransactionError" in caplog.text
     assert APIKey.dangerously_unscoped.filter(org_id=org.pk).count() == 0
+
+
+# --- credential_only: a method that answers from its credential opens no transaction -----
+
+
+class CredentialOnlyView(OrgView):
+    """GET answers from the credential (and, asked to, wrongly runs a statement); POST is an
+    ordinary method of the same view."""
+
+    required_actions = {"get": ANY_MEMBER, "post": ANY_MEMBER}
+    credential_only = ("get",)
+    seen: dict
+
+    def get(self, request, *args, **kwargs):
+        type(self).seen["blocks"] = len(_open_blocks())
+        if request.query_params.get("query"):
+            Membership.objects.for_org(self.org).count()
+        return Response({"org": self.org.pk})
+
+    def post(self, request, *args, **kwargs):
+        type(self).seen["blocks"] = len(_open_blocks())
+        type(self).seen["org_rows"] = Membership.objects.for_org(self.org).count()
+        return Response({"org": self.org.pk})
+
+
+def _api(method, membership, path="/credential-only/"):
+    request = getattr(APIRequestFactory(), method)(path)
+    context: Any = OrgContext(membership=membership, credential="jwt")  # DRF's stubs: a Token
+    force_authenticate(request, user=membership.user, token=context)
+    return CredentialOnlyView.as_view()(request)
+
+
+def test_a_credential_only_method_runs_in_no_transaction_the_others_in_the_orgs(admin):
+    CredentialOnlyView.seen = {}
+    assert _api("get", admin).status_code == 200
+    assert CredentialOnlyView.seen == {"blocks": 0}
+    assert _api("post", admin).status_code == 200
+    assert CredentialOnlyView.seen == {"blocks": 1, "org_rows": 2}
+    assert _open_blocks() == []
+
+
+def test_a_statement_in_a_credential_only_method_is_refused(admin, caplog):
+    """Fails closed, before the statement is sent (outside the org's transaction, row-level
+    security would show it no rows anyway)."""
+    CredentialOnlyView.seen = {}
+    with CaptureQueriesContext(connection) as captured:
+        response = _api("get", admin, "/credential-only/?query=1")
+    assert response.status_code == 500
+    assert response.data["code"] == "internal_error"
+    assert "StatementAfterCredentialError" in caplog.text
+    # Refused by the innermost wrapper: the cursor never sent it (no SQL text was kept).
+    assert [query["sql"] for query in captured.captured_queries] == [None]
+    # The refusal ended with the request (and the test's transaction is not aborted).
+    assert Membership.objects.for_org(admin.org).count() == 2
+
+
+def test_credential_only_names_methods_the_view_serves():
+    with pytest.raises(TypeError, match="credential_only 'post'"):
+
+        class Wrong(OrgView):
+            required_actions = {"get": ANY_MEMBER}
+            credential_only = ("post",)
+
+            def get(self, request):
+                return Response({})
+
+
+def test_users_me_answers_from_its_credential():
+    assert MeView.credential_only == ("get",)
