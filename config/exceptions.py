@@ -3,6 +3,12 @@
 Apps raise DRF's own exceptions (optionally with a ``code`` such as ``expired`` or
 ``jwt_disabled``); this handler maps them onto the status and machine code of the contract.
 It never imports an app.
+
+An error answer does not roll the request's transaction back (``ATOMIC_REQUESTS`` is off, so
+DRF's ``set_rollback`` would do nothing, and this handler does not call it): the request's
+transaction (``orgs.bases``) is there to name the org for row-level security, and each
+service's write is atomic on its own, so a refused write has written nothing. What a refusal
+records on purpose (a failed second-factor code counted and audited, then a 401) must stay.
 """
 
 import logging
@@ -15,7 +21,7 @@ from django.http import Http404
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler, set_rollback
+from rest_framework.views import exception_handler
 
 from config.errors import error_body
 from config.parsers import PayloadTooLarge
@@ -74,7 +80,6 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         )
         return Response(body, status=status.HTTP_403_FORBIDDEN)
     elif isinstance(exc, PolicyViolation):  # before ValidationError, which it also is
-        set_rollback()
         details = validation_details(exc.message_dict)
         body = error_body(
             message=exc.summary,
@@ -84,7 +89,6 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         )
         return Response(body, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
     elif isinstance(exc, Conflict):  # before ValidationError, which it also is
-        set_rollback()
         message = exc.conflict_message
         body = error_body(
             message=message,
@@ -111,13 +115,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             details=validation_details(exc.detail),
             request=request,
         )
-        set_rollback()
         return Response(body, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
 
-    response = exception_handler(exc, context)  # sets WWW-Authenticate, Retry-After, rollback
+    response = exception_handler(exc, context)  # sets WWW-Authenticate, Retry-After
     if response is None:
         logger.exception("Unhandled error in %s", getattr(request, "path", "?"))
-        set_rollback()
         body = error_body(message="Internal server error", code="internal_error", request=request)
         return Response(body, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
 
