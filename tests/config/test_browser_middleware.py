@@ -1,4 +1,5 @@
-"""API requests without a session cookie skip the browser's middleware; nothing else does."""
+"""API requests without a session cookie skip the browser's middleware, and no API request
+builds flash-message storage; pages keep all of it."""
 
 import pytest
 from django.conf import settings
@@ -34,6 +35,7 @@ def test_an_api_request_with_the_session_cookie_goes_through_them(org):
     assert response.status_code == 200, response.content
     assert response.json()["credential"] == "session"
     assert response.wsgi_request.session.session_key == key
+    assert not hasattr(response.wsgi_request, "_messages")  # the API reads no flash messages
 
 
 def test_a_cookie_post_without_a_csrf_token_is_still_refused(org):
@@ -49,3 +51,4 @@ def test_portal_pages_keep_them(client):
     response = client.get("/login/")
     assert hasattr(response.wsgi_request, "session")
     assert hasattr(response.wsgi_request, "user")
+    assert hasattr(response.wsgi_request, "_messages")
