@@ -4,7 +4,7 @@ services as ``hooks.api``."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 
@@ -129,8 +129,11 @@ class HookTestView(HookPortalView):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         hook = self.hook(pk)
-        with self.outside_the_request_transaction():  # no transaction waits on the call
-            result = hook_send_test(org=self.org, actor=self.actor(), hook=hook)
+        try:
+            with self.outside_the_request_transaction():  # no transaction waits on the call
+                result = hook_send_test(org=self.org, actor=self.actor(), hook=hook)
+        except PreWriteHook.DoesNotExist as exc:  # deleted meanwhile: a 404, as in the API
+            raise Http404("No such hook") from exc
         took = f"in {result.duration_ms} ms"
         if result.outcome == "allowed":
             messages.success(request, f"The hook allowed the sample write ({took})")

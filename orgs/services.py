@@ -6,6 +6,7 @@ commands, sign-up), which is not bound by role rules.
 """
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -115,9 +116,14 @@ def membership_set_role(
     A real change is first put to the org's pre-write hooks (``member.role_change``),
     outside the transaction; a refusal raises ``HookDenied`` and nothing is written. So it
     is called outside any transaction (a view: ``outside_the_request_transaction()``); its
-    own blocks are ``org_transaction``s of ``org`` (row-level security)."""
+    own blocks are ``org_transaction``s of ``org`` (row-level security). A member whose
+    role changed while the hook decided is refused (``Conflict``, 409: try again); so is
+    an acting member removed or demoted meanwhile (``relock_acting``: 403)."""
     role = Role(role)
-    if membership.role != role:
+    # The role the decision is made on (whether to ask a hook, and the role_before it is
+    # shown); the write below refuses if the locked row no longer has it.
+    shown = membership.role
+    if shown != role:
         # What the rules refuse anyway is refused before a hook is asked (and again below,
         # under the lock, where it counts).
         _check_may_manage(by=by, target=membership)
@@ -135,7 +141,12 @@ def membership_set_role(
             },
         )
     with org_transaction(org.pk):
+        by = relock_acting(org, by)
         membership = _lock(org, membership)
+        if membership.role != shown:
+            # Changed during the hook's wait: the approval (or the decision to skip the
+            # hook) was about another role than the one now there.
+            raise Conflict("This member's role changed while being approved; try again")
         _check_may_manage(by=by, target=membership)
         check_may_grant(by=by, role=role)
         before = membership.role
@@ -207,6 +218,26 @@ def _name_errors(name: str) -> dict[str, list[str]]:
     if has_control_characters(name):  # CR/LF in a name would reach mail headers
         return {"name": ["Must not contain control characters"]}
     return {}
+
+
+def relock_acting(org: Organization, by: OrgContext | None) -> OrgContext | None:
+    """Inside a write's transaction: ``by`` with its membership locked and re-read, so a
+    write that waited on a pre-write hook judges the acting member's CURRENT role, and the
+    member cannot be removed before the write commits. A member removed (or no longer
+    active) meanwhile is refused (``PermissionDenied``, 403). ``None`` stays ``None``."""
+    if by is None:
+        return None
+    locked = (
+        Membership.objects.for_org(org)
+        .select_for_update()
+        .filter(pk=by.membership.pk, status=Membership.Status.ACTIVE)
+        .first()
+    )
+    if locked is None:
+        raise PermissionDenied("Your membership ended while this was being approved")
+    locked.org = by.membership.org
+    locked.user = by.membership.user
+    return replace(by, membership=locked)
 
 
 def _lock(org: Organization, membership: Membership) -> Membership:
@@ -405,6 +436,8 @@ def invitation_create(
     )
     now = timezone.now()
     with org_transaction(org.pk):
+        by = relock_acting(org, by)  # the inviter's role now, after the hook's wait
+        check_may_grant(by=by, role=role)
         _check_invitable(org, email, now)
         raw, digest = new_opaque_token(INVITATION_PREFIX)
         invitation = Invitation.objects.create(

@@ -168,6 +168,8 @@ class MemberRoleView(PortalView):
                     role=form.cleaned_data["role"],
                     by=self.org_context,
                 )
+        except Membership.DoesNotExist:  # removed while a hook was deciding (the API: 404)
+            messages.error(request, "Role not changed: this member was removed meanwhile")
         except (PermissionDenied, ValidationError) as exc:
             messages.error(request, f"Role not changed: {refusal(exc)}")
         else:

@@ -49,3 +49,21 @@ def make_hook(org, url, *, actions=tuple(HOOKABLE_ACTIONS), failure_mode="closed
         secret=generate_secret(),
         **fields,
     )
+
+
+@pytest.fixture
+def deciding(monkeypatch):
+    """Replace the hooks of orgs and apikeys by one that runs ``change`` while deciding
+    (and approves); returns the list of proposals it was shown."""
+    shown = []
+
+    def install(change):
+        def fake(*, org, actor, action, proposed):
+            shown.append((action, proposed))
+            change()
+
+        monkeypatch.setattr("orgs.services.hooks_consult", fake)
+        monkeypatch.setattr("apikeys.services.hooks_consult", fake)
+        return shown
+
+    return install
