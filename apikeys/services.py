@@ -98,6 +98,7 @@ def api_key_create(
         },
     )
     with org_transaction(org.pk):
+        creator = _relock_creator(org, creator, shown_role=creator.role)
         _enforce_policy(org=org, creator=creator, replacing=None, **fields)
         key, raw = _insert(org=org, creator=creator, **fields)
         record(
@@ -215,9 +216,14 @@ def api_key_roll(
         )
         _check_rollable(old, by=by, now=now)
         assert old.membership is not None  # _check_rollable refused a key without one
+        creator = _relock_creator(org, old.membership, shown_role=None)
         fields = _roll_fields(old, within=within, expires_at=expires_at)
-        _enforce_policy(org=org, creator=old.membership, replacing=old, **fields)
-        new, raw = _insert(org=org, creator=old.membership, **fields)
+        if _proposed(fields) != _proposed(proposed):
+            # api_key_update changed the key during the hook's wait: the new key would not
+            # be the one the hook approved.
+            raise Conflict("This key changed while its roll was being approved; try again")
+        _enforce_policy(org=org, creator=creator, replacing=old, **fields)
+        new, raw = _insert(org=org, creator=creator, **fields)
         ends = now + grace
         old.expires_at = min(old.expires_at, ends) if old.expires_at else ends
         old.replaced_by = new
@@ -230,6 +236,27 @@ def api_key_roll(
             metadata={"new_key_id": new.pk, "old_key_ends_at": old.expires_at.isoformat()},
         )
     return new, raw
+
+
+def _relock_creator(
+    org: Organization, creator: Membership, *, shown_role: str | None
+) -> Membership:
+    """Inside a write's transaction, after a pre-write hook's wait: the key's creator (for
+    a create or a roll, also the acting member) locked and re-read, so it cannot be removed
+    before the new key that points at it commits. Removed or no longer active meanwhile:
+    ``PermissionDenied`` (403). Its role no longer the one the hook was shown
+    (``shown_role``): ``Conflict`` (409, try again)."""
+    locked = (
+        Membership.objects.for_org(org)
+        .select_for_update()
+        .filter(pk=creator.pk, status=Membership.Status.ACTIVE)
+        .first()
+    )
+    if locked is None:
+        raise PermissionDenied("Your membership ended while this key was being approved")
+    if shown_role is not None and locked.role != shown_role:
+        raise Conflict("Your role changed while this key was being approved; try again")
+    return locked
 
 
 def _check_rollable(key: APIKey, *, by: OrgContext | None, now: datetime) -> None:

@@ -95,6 +95,8 @@ class APIKeyCreateView(APIKeyPortalView):
                         within=self.org_context.scopes,
                         **form.service_arguments(),
                     )
+            except PermissionDenied as exc:  # the member was removed while a hook decided
+                form.add_error(None, str(exc))
             except ValidationError as exc:
                 apply_service_errors(form, exc)
             else:
