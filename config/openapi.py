@@ -107,7 +107,10 @@ _COMMON_ERRORS = {
     "429": "Rate limited",
     "500": "Internal error",
 }
-_WRITE_ERRORS = {"409": "Conflict with the current state (duplicate, already pending or done)"}
+_WRITE_ERRORS = {
+    "409": "Conflict with the current state (duplicate, already pending or done; or changed "
+    "while a pre-write hook decided: try again)"
+}
 # Public operations that still judge what they are sent: a password, a refresh token, an
 # invitation token (401), or an org that switched JWT sign-in off (a refresh: 403
 # jwt_disabled; a login answers 401 like any failure, so it tells no guesser anything).
