@@ -69,3 +69,15 @@ def test_an_unchanged_key_still_rolls(org, as_member, deciding):
     deciding(lambda: None)
     response = _post(developer, f"/api/api-keys/{key.pk}/roll", {"grace_seconds": 60})
     assert response.status_code in (200, 201), response.content
+
+
+def test_the_portal_says_a_creator_removed_while_the_hook_decides_has_no_key(
+    org, portal_member, deciding
+):
+    developer = portal_member(org, role="developer")
+    membership = Membership.objects.for_org(org).get(user=developer.session["_auth_user_id"])
+    deciding(lambda: Membership.objects.for_org(org).filter(pk=membership.pk).delete())
+    response = developer.post("/settings/api-keys/new/", {"name": "ci", "env": "test"})
+    assert response.status_code == 422
+    assert "Your membership ended" in response.content.decode()
+    assert not APIKey.objects.for_org(org).exists()
