@@ -510,8 +510,11 @@ AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
 # reserved addresses (SSRF); both are relaxed in local development only.
 WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=not DEBUG)
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=DEBUG)
-# Pre-write hooks: how long a write waits for each hook's verdict (connecting included)
-# before the hook's own failure mode (open or closed) decides. The person is waiting: short.
+# Pre-write hooks: how long a write waits for ALL its hooks' verdicts together (asked one
+# after another, each gets what the ones before left; resolving and connecting included).
+# A hook not answered, or not reached, in time counts as timed out and its own failure mode
+# (open or closed) decides. The person and a sync worker are waiting: well under
+# gunicorn's --timeout.
 PRE_WRITE_HOOK_TIMEOUT_SECONDS = env.float("PRE_WRITE_HOOK_TIMEOUT_SECONDS", default=3.0)
 # `manage.py deliver_events`: per-request timeout, and retries with exponential backoff
 # (base, doubling, capped, +/- jitter) until the delivery is dead after MAX_ATTEMPTS.

@@ -69,8 +69,11 @@ def message(
     }
 
 
-def ask(*, url: str, secret: str, body: dict[str, Any]) -> Verdict:
-    """POST ``body`` to the hook, signed; wait at most PRE_WRITE_HOOK_TIMEOUT_SECONDS."""
+def ask(*, url: str, secret: str, body: dict[str, Any], timeout: float | None = None) -> Verdict:
+    """POST ``body`` to the hook, signed; wait at most ``timeout`` seconds (by default
+    PRE_WRITE_HOOK_TIMEOUT_SECONDS; a consultation passes what is left of its budget)."""
+    if timeout is None:
+        timeout = float(settings.PRE_WRITE_HOOK_TIMEOUT_SECONDS)
     raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str).encode()
     headers = signed_headers(
         secret=secret, msg_id=f"msg_{secrets.token_hex(12)}", timestamp=int(time.time()), body=raw
@@ -86,7 +89,7 @@ def ask(*, url: str, secret: str, body: dict[str, Any]) -> Verdict:
             url,
             body=raw,
             headers=headers,
-            timeout=float(settings.PRE_WRITE_HOOK_TIMEOUT_SECONDS),
+            timeout=timeout,
             allow_private=bool(settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS),
             read_limit=MAX_ANSWER_BYTES,
         )
@@ -108,6 +111,13 @@ def ask(*, url: str, secret: str, body: dict[str, Any]) -> Verdict:
     if allow:
         return verdict(ALLOWED, "", answer.status)
     return verdict(DENIED, clean_reason(parsed.get("reason")), answer.status)
+
+
+def not_asked() -> Verdict:
+    """The verdict of a hook the consultation had no time left for: a timeout like any
+    other, so the hook's own failure mode decides and it is audited as one."""
+    reason = "the hook was not asked: the other hooks used up the time for this write"
+    return Verdict(outcome=TIMEOUT, reason=reason, status_code=None, duration_ms=0)
 
 
 def clean_reason(reason: object) -> str:

@@ -7,10 +7,12 @@ and scopes every lookup, so another org's hook is ``PreWriteHook.DoesNotExist``.
 """
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
@@ -44,6 +46,11 @@ def hooks_consult(*, org: Any, actor: Actor, action: str, proposed: dict[str, An
     records ``hook.denied`` in a transaction of its own and raises ``HookDenied``, and the
     caller writes nothing.
 
+    PRE_WRITE_HOOK_TIMEOUT_SECONDS is the budget of the whole consultation, not of each
+    hook: each is given what the ones before it left (10 slow hooks must not hold a sync
+    worker for 10 timeouts, past gunicorn's own). A hook reached with nothing left is not
+    called and counts as timed out: its own failure mode decides, audited as a timeout.
+
     Call it BEFORE opening the write's transaction: it waits on the network, and a
     transaction held across that wait would pin a pooled connection (and its locks) for as
     long as a stranger's server cares to take. Called inside one, it refuses.
@@ -63,8 +70,13 @@ def hooks_consult(*, org: Any, actor: Actor, action: str, proposed: dict[str, An
         return
     _refuse_inside_a_transaction()
     body = calls.message(action=action, org=org, actor=actor, proposed=proposed)
+    deadline = time.monotonic() + float(settings.PRE_WRITE_HOOK_TIMEOUT_SECONDS)
     for hook in hooks:
-        verdict = calls.ask(url=hook.url, secret=hook.secret, body=body)
+        remaining = deadline - time.monotonic()
+        if remaining > 0:
+            verdict = calls.ask(url=hook.url, secret=hook.secret, body=body, timeout=remaining)
+        else:
+            verdict = calls.not_asked()
         if _proceeds(hook, verdict):
             if not verdict.answered:
                 logger.warning(

@@ -226,8 +226,9 @@ class Worker:
 
     def deliver_due(self) -> int:
         timeout = float(settings.WEBHOOK_TIMEOUT_SECONDS)
-        # Each request may take up to ~3 timeouts (connect, send, response); the lease
-        # covers the whole batch at that pace.
+        # A request ends within one timeout (transport.exchange's deadline), except while
+        # a hanging DNS resolver runs out its own timeout; 3 timeouts per request leave room
+        # for that, and the lease covers the whole batch at that pace.
         per_request = 3 * timeout
         lease = timedelta(seconds=max(60.0, self.batch * per_request))
         started = time.monotonic()

@@ -5,8 +5,16 @@ Endpoint URLs are chosen by tenants, so the worker must not become their proxy i
 network (SSRF). The host is resolved once, every address is checked, and the connection goes
 to a checked address (TLS still verifies the certificate for the host name), so DNS cannot
 answer differently between the check and the connect. Redirects are not followed: a 3xx is
-a failed attempt like any other non-2xx. ``timeout`` bounds the whole request, not each
-read: a receiver that drips its answer a byte at a time is cut off at the deadline.
+a failed attempt like any other non-2xx.
+
+``timeout`` bounds the whole request, not each phase or read: one deadline is set before the
+name is resolved, and resolving, connecting (all the name's addresses together, not each),
+the TLS handshake, sending and reading the answer all spend from it. A receiver that drips
+its handshake or its answer a byte at a time is cut off at the deadline: a watchdog shuts
+the socket down under the reader. One limit: ``getaddrinfo`` cannot be interrupted, so a
+hanging resolver is bounded by the system resolver's own timeout (resolv.conf ``timeout``
+and ``attempts``), not ours; the time it takes counts toward the deadline, and nothing is
+dialled once the deadline has passed.
 """
 
 import contextlib
@@ -58,7 +66,9 @@ def exchange(
 ) -> Answer:
     """POST ``body`` as JSON to ``url``; the status and up to ``read_limit`` bytes of the
     answer's body (pre-write hooks read the verdict there; webhook deliveries read none).
-    ``timeout`` bounds the whole exchange, reading the answer included."""
+    ``timeout`` bounds the whole exchange, from resolving the name to reading the answer
+    (see the module's docstring for the resolver's one exception)."""
+    deadline = time.monotonic() + timeout
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DeliveryError("unsupported URL")
@@ -67,21 +77,22 @@ def exchange(
     except ValueError as exc:
         raise DeliveryError("invalid port") from exc
     addresses = _resolve(parts.hostname, port, allow_private=allow_private)
-    connection: http.client.HTTPConnection
+    if time.monotonic() >= deadline:
+        raise TimedOut("timed out")
+    connection: _Pinned
     if parts.scheme == "https":
-        connection = _PinnedHTTPSConnection(parts.hostname, port, addresses, timeout)
+        connection = _PinnedHTTPSConnection(parts.hostname, port, addresses, timeout, deadline)
     else:
-        connection = _PinnedHTTPConnection(parts.hostname, port, addresses, timeout)
+        connection = _PinnedHTTPConnection(parts.hostname, port, addresses, timeout, deadline)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    deadline = time.monotonic() + timeout
-    watchdog: threading.Timer | None = None
+    # Per-read timeouts alone never end a slow drip (of the TLS handshake or of the answer);
+    # past the deadline the socket is shut down under the reader, which then fails like any
+    # other network error. Started before connecting, so the handshake is covered too.
+    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _cut, [connection])
+    watchdog.daemon = True
+    watchdog.start()
     try:
         connection.connect()
-        # Per-read timeouts alone never end a slow drip; past the deadline the socket is
-        # shut down under the reader, which then fails like any other network error.
-        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _cut, [connection])
-        watchdog.daemon = True
-        watchdog.start()
         connection.request(
             "POST",
             path,
@@ -96,15 +107,18 @@ def exchange(
             raise TimedOut("timed out") from exc
         raise DeliveryError(f"{type(exc).__name__}: {exc}"[:200]) from exc
     finally:
-        if watchdog is not None:
-            watchdog.cancel()
+        watchdog.cancel()
         connection.close()
 
 
-def _cut(connection: http.client.HTTPConnection) -> None:
-    with contextlib.suppress(OSError):
-        if connection.sock is not None:
-            connection.sock.shutdown(socket.SHUT_RDWR)
+def _cut(connection: "_Pinned") -> None:
+    # Whatever socket exists: the TLS one mid-handshake is already ``connection.sock``
+    # (see _PinnedHTTPSConnection.connect). socket.socket.shutdown on the descriptor itself,
+    # not SSLSocket.shutdown, which would also drop the TLS state a reader thread is using.
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _resolve(host: str, port: int, *, allow_private: bool) -> list[str]:
@@ -123,34 +137,59 @@ def _resolve(host: str, port: int, *, allow_private: bool) -> list[str]:
     return addresses
 
 
-def _connect(addresses: list[str], port: int, timeout: float | None) -> socket.socket:
-    # Each checked address in turn, as socket.create_connection does with a name.
-    error: OSError = OSError("no address")
+def _connect(addresses: list[str], port: int, timeout: float, deadline: float) -> socket.socket:
+    # Each checked address in turn, as socket.create_connection does with a name, but all of
+    # them within the one deadline: N unroutable addresses must not take N timeouts.
+    error: OSError = TimeoutError("timed out")
     for address in addresses:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("timed out") from error
         try:
-            return socket.create_connection((address, port), timeout)
+            return socket.create_connection((address, port), min(timeout, remaining))
         except OSError as exc:
             error = exc
     raise error
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Sends ``Host: <host>`` but connects only to the already checked ``addresses``."""
+    """Sends ``Host: <host>`` but connects only to the already checked ``addresses``,
+    within ``deadline`` (a ``time.monotonic()`` value)."""
 
-    def __init__(self, host: str, port: int, addresses: list[str], timeout: float) -> None:
+    def __init__(
+        self, host: str, port: int, addresses: list[str], timeout: float, deadline: float
+    ) -> None:
         super().__init__(host, port, timeout=timeout)
         self._addresses = addresses
+        self._timeout = timeout
+        self._deadline = deadline
 
     def connect(self) -> None:
-        self.sock = _connect(self._addresses, self.port, self.timeout)
+        self.sock = _connect(self._addresses, self.port, self._timeout, self._deadline)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, host: str, port: int, addresses: list[str], timeout: float) -> None:
+    def __init__(
+        self, host: str, port: int, addresses: list[str], timeout: float, deadline: float
+    ) -> None:
         self._tls = ssl.create_default_context()
         super().__init__(host, port, timeout=timeout, context=self._tls)
         self._addresses = addresses
+        self._timeout = timeout
+        self._deadline = deadline
 
     def connect(self) -> None:
-        sock = _connect(self._addresses, self.port, self.timeout)
-        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+        raw = _connect(self._addresses, self.port, self._timeout, self._deadline)
+        # The handshake runs with the TLS socket already in ``self.sock``, where the watchdog
+        # finds it (wrap_socket's own handshake would run on a socket no one else can see),
+        # and with what is left of the deadline as its timeout (CPython bounds a handshake's
+        # total by the socket timeout; the watchdog is the backstop).
+        self.sock = self._tls.wrap_socket(
+            raw, server_hostname=self.host, do_handshake_on_connect=False
+        )
+        self.sock.settimeout(max(0.001, self._deadline - time.monotonic()))
+        self.sock.do_handshake()
+        self.sock.settimeout(self._timeout)
+
+
+_Pinned = _PinnedHTTPConnection | _PinnedHTTPSConnection

@@ -302,6 +302,59 @@ def test_a_hook_that_times_out_and_fails_closed_refuses_the_write(
     assert (event.action, event.metadata["outcome"]) == ("hook.denied", "timeout")
 
 
+def test_slow_hooks_share_one_budget_not_one_timeout_each(org, owner, hook_receiver):
+    # Three hooks that would each take SLOW, all failing open: the write waits the setting
+    # (0.5 s) once, not three times; the ones after the first get what is left (nothing).
+    receivers = [hook_receiver(ALLOW, delay=SLOW) for _ in range(3)]
+    for receiver in receivers:
+        make_hook(org, receiver.url, actions=["api_key.create"], failure_mode="open")
+    started = time.monotonic()
+
+    response = _call(owner, *_key_create(org, owner))
+
+    assert time.monotonic() - started < 0.5 * 2  # three timeouts would be 1.5 s
+    assert response.status_code == 201, response.content
+    assert len(receivers[0].requests) == 1
+
+
+def test_a_hook_left_without_time_is_a_timeout_and_its_failure_mode_decides(
+    org, owner, hook_receiver
+):
+    # The first hook (open) uses up the budget; the second (closed) would allow at once,
+    # but is not asked: it timed out, so it refuses, audited like any timeout.
+    slow, quick = hook_receiver(ALLOW, delay=SLOW), hook_receiver(ALLOW)
+    make_hook(org, slow.url, actions=["api_key.create"], failure_mode="open")
+    closed = make_hook(org, quick.url, actions=["api_key.create"], failure_mode="closed")
+    before = AuditEvent.dangerously_unscoped.count()
+
+    response = _call(owner, *_key_create(org, owner))
+
+    assert response.status_code == 403, response.content
+    assert response.json()["details"]["outcome"] == "timeout"
+    assert "not asked" in response.json()["details"]["reason"]
+    assert quick.requests == []
+    assert not APIKey.objects.for_org(org).exists()
+    [event] = _events_since(before)
+    assert (event.action, event.target_id, event.metadata["outcome"]) == (
+        "hook.denied",
+        str(closed.pk),
+        "timeout",
+    )
+    assert event.metadata["failure_mode"] == "closed"
+
+
+def test_a_hook_answering_within_the_budget_leaves_the_rest_to_the_next(
+    org, owner, hook_receiver, settings
+):
+    # Budget 1 s: the first answers after 0.3 s, the second is still asked (and allows).
+    settings.PRE_WRITE_HOOK_TIMEOUT_SECONDS = 1.0
+    first, second = hook_receiver(ALLOW, delay=0.3), hook_receiver(ALLOW)
+    for receiver in (first, second):
+        make_hook(org, receiver.url, actions=["api_key.create"], failure_mode="closed")
+    assert _call(owner, *_key_create(org, owner)).status_code == 201
+    assert (len(first.requests), len(second.requests)) == (1, 1)
+
+
 @pytest.mark.parametrize(
     ("status", "answer", "outcome"),
     [

@@ -108,3 +108,156 @@ def test_the_timeout_bounds_the_whole_request_not_each_read():
         stop.set()
         server.close()
         thread.join(timeout=5)
+
+
+# --- The deadline covers every phase: resolving, connecting, the TLS handshake ---------
+# Each test below would take a multiple of its timeout if a phase had a clock of its own.
+
+TIMEOUT = 0.4
+
+
+@pytest.fixture
+def silent_listener():
+    """A 127.0.0.1 port that takes TCP connections and never says a word."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    yield server.getsockname()[1]
+    server.close()
+
+
+@pytest.fixture
+def blackhole():
+    """A 127.0.0.1 port whose connects hang, like an unroutable address's: its listener's
+    backlog is full and never accepted from, so the kernel drops further SYNs."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    held = [socket.create_connection(("127.0.0.1", port), timeout=1)]
+    probe = socket.socket()
+    probe.settimeout(0.1)
+    try:
+        probe.connect(("127.0.0.1", port))
+        held.append(probe)  # a kernel with a roomier backlog: fill another slot
+    except OSError:
+        probe.close()
+    yield port
+    for sock in held:
+        sock.close()
+    server.close()
+
+
+def _several(monkeypatch, count):
+    """The name ``several.test`` resolves to ``count`` addresses (all 127.0.0.1 here)."""
+    import socket
+
+    from audit.webhooks import transport
+
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host != "several.test":  # socket.create_connection's own look-up of an address
+            return real(host, port, *args, **kwargs)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))] * count
+
+    monkeypatch.setattr(transport.socket, "getaddrinfo", getaddrinfo)
+
+
+def _timed(url):
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(DeliveryError, match="timed out") as raised:
+        post(url, body=b"{}", headers={}, timeout=TIMEOUT, allow_private=True)
+    return time.monotonic() - started, raised.value
+
+
+def test_a_name_with_several_hanging_addresses_shares_one_deadline(monkeypatch, blackhole):
+    from audit.webhooks.transport import TimedOut
+
+    _several(monkeypatch, 4)
+    elapsed, error = _timed(f"http://several.test:{blackhole}/")
+    assert isinstance(error, TimedOut)
+    assert elapsed < TIMEOUT * 3  # not 4 x TIMEOUT (room for a loaded machine)
+
+
+def test_a_tls_handshake_that_never_completes_is_cut_at_the_deadline(silent_listener):
+    elapsed, _ = _timed(f"https://127.0.0.1:{silent_listener}/")
+    assert elapsed < TIMEOUT * 3
+
+
+def test_a_tls_handshake_dripped_a_byte_at_a_time_is_cut_at_the_deadline():
+    import socket
+    import threading
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def drip():  # a TLS record header, then one byte every 0.05 s: each read succeeds
+        conn, _ = server.accept()
+        try:
+            conn.sendall(b"\x16\x03\x03\x40\x00")  # handshake record, 16 KiB to come
+            while not stop.is_set():
+                conn.sendall(b"\x02")
+                time.sleep(0.05)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    try:
+        elapsed, _ = _timed(f"https://127.0.0.1:{port}/")
+        assert elapsed < TIMEOUT * 3
+    finally:
+        stop.set()
+        server.close()
+        thread.join(timeout=5)
+
+
+def test_time_spent_resolving_counts_toward_the_deadline(monkeypatch, silent_listener):
+    # A slow resolver, then a server that never answers: the wait is one timeout, not two.
+    import socket
+    import time
+
+    from audit.webhooks import transport
+
+    real = socket.getaddrinfo
+
+    def slow_getaddrinfo(host, port, *args, **kwargs):
+        if host != "slow.test":  # socket.create_connection's own look-up of an address
+            return real(host, port, *args, **kwargs)
+        time.sleep(TIMEOUT * 0.75)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(transport.socket, "getaddrinfo", slow_getaddrinfo)
+    elapsed, _ = _timed(f"https://slow.test:{silent_listener}/")
+    assert elapsed < TIMEOUT * 1.5
+
+
+def test_a_resolver_slower_than_the_deadline_times_out_without_connecting(monkeypatch):
+    import socket
+    import time
+
+    from audit.webhooks import transport
+
+    def slower_getaddrinfo(host, port, *args, **kwargs):
+        time.sleep(TIMEOUT * 1.25)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    def connect(*args, **kwargs):
+        raise AssertionError("connected after the deadline")
+
+    monkeypatch.setattr(transport.socket, "getaddrinfo", slower_getaddrinfo)
+    monkeypatch.setattr(transport.socket, "create_connection", connect)
+    _timed("http://slow.test:1/")
