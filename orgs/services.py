@@ -141,8 +141,14 @@ def membership_set_role(
             },
         )
     with org_transaction(org.pk):
-        by = relock_acting(org, by)
-        membership = _lock(org, membership)
+        # Both rows locked in primary-key order, so two members changing each other's
+        # roles at the same moment wait for each other instead of deadlocking.
+        if by is not None and by.membership.pk > membership.pk:
+            membership = _lock(org, membership)
+            by = relock_acting(org, by)
+        else:
+            by = relock_acting(org, by)
+            membership = _lock(org, membership)
         if membership.role != shown:
             # Changed during the hook's wait: the approval (or the decision to skip the
             # hook) was about another role than the one now there.
