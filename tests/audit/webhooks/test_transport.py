@@ -1,5 +1,10 @@
 """The webhook request itself: no redirects, no private networks, TLS when https."""
 
+import contextlib
+import socket
+import threading
+import time
+
 import pytest
 
 from audit.webhooks.addresses import is_deliverable
@@ -72,24 +77,24 @@ def test_an_unresolvable_name_is_refused_with_the_same_message_as_a_private_one(
         _post("http://no-such-host.invalid/hook", allow_private=False)
 
 
-def test_the_timeout_bounds_the_whole_request_not_each_read():
-    import socket
-    import threading
-    import time
-
+@contextlib.contextmanager
+def _dripping(*, first: bytes, each: bytes, every: float, read_request: bool):
+    """A 127.0.0.1 server that sends ``first``, then ``each`` every ``every`` seconds until
+    the test ends: every single read the client makes succeeds in time. Yields its port."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
-    port = server.getsockname()[1]
     stop = threading.Event()
 
-    def drip():  # answers one byte every 0.2 s, forever: each read succeeds in time
+    def drip():
         conn, _ = server.accept()
-        conn.recv(65536)
         try:
+            if read_request:
+                conn.recv(65536)
+            conn.sendall(first)
             while not stop.is_set():
-                conn.sendall(b"H")
-                time.sleep(0.2)
+                conn.sendall(each)
+                time.sleep(every)
         except OSError:
             pass
         finally:
@@ -97,17 +102,23 @@ def test_the_timeout_bounds_the_whole_request_not_each_read():
 
     thread = threading.Thread(target=drip, daemon=True)
     thread.start()
-    started = time.monotonic()
     try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        server.close()
+        thread.join(timeout=5)
+
+
+def test_the_timeout_bounds_the_whole_request_not_each_read():
+    # An answer of one byte every 0.2 s, forever.
+    with _dripping(first=b"", each=b"H", every=0.2, read_request=True) as port:
+        started = time.monotonic()
         with pytest.raises(DeliveryError, match="timed out"):
             post(
                 f"http://127.0.0.1:{port}/", body=b"{}", headers={}, timeout=1.0, allow_private=True
             )
         assert time.monotonic() - started < 5
-    finally:
-        stop.set()
-        server.close()
-        thread.join(timeout=5)
 
 
 # --- The deadline covers every phase: resolving, connecting, the TLS handshake ---------
@@ -119,7 +130,6 @@ TIMEOUT = 0.4
 @pytest.fixture
 def silent_listener():
     """A 127.0.0.1 port that takes TCP connections and never says a word."""
-    import socket
 
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
@@ -132,7 +142,6 @@ def silent_listener():
 def blackhole():
     """A 127.0.0.1 port whose connects hang, like an unroutable address's: its listener's
     backlog is full and never accepted from, so the kernel drops further SYNs."""
-    import socket
 
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
@@ -154,7 +163,6 @@ def blackhole():
 
 def _several(monkeypatch, count):
     """The name ``several.test`` resolves to ``count`` addresses (all 127.0.0.1 here)."""
-    import socket
 
     from audit.webhooks import transport
 
@@ -169,7 +177,6 @@ def _several(monkeypatch, count):
 
 
 def _timed(url):
-    import time
 
     started = time.monotonic()
     with pytest.raises(DeliveryError, match="timed out") as raised:
@@ -192,43 +199,16 @@ def test_a_tls_handshake_that_never_completes_is_cut_at_the_deadline(silent_list
 
 
 def test_a_tls_handshake_dripped_a_byte_at_a_time_is_cut_at_the_deadline():
-    import socket
-    import threading
-    import time
-
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    port = server.getsockname()[1]
-    stop = threading.Event()
-
-    def drip():  # a TLS record header, then one byte every 0.05 s: each read succeeds
-        conn, _ = server.accept()
-        try:
-            conn.sendall(b"\x16\x03\x03\x40\x00")  # handshake record, 16 KiB to come
-            while not stop.is_set():
-                conn.sendall(b"\x02")
-                time.sleep(0.05)
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    thread = threading.Thread(target=drip, daemon=True)
-    thread.start()
-    try:
+    # A TLS handshake record header announcing 16 KiB, then one byte of it every 0.05 s.
+    with _dripping(
+        first=b"\x16\x03\x03\x40\x00", each=b"\x02", every=0.05, read_request=False
+    ) as port:
         elapsed, _ = _timed(f"https://127.0.0.1:{port}/")
-        assert elapsed < TIMEOUT * 3
-    finally:
-        stop.set()
-        server.close()
-        thread.join(timeout=5)
+    assert elapsed < TIMEOUT * 3
 
 
 def test_time_spent_resolving_counts_toward_the_deadline(monkeypatch, silent_listener):
     # A slow resolver, then a server that never answers: the wait is one timeout, not two.
-    import socket
-    import time
 
     from audit.webhooks import transport
 
@@ -246,8 +226,6 @@ def test_time_spent_resolving_counts_toward_the_deadline(monkeypatch, silent_lis
 
 
 def test_a_resolver_slower_than_the_deadline_times_out_without_connecting(monkeypatch):
-    import socket
-    import time
 
     from audit.webhooks import transport
 
