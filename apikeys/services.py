@@ -38,6 +38,7 @@ from orgs.errors import Conflict, PolicyViolation
 from orgs.models import Membership, Organization
 from orgs.ratelimits import org_rates, parse_rate, rate_per_second
 from orgs.roles import ACTIONS, Role
+from orgs.services import lock_active_membership
 from tenancy.rls import cross_org, org_transaction
 
 logger = logging.getLogger("tenantry.mail")
@@ -246,12 +247,7 @@ def _relock_creator(
     before the new key that points at it commits. Removed or no longer active meanwhile:
     ``PermissionDenied`` (403). Its role no longer the one the hook was shown
     (``shown_role``): ``Conflict`` (409, try again)."""
-    locked = (
-        Membership.objects.for_org(org)
-        .select_for_update()
-        .filter(pk=creator.pk, status=Membership.Status.ACTIVE)
-        .first()
-    )
+    locked = lock_active_membership(org, creator.pk)
     if locked is None:
         raise PermissionDenied("Your membership ended while this key was being approved")
     if shown_role is not None and locked.role != shown_role:

@@ -233,17 +233,24 @@ def relock_acting(org: Organization, by: OrgContext | None) -> OrgContext | None
     active) meanwhile is refused (``PermissionDenied``, 403). ``None`` stays ``None``."""
     if by is None:
         return None
-    locked = (
-        Membership.objects.for_org(org)
-        .select_for_update()
-        .filter(pk=by.membership.pk, status=Membership.Status.ACTIVE)
-        .first()
-    )
+    locked = lock_active_membership(org, by.membership.pk)
     if locked is None:
         raise PermissionDenied("Your membership ended while this was being approved")
     locked.org = by.membership.org
     locked.user = by.membership.user
     return replace(by, membership=locked)
+
+
+def lock_active_membership(org: Organization, pk: int) -> Membership | None:
+    """Inside a write's transaction: the org's active membership ``pk``, locked until the
+    transaction ends (so it cannot be removed before the write commits); None when it is
+    gone or no longer active. What a write that waited on a pre-write hook re-reads."""
+    return (
+        Membership.objects.for_org(org)
+        .select_for_update()
+        .filter(pk=pk, status=Membership.Status.ACTIVE)
+        .first()
+    )
 
 
 def _lock(org: Organization, membership: Membership) -> Membership:
