@@ -76,3 +76,52 @@ def test_lookups_are_prepared_once_per_connection_on_postgresql(settings, prepar
             [f"%/* prepared={prepared} */"],
         )
         assert cursor.fetchone()[0] == (1 if prepared else 0)
+
+
+def test_one_cursor_per_connection_serves_every_lookup_with_fresh_rows():
+    """The lookups reuse one cursor per connection (psycopg keeps its loaders while it runs
+    the same statement); each lookup still reads the row as it is now, and a new
+    connection gets a cursor of its own."""
+    from django.db import connection
+
+    from accounts import credential_rows
+
+    made = MembershipFactory.create(role="developer")
+    first = fetch_row(SQL, [made.pk])
+    cursor = getattr(connection.connection, credential_rows._KEPT_CURSOR)[1]
+    Membership.objects.for_org(made.org).filter(pk=made.pk).update(role="admin")
+    second = fetch_row(SQL, [made.pk])
+    assert getattr(connection.connection, credential_rows._KEPT_CURSOR)[1] is cursor
+    assert first is not None
+    assert second is not None
+    assert membership_from_row(first).role == "developer"
+    assert membership_from_row(second).role == "admin"  # read again, not remembered
+    assert fetch_row(SQL, [0]) is None  # and no row is no row, after one was found
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_connection_gets_its_own_cursor():
+    from django.db import connection
+
+    from accounts import credential_rows
+
+    made = MembershipFactory.create()
+    assert fetch_row(SQL, [made.pk]) is not None
+    before = getattr(connection.connection, credential_rows._KEPT_CURSOR)[1]
+    connection.close()
+    assert fetch_row(SQL, [made.pk]) is not None
+    assert getattr(connection.connection, credential_rows._KEPT_CURSOR)[1] is not before
+
+
+def test_changing_use_tz_forgets_the_kept_cursors(settings):
+    from django.db import connection
+
+    from accounts import credential_rows
+
+    made = MembershipFactory.create()
+    assert fetch_row(SQL, [made.pk]) is not None
+    before = getattr(connection.connection, credential_rows._KEPT_CURSOR)[1]
+    settings.USE_TZ = False
+    row = fetch_row(SQL, [made.pk])
+    assert getattr(connection.connection, credential_rows._KEPT_CURSOR)[1] is not before
+    assert row is not None
