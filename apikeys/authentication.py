@@ -119,9 +119,10 @@ class APIKeyAuthentication(BaseAuthentication):
         if not membership.is_active or not membership.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid API key")
         attach(key, _KEY_MEMBERSHIP, membership)  # (key.membership_id is membership.id)
-        ip = client_ip(request)
-        _check_allow_lists(key, request, ip)
-        _note_use(request, key, ip)
+        # (The caller's address is parsed only where it is used: an IP allow-list, or the
+        # last-used write, at most once a minute per key.)
+        _check_allow_lists(key, request)
+        _note_use(request, key)
         scopes = frozenset(key.scopes) if key.scopes is not None else None
         context = OrgContext(
             membership=membership,
@@ -136,7 +137,7 @@ class APIKeyAuthentication(BaseAuthentication):
         return 'Bearer realm="api"'
 
 
-def _check_allow_lists(key: APIKey, request: Request, ip: str | None) -> None:
+def _check_allow_lists(key: APIKey, request: Request) -> None:
     origin = request.META.get("HTTP_ORIGIN")
     # Browsers always send Origin on cross-origin calls; servers usually send none, and a
     # key with an origin allow-list is meant to be usable from servers as well.
@@ -144,7 +145,7 @@ def _check_allow_lists(key: APIKey, request: Request, ip: str | None) -> None:
         raise exceptions.PermissionDenied("This API key may not be used from this origin")
     if key.allowed_ips:
         try:
-            address = ipaddress.ip_address(ip or "")
+            address = ipaddress.ip_address(client_ip(request) or "")
         except ValueError:
             address = None
         networks = [ipaddress.ip_network(block) for block in key.allowed_ips]
@@ -178,7 +179,7 @@ class UseThrottle:
 use_throttle = UseThrottle()
 
 
-def _note_use(request: Request, key: APIKey, ip: str | None) -> None:
+def _note_use(request: Request, key: APIKey) -> None:
     """Mark the key for a last-used write, at most once a minute per key.
 
     A process asks Redis at most once a minute per key (``use_throttle``), and cache.add is
@@ -188,4 +189,4 @@ def _note_use(request: Request, key: APIKey, ip: str | None) -> None:
     if not use_throttle.due(key.pk):
         return
     if cache.add(f"apikey-used:{key.pk}", 1, timeout=settings.API_KEY_LAST_USED_INTERVAL):
-        request._request.api_key_use = (key.pk, ip)  # type: ignore[attr-defined]
+        request._request.api_key_use = (key.pk, client_ip(request))  # type: ignore[attr-defined]
