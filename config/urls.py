@@ -4,6 +4,7 @@ from django.urls import URLPattern, URLResolver, include, path, re_path
 from accounts.wellknown import JWKSView
 from config import ratelimiting, views
 from config.metrics import MetricsView
+from config.resolving import remembered
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("health", views.HealthView.as_view(), name="health"),
@@ -18,7 +19,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include("hooks.urls")),
 ]
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path(".well-known/jwks.json", JWKSView.as_view(), name="jwks"),
     path("api/", include(api_patterns)),
     # Unknown /api/ paths answer in the error shape even with DEBUG on.
@@ -42,6 +43,8 @@ urlpatterns = [
     path("", include("audit.webhooks.portal_urls")),
     path("", include("hooks.portal_urls")),
 ]
+# Behind one resolver that remembers what a fixed path resolves to (config.resolving).
+urlpatterns = remembered(urlpatterns)
 
 handler400 = "config.views.handler400"
 handler403 = "config.views.handler403"
