@@ -1,5 +1,6 @@
 """Sign-in API: login, refresh, logout, /users/me, sessions, password, invitation acceptance."""
 
+import json
 from dataclasses import asdict
 from typing import Any
 
@@ -8,6 +9,7 @@ from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.generics import GenericAPIView
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -151,17 +153,43 @@ class MeView(OrgView):
     def get(self, request: Request) -> HttpResponse:
         # Rendered here by the negotiated renderer, as DRF's Response would render it, without
         # the template-response machinery around it (the API's hottest answer).
+        data = s.me_representation(org_context(request))
         renderer = request.accepted_renderer
+        if request.accepted_media_type == _JSON and _renders_compact_json(renderer):
+            return HttpResponse(_compact_json(data), content_type=_JSON)
         body = renderer.render(
-            s.me_representation(org_context(request)),
-            request.accepted_media_type,
-            {"request": request, "view": self},
+            data, request.accepted_media_type, {"request": request, "view": self}
         )
         charset = renderer.charset
         media_type = renderer.media_type
         return HttpResponse(
             body, content_type=f"{media_type}; charset={charset}" if charset else media_type
         )
+
+
+_JSON = "application/json"
+# DRF's JSONRenderer with the project's settings (UNICODE_JSON, COMPACT_JSON, STRICT_JSON):
+# json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")). One encoder
+# serves every request (json.dumps built a new one, and DRF parsed the media type for an
+# indent, on each); only for the plain "application/json" it negotiated, without an indent.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _renders_compact_json(renderer: Any) -> bool:
+    return (
+        type(renderer) is JSONRenderer
+        and not renderer.ensure_ascii
+        and renderer.compact
+        and renderer.strict
+    )
+
+
+def _compact_json(data: dict[str, Any]) -> bytes:
+    """``JSONRenderer().render(data, "application/json")``, byte for byte, for a body of
+    strings, numbers, lists and dicts (what ``me_representation`` returns)."""
+    text = _COMPACT.encode(data)
+    # As DRF does: U+2028 and U+2029 escaped, so the body is a valid JavaScript literal.
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
 
 
 class PasswordView(SignedInView):

@@ -48,3 +48,34 @@ def test_the_answer_is_what_drfs_response_would_render(org, as_member):
     pretty = client.get("/api/users/me", HTTP_ACCEPT="application/json; indent=2")
     assert pretty.content.startswith(b'{\n  "id": ')
     assert pretty.json() == response.json()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Ada",
+        "Zoë \u2603 \U0001f600",
+        'quote " backslash \\ slash /',
+        "line\u2028para\u2029end",
+        "\x00\x1f\t\n",
+    ],
+)
+def test_the_bytes_are_drfs_jsonrenderers(name):
+    from rest_framework.renderers import JSONRenderer
+
+    from accounts.api import _compact_json
+
+    body = {"id": 1, "name": name, "org": {"id": 2, "slug": "a"}, "actions": ["x", "y"]}
+    assert _compact_json(body) == JSONRenderer().render(body, "application/json")
+
+
+def test_the_view_sends_drfs_bytes(org, as_member):
+    from rest_framework.renderers import JSONRenderer
+
+    client = as_member(org, name="Line\u2028Sep \u2603")
+    response = client.get("/api/users/me")
+    context = OrgContext(membership=client.membership, credential="jwt")
+    expected = JSONRenderer().render(MeSerializer(context).data, "application/json")
+    assert response.content == expected
+    assert response["Content-Type"] == "application/json"
+    assert b"\\u2028" in response.content
