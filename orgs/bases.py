@@ -158,6 +158,9 @@ class _APIBase(_RequestTransaction, APIView):
     # credential's own statement, so no transaction is opened for them, and a statement the
     # view would run anyway is refused (StatementAfterCredentialError: fails closed).
     credential_only: ClassVar[Collection[str]] = ()
+    _credential_only_methods: ClassVar[frozenset[str]] = frozenset()
+    # A credential_only request's database wrappers, where its refusal goes (else None).
+    _refusing: list[Any] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -173,13 +176,66 @@ class _APIBase(_RequestTransaction, APIView):
         for method in cls.credential_only:
             if method not in _HTTP_METHODS or not callable(getattr(cls, method, None)):
                 raise TypeError(f"{cls.__name__} declares credential_only {method!r}, not served")
+        cls._credential_only_methods = frozenset(m.upper() for m in cls.credential_only)
         # Read by DRF and by drf-spectacular (AllowAny marks an operation as public).
         cls.permission_classes = [*cls.base_permission_classes, *cls.extra_permission_classes]
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if request.method in self._credential_only_methods:
+            return self._dispatch_from_credential(request, *args, **kwargs)
         # The request's transaction, opened by initial() once the credential is known.
         with ExitStack() as self._request_transaction:
             return super().dispatch(request, *args, **kwargs)
+
+    def _dispatch_from_credential(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """``APIView.dispatch`` for a method declared ``credential_only``: DRF's steps in
+        DRF's order (its ``Request``; ``initial``: negotiation, authentication, permissions,
+        throttles; the handler; the exception handler; ``finalize_response``), without a
+        transaction, and with what is the same on every request of the view made once: its
+        renderers and its ``Allow`` (and ``Vary``) headers. Once ``initial`` has read the
+        credential, any statement is refused until the answer is made."""
+        self.args = args
+        self.kwargs = kwargs
+        wrappers = self._refusing = connections[DEFAULT_DB_ALIAS].execute_wrappers
+        try:
+            request = self.initialize_request(request, *args, **kwargs)
+            self.request = request
+            self.headers = self._default_headers()
+            try:
+                self.initial(request, *args, **kwargs)
+                method = request._request.method.lower()
+                if method in self.http_method_names:
+                    handler = getattr(self, method, self.http_method_not_allowed)
+                else:
+                    handler = self.http_method_not_allowed
+                response = handler(request, *args, **kwargs)
+            except Exception as exc:
+                response = self.handle_exception(exc)
+            self.response = self.finalize_response(request, response, *args, **kwargs)
+            return self.response
+        finally:
+            if _refuse_statement in wrappers:
+                wrappers.remove(_refuse_statement)
+
+    def _default_headers(self) -> dict[str, str]:
+        """``default_response_headers``, made once per view class (they depend on its
+        methods, its ``http_method_names`` and how many renderers it has)."""
+        key = (type(self), tuple(self.http_method_names), len(self.renderer_classes))
+        headers = _DEFAULT_HEADERS.get(key)
+        if headers is None:
+            headers = _DEFAULT_HEADERS[key] = self.default_response_headers
+        return dict(headers)
+
+    def get_renderers(self) -> list[Any]:
+        if self._refusing is None:
+            return super().get_renderers()
+        # A credential_only method's renderers: made once per view class (a renderer keeps
+        # nothing of a request: DRF hands it the data and the context on each render).
+        key = (type(self), tuple(self.renderer_classes))
+        renderers = _RENDERERS.get(key)
+        if renderers is None:
+            renderers = _RENDERERS[key] = super().get_renderers()
+        return list(renderers)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # Authentication runs before the transaction, each credential lookup in one statement
@@ -188,11 +244,9 @@ class _APIBase(_RequestTransaction, APIView):
         # statement: tenancy.rls.org_transaction) or, on the bases that span orgs, the
         # cross-org role.
         super().initial(request, *args, **kwargs)
-        if self.credential_only and (request.method or "").lower() in self.credential_only:
+        if self._refusing is not None:  # credential_only (_dispatch_from_credential)
             # No transaction; until the view's answer is made, no statement either.
-            wrappers = connections[DEFAULT_DB_ALIAS].execute_wrappers
-            wrappers.append(_refuse_statement)
-            self._request_transaction.callback(wrappers.remove, _refuse_statement)
+            self._refusing.append(_refuse_statement)
             return
         context = getattr(request, "auth", None)
         if self.spans_orgs:
@@ -202,6 +256,12 @@ class _APIBase(_RequestTransaction, APIView):
             self.enter_org_transaction(context.membership.org_id)
         else:
             self._request_transaction.enter_context(transaction.atomic())
+
+
+# (view class, http_method_names, renderers) -> default_response_headers
+_DEFAULT_HEADERS: dict[tuple[Any, ...], dict[str, str]] = {}
+# (view class, renderer classes) -> their instances, for credential_only methods
+_RENDERERS: dict[tuple[Any, ...], list[Any]] = {}
 
 
 class PublicView(_APIBase):

@@ -188,3 +188,46 @@ def test_credential_only_names_methods_the_view_serves():
 
 def test_users_me_answers_from_its_credential():
     assert MeView.credential_only == ("get",)
+
+
+class MeThroughDrfsDispatch(MeView):
+    """``/users/me`` with nothing declared credential_only: DRF's own dispatch, in a
+    transaction, for comparing answers with the credential_only path."""
+
+    credential_only = ()  # type: ignore[assignment]  # (MeView names ("get",))
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"HTTP_ACCEPT": "application/json; indent=2"},
+        {"HTTP_ACCEPT": "text/html"},  # 406
+        {"HTTP_AUTHORIZATION": "Bearer not-a-token"},  # 401
+        {"HTTP_AUTHORIZATION": ""},  # no credential: 401
+    ],
+)
+@pytest.mark.parametrize("method", ["get", "head", "post"])
+def test_the_credential_only_path_answers_as_drfs_dispatch(org, sign_in, headers, method):
+    """Status, body (but the request id) and every header, for answers, refusals and
+    errors, through the credential_only path and through DRF's dispatch."""
+    membership = MembershipFactory.create(org=org, role="admin")
+    pair = sign_in(membership)
+    meta = {"HTTP_AUTHORIZATION": f"Bearer {pair.access_token}", **headers}
+    answers = []
+    for view_class in (MeView, MeThroughDrfsDispatch):
+        request = getattr(APIRequestFactory(), method)("/api/users/me", **meta)
+        request.request_id = "req_same"
+        response = view_class.as_view()(request)
+        if hasattr(response, "render"):
+            response.render()
+        answers.append((response.status_code, response.content, sorted(response.items())))
+    assert answers[0] == answers[1]
+    if method == "get" and not headers:
+        assert answers[0][0] == 200
+
+
+def test_the_credential_only_path_sends_drfs_allow_header(org, as_member):
+    client = as_member(org)
+    assert client.get("/api/users/me")["Allow"] == "GET, HEAD, OPTIONS"  # DRF's
+    assert client.get("/api/users/me")["Allow"] == "GET, HEAD, OPTIONS"  # (made once, kept)
