@@ -96,9 +96,10 @@ class SessionAuthentication(authentication.SessionAuthentication):
 
     One query: the session's row, the person and that membership in one statement
     (``_signed_in_by_session_row``; no read of the session from Redis before it), which
-    also answers Django's ``request.session`` and ``request.user``. Anything out of the ordinary (a session hash
-    that does not match, another backend, no active membership) goes Django's way: its
-    ``get_user`` (which verifies, cycles or flushes the session) and then the membership.
+    also answers Django's ``request.session`` and ``request.user``. Anything out of the
+    ordinary (a session hash that does not match, another backend, no active membership)
+    goes Django's way: its ``get_user`` (which verifies, cycles or flushes the session) and
+    then the membership.
     """
 
     def authenticate(self, request: Request) -> tuple[Any, OrgContext] | None:
