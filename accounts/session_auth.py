@@ -1,5 +1,6 @@
 """The browser session as an API credential: the ``tnt_session`` cookie on ``api.<base>``."""
 
+import copy
 import functools
 from typing import Any
 
@@ -193,7 +194,7 @@ def _signed_in_by_session_row(request: HttpRequest, session: Any) -> Membership 
     if row is None:
         return None  # no live session row, or no membership to act in
     session_data, row_user_id, row_org_id = row[:_SESSION_ROW_WIDTH]
-    data = session.decode(session_data)  # Django's signing, salt and serializer ({} if bad)
+    data = _decoded(session, session_data)
     try:
         user_id = int(data[SESSION_KEY])
         backend = data[BACKEND_SESSION_KEY]
@@ -217,6 +218,37 @@ def _signed_in_by_session_row(request: HttpRequest, session: Any) -> Membership 
     session.accessed = True
     request._cached_user = user  # type: ignore[attr-defined]  # what request.user answers
     return membership
+
+
+# Session data decoded, by its signed text and what decoding it depends on. The text changes
+# whenever the session is saved (at most once per SESSION_TOUCH_SECONDS in between), so a
+# signed-in browser's requests decode the same text over and over: Django's signing (a key
+# derivation and an HMAC per key, base64, JSON) was ~8% of a session request's CPU.
+_decoded_by_text: dict[tuple[Any, ...], dict[str, Any]] = {}
+_DECODED_MAX = 4096
+
+
+def _decoded(session: Any, text: str) -> dict[str, Any]:
+    """``session.decode(text)`` (the store's own: Django's signing, salt and serializer; {}
+    for anything that does not verify), remembered per (text, store class, SECRET_KEY and
+    its fallbacks, serializer) when it verified. A copy each time: the request may change
+    its session. A text that did not verify is decoded (and logged by Django) every time."""
+    key = (
+        text,
+        type(session),
+        settings.SECRET_KEY,
+        tuple(settings.SECRET_KEY_FALLBACKS),
+        settings.SESSION_SERIALIZER,
+    )
+    data = _decoded_by_text.get(key)
+    if data is None:
+        data = session.decode(text)
+        if not data:
+            return {}
+        if len(_decoded_by_text) >= _DECODED_MAX:
+            _decoded_by_text.clear()
+        _decoded_by_text[key] = data
+    return copy.deepcopy(data)
 
 
 def _memberships_of(user_id: Any) -> list[Membership]:

@@ -201,3 +201,28 @@ def test_a_session_of_an_unknown_backend_is_not_a_credential(org):
     store[BACKEND_SESSION_KEY] = "somewhere.else.Backend"
     store.save()
     assert client.get("/api/users/me").status_code == 401
+
+
+def test_a_sessions_signed_text_is_decoded_once_and_each_request_gets_its_own_copy(
+    org, settings, monkeypatch
+):
+    client = cookie_client(MembershipFactory.create(org=org))
+    decodes = []
+    original = SessionStore.decode
+
+    def decode(store, text):
+        decodes.append(text)
+        return original(store, text)
+
+    monkeypatch.setattr(SessionStore, "decode", decode)
+    first = client.get("/api/users/me")
+    second = client.get("/api/users/me")
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert len(decodes) == 1
+    first.wsgi_request.session["changed"] = True
+    assert "changed" not in second.wsgi_request.session
+    assert "changed" not in client.get("/api/users/me").wsgi_request.session
+    # What decoding depends on is part of what it is remembered by.
+    settings.SECRET_KEY_FALLBACKS = ["an older key " * 4]
+    assert client.get("/api/users/me").status_code == 200
+    assert len(decodes) == 2
