@@ -11,7 +11,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from accounts.authentication import authorization_header
+from accounts.authentication import authorization_header, request_meta
 from accounts.credential_rows import (
     MEMBER_COLUMNS,
     MEMBER_JOINS,
@@ -75,7 +75,7 @@ def presented_key(request: Request) -> str | None:
 
     Never from the query string or the body: those end up in logs and browser history.
     """
-    header = request.META.get("HTTP_X_API_KEY")
+    header = request_meta(request).get("HTTP_X_API_KEY")
     if header:
         return header.strip()
     auth = authorization_header(request).decode("latin-1").strip()
@@ -100,7 +100,7 @@ class APIKeyAuthentication(BaseAuthentication):
         if raw is None:
             return None
         if not crypto.looks_like_key(raw):
-            if request.META.get("HTTP_X_API_KEY"):
+            if request_meta(request).get("HTTP_X_API_KEY"):
                 raise exceptions.AuthenticationFailed("Invalid API key")
             return None  # a Bearer token of another kind: not ours to judge
         parsed = crypto.parse(raw)
@@ -138,7 +138,7 @@ class APIKeyAuthentication(BaseAuthentication):
 
 
 def _check_allow_lists(key: APIKey, request: Request) -> None:
-    origin = request.META.get("HTTP_ORIGIN")
+    origin = request_meta(request).get("HTTP_ORIGIN")
     # Browsers always send Origin on cross-origin calls; servers usually send none, and a
     # key with an origin allow-list is meant to be usable from servers as well.
     if key.allowed_origins and origin and origin.lower() not in key.allowed_origins:

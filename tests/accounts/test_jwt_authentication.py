@@ -246,3 +246,4 @@ def test_the_authorization_header_is_read_as_drf_reads_it(meta):
     django_request.META.update(meta)
     request = Request(django_request)
     assert authorization_header(request) == get_authorization_header(request)
+    assert authorization_header(django_request) == get_authorization_header(request)
