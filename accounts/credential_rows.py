@@ -33,6 +33,8 @@ class ModelColumns:
         self.model = model
         self.fields = [f for f in model._meta.concrete_fields if f.name not in leave_out]
         self.attnames = [f.attname for f in self.fields]
+        self.width = len(self.fields)
+        self.new = model.__new__
         self.sql = ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in self.fields)
         # The conversions the ORM would apply to these columns (JSON text to objects; on
         # SQLite also text to datetimes and integers to booleans).
@@ -49,17 +51,20 @@ class ModelColumns:
         return len(self.fields)
 
     def build(self, row: Row, start: int) -> Any:
-        values = list(row[start : start + len(self.fields)])
-        for index, convert, column in self.converters:
-            values[index] = convert(values[index], column, connection)
+        values = row[start : start + self.width]
+        if self.converters:
+            values = list(values)
+            for index, convert, column in self.converters:
+                values[index] = convert(values[index], column, connection)
         if pre_init.receivers or post_init.receivers:  # someone listens: the ORM's own way
-            return self.model.from_db(DEFAULT_DB_ALIAS, self.attnames, values)
+            return self.model.from_db(DEFAULT_DB_ALIAS, self.attnames, list(values))
         # The instance Model.from_db builds (the fields not read stay deferred), without
         # Model.__init__'s setattr per field and its two signals (~25 µs a model, four
         # models a request): the values go straight into the instance's __dict__.
-        instance = self.model.__new__(self.model)
-        instance.__dict__.update(zip(self.attnames, values, strict=True))
-        state = instance._state = ModelState()
+        instance = self.new(self.model)
+        fields = instance.__dict__
+        fields.update(zip(self.attnames, values, strict=True))
+        fields["_state"] = state = ModelState()
         state.adding = False
         state.db = DEFAULT_DB_ALIAS  # (``connection`` is the default database's)
         return instance
