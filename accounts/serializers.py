@@ -1,3 +1,4 @@
+import functools
 from typing import Any
 
 from rest_framework import serializers
@@ -72,6 +73,12 @@ class MeSerializer(serializers.Serializer[Any]):
     credential = serializers.ChoiceField(choices=["jwt", "api_key", "session"])
 
 
+@functools.lru_cache(maxsize=256)
+def _sorted_actions(actions: frozenset[str]) -> tuple[str, ...]:
+    # The same few sets (a role's actions, narrowed by a key's scopes) on every request.
+    return tuple(str(action) for action in sorted(actions))
+
+
 def me_representation(context: Any) -> dict[str, Any]:
     """``MeSerializer(context).data``, built directly: the hottest body of the API.
 
@@ -88,7 +95,7 @@ def me_representation(context: Any) -> dict[str, Any]:
         "name": str(user.name),
         "org": {"id": int(org.id), "slug": str(org.slug), "name": str(org.name)},
         "role": str(context.role),
-        "actions": [str(action) for action in sorted(context.actions)],
+        "actions": list(_sorted_actions(context.actions)),
         "credential": context.credential,
     }
 
