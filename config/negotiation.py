@@ -19,9 +19,10 @@ class ContentNegotiation(DefaultContentNegotiation):
         self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: Any = None
     ) -> tuple[BaseRenderer, str]:
         renderers = list(renderers)
-        if renderers and not format_suffix and not request.META.get("QUERY_STRING"):
+        meta = request._request.META  # (not through DRF Request's __getattr__, twice)
+        if renderers and not format_suffix and not meta.get("QUERY_STRING"):
             first = renderers[0]
-            accept = request.META.get("HTTP_ACCEPT", "").strip()
+            accept = meta.get("HTTP_ACCEPT", "").strip()
             if accept in ("", "*/*", first.media_type):
                 return first, first.media_type
         return super().select_renderer(request, renderers, format_suffix)
