@@ -8,6 +8,7 @@ spent answering it; the statements built here are plain SQL text made once at im
 the rows become ordinary model instances (the user's password hash is never read).
 """
 
+import json
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -45,6 +46,8 @@ class ModelColumns:
                 *connection.ops.get_db_converters(column),
                 *column.get_db_converters(connection),
             ]:
+                if _is_plain_json(field, convert):
+                    convert = _json_from_db
                 self.converters.append((index, convert, column))
 
     def __len__(self) -> int:
@@ -68,6 +71,31 @@ class ModelColumns:
         state.adding = False
         state.db = DEFAULT_DB_ALIAS  # (``connection`` is the default database's)
         return instance
+
+
+def _is_plain_json(field: Any, convert: Any) -> bool:
+    return (
+        isinstance(field, models.JSONField)
+        and field.decoder is None
+        and getattr(convert, "__func__", None) is models.JSONField.from_db_value
+    )
+
+
+_decode_json = json.JSONDecoder().decode
+
+
+def _json_from_db(value: Any, expression: Any, connection: Any) -> Any:
+    """``JSONField.from_db_value`` for a column of a JSONField without a decoder of its own
+    (its text is the database's JSON): the same value, in one call fewer and without its
+    checks for key transforms (a column is none)."""
+    if value is None:
+        return None
+    if type(value) is not str:
+        return expression.target.from_db_value(value, expression, connection)
+    try:
+        return _decode_json(value)
+    except json.JSONDecodeError:
+        return value
 
 
 MEMBERSHIP = ModelColumns(Membership, "m")

@@ -66,3 +66,29 @@ def test_with_a_post_init_listener_the_orm_builds_it():
     finally:
         post_init.disconnect(listener)
     assert seen == [USER.model]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        None,
+        "null",
+        "{}",
+        "[]",
+        '{"a": [1, 2.5, null, true]}',
+        '"x"',
+        "3",
+        "\ufeff{}",
+        "not json",
+        b"[1]",
+    ],
+)
+def test_json_columns_convert_as_djangos_jsonfield(text):
+    from accounts.credential_rows import _json_from_db
+    from orgs.models import Organization
+
+    field = Organization._meta.get_field("settings")
+    column = field.get_col("o")
+    expected = field.from_db_value(text, column, connection)
+    assert _json_from_db(text, column, connection) == expected
+    assert any(convert is _json_from_db for _, convert, _ in ORG.converters)
