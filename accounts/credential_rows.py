@@ -164,12 +164,13 @@ def fetch_row(sql: str, params: Sequence[Any]) -> Row | None:
         # own cursors bind on the client and never prepare, so a threshold no statement
         # reaches on its own changes nothing for them and lets ours be prepared.
         pg.prepare_threshold = 2**31
-    kept = getattr(pg, _KEPT_CURSOR, None)
-    if kept is not None and kept[0] is _kept_generation[0] and not kept[1].closed:
-        raw = kept[1]
-    else:
-        raw = _PreparedCursor(pg)
-        setattr(pg, _KEPT_CURSOR, (_kept_generation[0], raw))
+    kept: tuple[object, dict[str, Any]] | None = getattr(pg, _KEPT_CURSORS, None)
+    if kept is None or kept[0] is not _kept_generation[0]:
+        kept = (_kept_generation[0], {})
+        setattr(pg, _KEPT_CURSORS, kept)
+    raw = kept[1].get(sql)
+    if raw is None or raw.closed:
+        raw = kept[1][sql] = _PreparedCursor(pg)
     logged = db.queries_logged
     cursor = db.make_debug_cursor(raw) if logged else db.make_cursor(raw)
     cursor.execute(sql, params)
@@ -209,14 +210,15 @@ def _prepared_cursor_class() -> type:
 
 _fast_adapters: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 
-# One cursor per connection, kept open (an attribute of the psycopg connection: it goes
-# with it) and reused by every lookup on it. psycopg keeps a cursor's Transformer while it
-# runs the same statement (the same ``str`` object: each lookup's text is made once), and
-# with it the loaders of the result's 33 columns and the parameters' dumpers; a new cursor
-# per lookup built them all again (the key's lookup: 77 -> 62 µs of CPU, measured alone).
-# A kept cursor holds nothing of a request but its last result, which the next lookup
-# replaces.
-_KEPT_CURSOR = "_tenantry_credential_cursor"  # (generation, cursor)
+# One cursor per statement and connection, kept open (on the psycopg connection: they go
+# with it) and reused by every lookup of that statement on it. psycopg keeps a cursor's
+# Transformer while it runs the same statement (the same ``str`` object: each lookup's text
+# is made once), and with it the loaders of the result's 33 columns and the parameters'
+# dumpers; a new cursor per lookup built them all again (the key's lookup: 77 -> 62 µs of
+# CPU, measured alone). One per statement, so that keys, tokens and sessions served in turn
+# by one connection do not make each other's again; there are a handful of statements. A
+# kept cursor holds nothing of a request but its last result, which its next lookup replaces.
+_KEPT_CURSORS = "_tenantry_credential_cursors"  # (generation, {statement: cursor})
 _kept_generation = [object()]  # a new one makes every connection's kept cursor stale
 
 

@@ -88,10 +88,10 @@ def test_one_cursor_per_connection_serves_every_lookup_with_fresh_rows():
 
     made = MembershipFactory.create(role="developer")
     first = fetch_row(SQL, [made.pk])
-    cursor = getattr(connection.connection, credential_rows._KEPT_CURSOR)[1]
+    cursor = getattr(connection.connection, credential_rows._KEPT_CURSORS)[1][SQL]
     Membership.objects.for_org(made.org).filter(pk=made.pk).update(role="admin")
     second = fetch_row(SQL, [made.pk])
-    assert getattr(connection.connection, credential_rows._KEPT_CURSOR)[1] is cursor
+    assert getattr(connection.connection, credential_rows._KEPT_CURSORS)[1][SQL] is cursor
     assert first is not None
     assert second is not None
     assert membership_from_row(first).role == "developer"
@@ -107,10 +107,10 @@ def test_a_new_connection_gets_its_own_cursor():
 
     made = MembershipFactory.create()
     assert fetch_row(SQL, [made.pk]) is not None
-    before = getattr(connection.connection, credential_rows._KEPT_CURSOR)[1]
+    before = getattr(connection.connection, credential_rows._KEPT_CURSORS)[1][SQL]
     connection.close()
     assert fetch_row(SQL, [made.pk]) is not None
-    assert getattr(connection.connection, credential_rows._KEPT_CURSOR)[1] is not before
+    assert getattr(connection.connection, credential_rows._KEPT_CURSORS)[1][SQL] is not before
 
 
 def test_changing_use_tz_forgets_the_kept_cursors(settings):
@@ -120,8 +120,25 @@ def test_changing_use_tz_forgets_the_kept_cursors(settings):
 
     made = MembershipFactory.create()
     assert fetch_row(SQL, [made.pk]) is not None
-    before = getattr(connection.connection, credential_rows._KEPT_CURSOR)[1]
+    before = getattr(connection.connection, credential_rows._KEPT_CURSORS)[1][SQL]
     settings.USE_TZ = False
     row = fetch_row(SQL, [made.pk])
-    assert getattr(connection.connection, credential_rows._KEPT_CURSOR)[1] is not before
+    assert getattr(connection.connection, credential_rows._KEPT_CURSORS)[1][SQL] is not before
     assert row is not None
+
+
+def test_statements_served_in_turn_keep_a_cursor_each():
+    """Keys, tokens and sessions served in turn by one connection: each statement keeps its
+    own cursor (and psycopg its loaders), and each answers its own rows."""
+    from django.db import connection
+
+    from accounts import credential_rows
+
+    made = MembershipFactory.create(role="developer")
+    other_sql = f"{SQL} AND m.role = %s"
+    for _ in range(2):
+        assert fetch_row(SQL, [made.pk]) is not None
+        assert fetch_row(other_sql, [made.pk, "owner"]) is None
+    kept = getattr(connection.connection, credential_rows._KEPT_CURSORS)[1]
+    assert kept[SQL] is not kept[other_sql]
+    assert kept[SQL]._last_query is SQL  # psycopg keeps its Transformer for it
