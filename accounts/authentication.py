@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.http import HttpRequest
 from rest_framework import HTTP_HEADER_ENCODING, exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
@@ -10,7 +11,7 @@ from accounts.tokens import AccessTokenExpired, AccessTokenInvalid, looks_like_j
 from orgs.context import OrgContext
 
 
-def authorization_header(request: Request) -> bytes:
+def authorization_header(request: Request | HttpRequest) -> bytes:
     """DRF's ``get_authorization_header``, read from ``META``: DRF's reads
     ``request.headers``, which builds a mapping of every header for this one (a few percent
     of an API request's CPU, profiled)."""
