@@ -240,15 +240,18 @@ def _spend_held(cache: Any, planned: list["_Planned"], seconds: int) -> list[Spe
     for p in planned:
         need[p] = need.get(p, 0) + 1
     with _lock:
-        if any(p.spent_out and p.held < n for p, n in need.items()):
+        short = [p for p, n in need.items() if p.held < n]
+        if any(p.spent_out for p in short):  # known spent for this window: no round trip
             return _take(planned, need)
-        reserve = [
-            (p, max(p.batch(seconds), n - p.held) if p.held < n else p.batch(seconds))
-            for p, n in need.items()
-            if p.held < n or (p.held * 2 < p.batch(seconds) and not p.spent_out)
-        ]
-        if not any(p.held < n for p, n in need.items()) and not any(c.due() for c in _carried):
+        if not short and not any(c.due() for c in _carried):
             return _take(planned, need)  # every token at hand: no round trip
+        reserve = []  # the buckets short of tokens, and the others running low
+        for p, n in need.items():
+            batch = p.batch(seconds)
+            if p.held < n:
+                reserve.append((p, max(batch, n - p.held)))
+            elif p.held * 2 < batch and not p.spent_out:
+                reserve.append((p, batch))
     counts = _round_trip(cache, reserve)  # outside the lock: threads reserve side by side
     with _lock:
         for (p, k), count in zip(reserve, counts, strict=True):
