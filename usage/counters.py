@@ -246,8 +246,8 @@ def _flush_when_idle() -> None:
 def _flush_logged() -> None:
     try:
         flush()
-    except Exception:  # kept pending: the next flush or round trip retries
-        logger.warning("usage counters: flush failed; the counts stay pending", exc_info=True)
+    except Exception as error:  # kept pending: the next flush or round trip retries
+        logger.warning("usage counters: flush failed (%s); the counts stay pending", error)
 
 
 atexit.register(_flush_logged)
