@@ -17,15 +17,21 @@ class SessionSlidingMiddleware:
     store) and send the cookie again (new ``Expires``/``Max-Age`` in the browser). In between,
     requests only read the session. A request without a session cookie is not looked at.
     Sits after SessionMiddleware in MIDDLEWARE.
+
+    Looked at after the view, not before: the session credential of an API request reads
+    the session with its person in one statement (``accounts.session_auth``), which a read
+    here first would turn into two round trips. SessionMiddleware, outside this one, saves
+    the session after both.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
         session = getattr(request, "session", None)
         if session is not None and session.session_key and SESSION_KEY in session:
             now = int(time.time())
             if now - int(session.get(SEEN_KEY, 0)) >= settings.SESSION_TOUCH_SECONDS:
                 session[SEEN_KEY] = now
-        return self.get_response(request)
+        return response

@@ -93,6 +93,11 @@ class BrowserSession(AbstractBaseSession):
     last_seen_at = models.DateTimeField(null=True, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
+    # The org the session's data names (``accounts.session_store.ORG_KEY``), copied like
+    # ``user`` on each save: the session credential's one statement orders the person's
+    # memberships by it before the data is decoded (accounts.session_auth), and holds it
+    # equal to the decoded data's. Not a foreign key: a copy, never read on its own.
+    acting_org_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["user", "expire_date"], name="browsersession_user")]

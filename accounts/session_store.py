@@ -25,6 +25,12 @@ def key_digest(session_key: str) -> str:
     return hashlib.sha256(session_key.encode()).hexdigest()
 
 
+def acting_org_id(data: dict[str, Any]) -> int | None:
+    """The org the session's data names (its ``acting_org_id`` column), or None."""
+    org_id = data.get(ORG_KEY)
+    return org_id if type(org_id) is int else None
+
+
 class _BrowserSessionRows:
     """Mixed into Django's stores: the model and the extra columns."""
 
@@ -38,6 +44,7 @@ class _BrowserSessionRows:
         obj = super().create_model_instance(data)  # type: ignore[misc]
         user_id = data.get(SESSION_KEY)
         obj.user_id = int(user_id) if user_id else None
+        obj.acting_org_id = acting_org_id(data)
         obj.key_digest = key_digest(obj.session_key)
         meta = data.get(META_KEY) or {}
         created = meta.get("created")

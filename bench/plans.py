@@ -27,6 +27,18 @@ def statements(seeded: dict[str, Any]) -> list[tuple[str, str, list[Any]]]:
     assert parsed is not None
     digests = crypto.candidate_digests(parsed.raw)
     active = Membership.Status.ACTIVE.value
+    cookie = seeded.get("session_cookie", "")
+    with_row = []
+    if cookie:
+        from django.utils import timezone
+
+        with_row.append(
+            (
+                "session cookie with the session's row (accounts/session_auth.py)",
+                session_auth._SESSION_AND_MEMBERSHIP,
+                [None, cookie.partition("=")[2], timezone.now()],
+            )
+        )
     return [
         (
             "API key (apikeys/authentication.py)",
@@ -43,6 +55,7 @@ def statements(seeded: dict[str, Any]) -> list[tuple[str, str, list[Any]]]:
             session_auth._SIGNED_IN_MEMBERSHIP,
             [claims.user_id, "bench", claims.org_id],
         ),
+        *with_row,
     ]
 
 

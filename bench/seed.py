@@ -181,6 +181,20 @@ def _session(admin: Any) -> dict[str, str]:
     from audit.actors import RequestContext
 
     key = browser_session_open(user=admin.user, org_id=admin.org_id, context=RequestContext())
+    with connection.cursor() as cursor:
+        # Other browsers' sessions beside it (one per seeded member), so that its row is
+        # found among many, as in a deployment, and the planner knows the table's size.
+        cursor.execute(
+            """
+            INSERT INTO accounts_browsersession (session_key, session_data, expire_date,
+                key_digest, user_agent)
+            SELECT 'filler' || g, 'filler', now() + interval '7 days',
+                encode(sha256(('filler' || g)::bytea), 'hex'), ''
+            FROM generate_series(1, %s) AS g
+            """,
+            [FILLER_ORGS * MEMBERS_PER_FILLER_ORG],
+        )
+        cursor.execute("ANALYZE accounts_browsersession")
     return {"session_cookie": f"{settings.SESSION_COOKIE_NAME}={key}"}
 
 

@@ -1,13 +1,16 @@
 """The session cookie as an API credential (accounts.session_auth): one query for the person
 and the membership they act in, and every check Django's own ``get_user`` makes."""
 
+from datetime import timedelta
+
 import pytest
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY
 from django.test import Client
+from django.utils import timezone
 
 from accounts.services import browser_session_open
-from accounts.session_store import SessionStore
+from accounts.session_store import ORG_KEY, SessionStore
 from audit.actors import RequestContext
 from orgs.models import Membership
 from tests.factories import MembershipFactory, OrgFactory
@@ -29,15 +32,130 @@ def cookie_client(membership, org_id=None):
     return client
 
 
-def test_me_with_the_session_cookie_makes_one_query(org, max_data_queries):
+class _CountingLoads:
+    """Counts the store's reads of a session (Redis, then the database on a miss)."""
+
+    def __init__(self, monkeypatch):
+        self.calls = 0
+        original = SessionStore.load
+
+        def load(store):
+            self.calls += 1
+            return original(store)
+
+        monkeypatch.setattr(SessionStore, "load", load)
+
+
+def test_me_with_the_session_cookie_makes_one_query(org, max_data_queries, monkeypatch):
     client = cookie_client(MembershipFactory.create(org=org, role="admin"))
-    client.get("/api/users/me")  # the session is now in the cache, as after any request
+    client.get("/api/users/me")  # the session is in Redis too, as after any request
+    loads = _CountingLoads(monkeypatch)
     with max_data_queries(1):
         response = client.get("/api/users/me")
     assert response.status_code == 200
     assert response.json()["credential"] == "session"
     request = response.wsgi_request
     assert request.user.pk == response.json()["id"]  # Django's request.user, from that query
+    # One round trip in all: the session came with the person, not from Redis before it,
+    # and request.session holds it as the store's load would have left it.
+    assert loads.calls == 0
+    assert dict(request.session) == dict(SessionStore(session_key=client.session_key).load())
+    assert request.session.accessed
+    assert not request.session.modified
+    assert "Cookie" in response["Vary"]
+
+
+def _ended(how, client, membership):
+    from django.core.cache import caches
+
+    from accounts.models import BrowserSession
+    from accounts.services import end_browser_sessions
+    from accounts.session_store import CachedDatabaseStore
+
+    assert SessionStore is CachedDatabaseStore  # the suite runs with REDIS_URL set
+
+    key = client.session_key
+    if how == "sign_out":
+        SessionStore(session_key=key).delete()  # what logout's flush does
+    elif how == "sign_out_everywhere":
+        end_browser_sessions(membership.user)
+    elif how == "password_change":
+        membership.user.set_password("another password entirely")
+        membership.user.save()
+    elif how == "expired":
+        # The row's expiry passed; Redis's copy expires with it (its TTL is the same age).
+        BrowserSession.objects.filter(session_key=key).update(
+            expire_date=timezone.now() - timedelta(seconds=1)
+        )
+        caches["default"].delete(CachedDatabaseStore.cache_key_prefix + key)
+    elif how == "tampered_cookie":
+        client.cookies[settings.SESSION_COOKIE_NAME] = key[:-1] + ("a" if key[-1] != "a" else "b")
+    elif how == "tampered_data":
+        row = BrowserSession.objects.get(session_key=key)
+        data = row.session_data
+        BrowserSession.objects.filter(session_key=key).update(
+            session_data=data[:-2] + ("AA" if not data.endswith("AA") else "BB")
+        )
+        caches["default"].delete(CachedDatabaseStore.cache_key_prefix + key)
+    elif how == "removed_member":
+        membership.delete()
+    else:  # pragma: no cover
+        raise AssertionError(how)
+
+
+ENDINGS = [
+    "sign_out", "sign_out_everywhere", "password_change", "expired",
+    "tampered_cookie", "tampered_data", "removed_member",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("how", ENDINGS)
+def test_an_ended_session_fails_on_the_very_next_request(org, how):
+    membership = MembershipFactory.create(org=org)
+    client = cookie_client(membership)
+    assert client.get("/api/users/me").status_code == 200
+    _ended(how, client, membership)
+    response = client.get("/api/users/me")
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthorized"
+
+
+def test_a_changed_role_applies_to_the_very_next_request(org):
+    membership = MembershipFactory.create(org=org, role="member")
+    client = cookie_client(membership)
+    assert client.get("/api/users/me").json()["role"] == "member"
+    membership.role = "admin"
+    membership.save()
+    assert client.get("/api/users/me").json()["role"] == "admin"
+
+
+def test_the_rows_copied_columns_are_never_believed_over_its_data(org, django_user_model):
+    # acting_org_id and user_id are copies of the session's data, saved with it; a row whose
+    # copies disagree with its data goes Django's way (the session from the store), as if
+    # the statement had not been made.
+    from accounts.models import BrowserSession
+
+    person = MembershipFactory.create(org=org).user
+    second = MembershipFactory.create(org=OrgFactory.create(), user=person)
+    client = cookie_client(second, org_id=second.org_id)
+    rows = BrowserSession.objects.filter(session_key=client.session_key)
+    rows.update(acting_org_id=org.pk)
+    assert client.get("/api/users/me").json()["org"]["id"] == second.org_id
+    stranger = MembershipFactory.create(org=org).user
+    rows.update(acting_org_id=second.org_id, user_id=stranger.pk)
+    assert client.get("/api/users/me").json()["id"] == person.pk
+
+
+def test_the_row_copies_the_org_the_session_acts_in(org):
+    from accounts.models import BrowserSession
+
+    client = cookie_client(MembershipFactory.create(org=org))
+    row = BrowserSession.objects.get(session_key=client.session_key)
+    assert row.acting_org_id == org.pk
+    store = SessionStore(session_key=client.session_key)
+    store[ORG_KEY] = None
+    store.save()
+    assert BrowserSession.objects.get(session_key=client.session_key).acting_org_id is None
 
 
 def test_the_org_is_the_hosts_then_the_sessions_then_the_oldest(org):
@@ -83,3 +201,28 @@ def test_a_session_of_an_unknown_backend_is_not_a_credential(org):
     store[BACKEND_SESSION_KEY] = "somewhere.else.Backend"
     store.save()
     assert client.get("/api/users/me").status_code == 401
+
+
+def test_a_sessions_signed_text_is_decoded_once_and_each_request_gets_its_own_copy(
+    org, settings, monkeypatch
+):
+    client = cookie_client(MembershipFactory.create(org=org))
+    decodes = []
+    original = SessionStore.decode
+
+    def decode(store, text):
+        decodes.append(text)
+        return original(store, text)
+
+    monkeypatch.setattr(SessionStore, "decode", decode)
+    first = client.get("/api/users/me")
+    second = client.get("/api/users/me")
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert len(decodes) == 1
+    first.wsgi_request.session["changed"] = True
+    assert "changed" not in second.wsgi_request.session
+    assert "changed" not in client.get("/api/users/me").wsgi_request.session
+    # What decoding depends on is part of what it is remembered by.
+    settings.SECRET_KEY_FALLBACKS = ["an older key " * 4]
+    assert client.get("/api/users/me").status_code == 200
+    assert len(decodes) == 2

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import pytest
 from django.apps import apps
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
 from orgs.models import Membership
 from tenancy.rls import ORG_SETTING, POLICY_NAME, cross_org, enter_org, org_transaction
@@ -197,13 +198,14 @@ def test_the_key_hash_function_names_the_key_org_for_the_transaction_only(org):
 def test_each_credential_lookup_finds_its_member_as_the_app_role(org, other_org, sign_in):
     """The statements of the key, JWT and session credentials, run as the app role with no
     org named beforehand: each names its own org and finds the row under the policy."""
-    from accounts.credential_rows import fetch_row
+    from accounts.credential_rows import fetch_row, membership_from_row
     from accounts.selectors import membership_for_access_token
-    from accounts.session_auth import _memberships_of
+    from accounts.services import browser_session_open
+    from accounts.session_auth import _SESSION_AND_MEMBERSHIP, _SESSION_ROW_WIDTH, _memberships_of
     from apikeys.authentication import _key_lookup, _key_params
     from apikeys.crypto import candidate_digests
     from apikeys.services import api_key_create
-    from audit.actors import Actor
+    from audit.actors import Actor, RequestContext
 
     member = MembershipFactory.create(org=org, role="admin")
     MembershipFactory.create(org=other_org, user=member.user)
@@ -221,6 +223,13 @@ def test_each_credential_lookup_finds_its_member_as_the_app_role(org, other_org,
         assert found[0].pk == member.pk
     with as_app_role():
         assert {m.org_id for m in _memberships_of(member.user_id)} == {org.pk, other_org.pk}
+    session_key = browser_session_open(
+        user=member.user, org_id=other_org.pk, context=RequestContext()
+    )
+    with as_app_role():  # the session's row, with the membership it acts in
+        row = fetch_row(_SESSION_AND_MEMBERSHIP, [None, session_key, timezone.now()])
+        assert row is not None
+        assert membership_from_row(row, _SESSION_ROW_WIDTH).org_id == other_org.pk
 
 
 def test_an_org_view_may_not_take_the_cross_org_path():
