@@ -217,7 +217,10 @@ def test_a_process_that_stops_asking_withholds_at_most_its_batch(settings):
     assert 5000 - 99 <= sum(admitted) <= 5000, admitted  # at most its batch of 100, less one
 
 
-def test_a_forked_child_holds_nothing_and_flushes_nothing_of_its_parents(org, settings):
+def test_a_forked_child_holds_nothing_and_flushes_nothing_of_its_parents(
+    org, settings, monkeypatch
+):
+    monkeypatch.setattr(counters, "FLUSH_SECONDS", 3600)  # the count stays pending here
     settings.RATE_LIMIT_KEY, settings.RATE_LIMIT_ORG = "6000/m", "60000/m"
     key, raw = make_key(org)
     client = with_key(raw)
