@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 PREFIX = "tnt:usage"
 FIELDS = ("requests", "3xx", "4xx", "5xx")
 FLUSH_SECONDS = 1.0  # the oldest pending count waits at most about this long
+_TICK = 0.25  # how often the daemon thread looks (whatever FLUSH_SECONDS is made)
 
 
 def redis_client() -> Any | None:
@@ -238,7 +239,7 @@ def _by_index(pending: Pending) -> dict[str, list[str]]:
 def _flush_when_idle() -> None:
     """The daemon thread: an idle process's counts reach Redis within ~FLUSH_SECONDS."""
     while True:
-        time.sleep(FLUSH_SECONDS / 4)
+        time.sleep(_TICK)
         if due():
             _flush_logged()
 
