@@ -44,5 +44,16 @@ def on_starting(server: Any) -> None:
     os.makedirs(directory, exist_ok=True)
 
 
+def worker_exit(server: Any, worker: Any) -> None:
+    """In the worker, as it leaves (a restart, SIGHUP, max_requests): its pending usage
+    counts go to Redis (usage.counters; atexit does the same where gunicorn is not used)."""
+    from usage import counters
+
+    try:
+        counters.flush()
+    except Exception:  # logged: a worker's exit must not fail on Redis
+        server.log.exception("usage counters: the exit flush failed")
+
+
 def child_exit(server: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)

@@ -3,8 +3,10 @@
 Two pieces, named in settings, so no view opts in:
 
 - ``NestedRateThrottle`` (DRF's DEFAULT_THROTTLE_CLASSES) runs in every API view once the
-  credential is known: it spends the request's buckets (orgs.ratelimits) and the usage
-  counters in one Redis round trip and refuses with 429 when any bucket is over.
+  credential is known: it counts the request's usage (buffered, ``usage.counters``) and
+  takes a token from each of its buckets (``orgs.ratelimits``: from what the process has
+  reserved, or one Redis round trip that reserves more and carries the pending usage), and
+  refuses with 429 when any bucket has none.
 - ``RateLimitMiddleware`` puts the headers of the tightest bucket on every ``/api/`` answer
   (except the health check). An answer given before the throttle could run (401 for a bad
   credential, 403 for a role, an unknown path) is counted afterwards by its principal or
@@ -59,12 +61,12 @@ def is_limited_path(path: str) -> bool:
     return path.startswith("/api/") and path not in EXEMPT_PATHS
 
 
-def _metering(context: Any, *, status: int | None = None) -> counters.Increments | None:
-    """Usage increments, spent in the same round trip as the rate-limit counts."""
-    if not isinstance(context, OrgContext):
-        return None
-    key_id = context.credential_id if context.credential == "api_key" else None
-    return counters.increments(org_id=context.org.pk, key_id=key_id, status=status, request=True)
+def _count_usage(context: Any, *, status: int | None = None, request: bool = True) -> None:
+    """This request (and its answer's class) in the usage counters (buffered: the next
+    round trip carries them)."""
+    if isinstance(context, OrgContext):
+        key_id = context.credential_id if context.credential == "api_key" else None
+        counters.count(org_id=context.org.pk, key_id=key_id, status=status, request=request)
 
 
 class NestedRateThrottle(BaseThrottle):
@@ -77,9 +79,10 @@ class NestedRateThrottle(BaseThrottle):
             return True
         context = request.auth
         buckets = buckets_for(request, context, scope=getattr(view, "rate_limit_scope", None))
-        spent = spend(buckets, request=request._request, usage=_metering(context))
-        note(request, spent)
+        _count_usage(context)  # first: it rides this request's round trip, if any
         request._request.usage_counted = True  # type: ignore[attr-defined]
+        spent = spend(buckets, request=request._request)
+        note(request, spent)
         self.over = [s for s in spent if s.exceeded]
         return not self.over
 
@@ -97,12 +100,12 @@ class RateLimitMiddleware:
             return response
         context = getattr(request, "auth", None)  # set by DRF's authentication, if it ran
         spent = noted(request)
-        if spent is None:  # answered before the throttle: count it now
-            spent = spend(
-                buckets_for(request, context),
-                request=request,
-                usage=_metering(context, status=response.status_code),
-            )
+        if spent is None:  # answered before the throttle (or it failed): count it now
+            if getattr(request, "usage_counted", False):  # (the throttle's spend failed)
+                _count_usage(context, status=response.status_code, request=False)
+            else:
+                _count_usage(context, status=response.status_code)
+            spent = spend(buckets_for(request, context), request=request)
             note(request, spent)
             over = [s for s in spent if s.exceeded]
             if over:
@@ -168,6 +171,7 @@ def admin_login(request: HttpRequest, extra_context: dict[str, Any] | None = Non
                 ),
             ],
             request=request,
+            exact=True,  # sign-in attempts: counted in Redis one by one, whatever the rate
         )  # fmt: skip
         over = [s for s in spent if s.exceeded]
         if over:

@@ -1,16 +1,35 @@
 """Rate limits on django-ratelimit's counters (Redis when REDIS_URL is set).
 
-Every API request spends one count in each of its buckets: its most specific principal (an
+Every API request takes one token from each of its buckets: its most specific principal (an
 API key, a person in an org, or a client address when anonymous) and, for an org's
 credential, the org's ceiling. A request must fit all of them. Buckets use django-ratelimit's
 fixed windows and cache keys (``group``, ``rate``, value, staggered window), so its
-``get_usage``/``is_ratelimited`` read the same counts; on Redis all buckets of a request,
-and its usage counters, are spent in ONE round trip: a Lua script (``SPEND_SCRIPT``, loaded
-once per Redis server, then called by its digest) runs django-ratelimit's add-then-incr for
-each bucket and the usage increments, atomically. (django-ratelimit's own ``get_usage``
-costs up to three round trips per bucket on Django's Redis cache: SET NX, EXISTS, INCR; a
-pipeline of the same commands costs one, but redis-py's Python to build and parse ten
-commands cost more CPU than the round trip.)
+``get_usage``/``is_ratelimited`` read the same counts.
+
+Reservations. The counts live in Redis; a process reserves a batch of a bucket's tokens in
+one atomic step (``SPEND_SCRIPT``: ``SET key 0 EX ttl NX``, ``INCRBY key k``; granted
+``clamp(limit - (count - k), 0, k)``) and spends them one per request without a round trip,
+reserving again when they run out. Grants are atomic, so no window ever admits more than its
+limit across all processes and hosts. A batch is at most ``RATE_RESERVATION_SECONDS`` of
+the bucket's rate, 1/16 of what the last look left, and ``RESERVE_CAP``; at least one. So
+small limits (a key at 10/m, 5/d, every abuse limit) and a bucket's last 1/16 go one token
+per round trip, exactly as before; only fast buckets (the org's 3000/m, a key's 600/m) batch.
+Once a reservation finds the count at the limit, the bucket is spent out for the rest of its
+window in this process (counts only grow within a window): a request it refuses costs no
+round trip and spends no other bucket's token (a refusal after a round trip keeps the other
+buckets' tokens for the next request). What a process holds is lost at its window's end (a
+new window is a new plan) and with the process; so a window may let in up to one batch per
+process fewer than its limit when a process stops getting requests while it holds some.
+Headers: Remaining is what the last look left plus what this process holds, exact for
+buckets reserved one token at a time, and high by what other processes reserved since for a
+batched one; Reset and Retry-After come from the window's end, exact.
+
+One round trip carries every bucket short of tokens (and tops up the request's others that
+run low) and every usage count pending in the process (``usage.counters``): a Lua script,
+loaded once per Redis server, then called by its digest. ``exact=True`` (every ``enforce*``
+path: sign-in, second factor, invitations, org creation, the admin's sign-in) and
+``RATE_RESERVATION_SECONDS=0`` count each request in Redis as it comes, refused or not:
+one round trip per request. A forked child holds nothing of its parent's reservations.
 
 Rates are ``"<count>/<period>"`` as django-ratelimit reads them: ``600/m``, ``300/15m``,
 ``20/h``, ``5/d``. Defaults come from settings; an org overrides them in
@@ -21,6 +40,8 @@ Rates are ``"<count>/<period>"`` as django-ratelimit reads them: ``600/m``, ``30
 import functools
 import hashlib
 import logging
+import os
+import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -104,21 +125,25 @@ class Bucket:
 
 @dataclass(frozen=True)
 class Spent:
-    """One bucket after this request was counted in it."""
+    """One bucket after this request took (or was refused) its token."""
 
     policy: str
-    count: int
+    count: int  # the shared count at this process's last look (``_Planned.seen``)
     limit: int
     window: int  # seconds
     reset_at: int  # epoch second at which the next window (a fresh count) starts
+    held: int = 0  # tokens this process still holds in the bucket, this request's taken
+    refused: bool | None = None  # None: refused when the count is past the limit
 
     @property
     def remaining(self) -> int:
-        return max(0, self.limit - self.count)
+        """What the last look left, plus what this process holds: exact with one round trip
+        per request; with reservations, high by what other processes reserved since."""
+        return max(0, self.limit - min(self.count, self.limit) + self.held)
 
     @property
     def exceeded(self) -> bool:
-        return self.count > self.limit
+        return self.count > self.limit if self.refused is None else self.refused
 
     def seconds_left(self, now: int | None = None) -> int:
         return max(1, self.reset_at - int(time.time() if now is None else now))
@@ -130,42 +155,54 @@ def tightest(spent: Iterable[Spent]) -> Spent | None:
     return max(spent, key=lambda s: (s.exceeded, -s.remaining, s.reset_at), default=None)
 
 
-class Increments(Protocol):
-    """Hash fields to add 1 to in the same round trip (``usage.counters.Increments``): each
-    of ``fields`` in each hash of ``names``, which then expire in ``ttl`` seconds and join
-    the set ``index``."""
+class PendingCounts(Protocol):
+    """Hash fields to add in a round trip (``usage.counters.Pending``): ``hashes[name][field]``
+    to add, each hash then joining the set ``index_of[name]``; all expire in ``ttl``."""
 
     @property
-    def names(self) -> list[str]: ...
+    def hashes(self) -> dict[str, dict[str, int]]: ...
     @property
-    def fields(self) -> list[str]: ...
-    @property
-    def index(self) -> str: ...
+    def index_of(self) -> dict[str, str]: ...
     @property
     def ttl(self) -> int: ...
 
 
-def spend(
-    buckets: Sequence[Bucket],
-    *,
-    request: Any = None,
-    usage: Increments | None = None,
-) -> list[Spent]:
-    """Count one request in each bucket and return their state. On Redis: one round trip
-    for all of them and the ``usage`` increments (``SPEND_SCRIPT``); without Redis (the
-    local run's memory cache) nothing is metered."""
+class Carried(Protocol):
+    """Counts waiting in the process for a round trip to Redis (``usage.counters``, which
+    stands above this module and registers itself with ``carry``)."""
+
+    def take(self) -> PendingCounts | None: ...
+    def give_back(self, pending: Any) -> None: ...
+    def due(self) -> bool: ...
+
+
+_carried: list[Carried] = []
+
+
+def carry(buffer: Carried) -> None:
+    """Every round trip takes ``buffer``'s pending counts along; when they are ``due`` and
+    no bucket needs Redis, a request makes the round trip for them."""
+    if buffer not in _carried:
+        _carried.append(buffer)
+
+
+RESERVE_CAP = 100  # tokens one reservation takes at most, whatever the rate
+
+
+def spend(buckets: Sequence[Bucket], *, request: Any = None, exact: bool = False) -> list[Spent]:
+    """Take one token from each bucket (one per occurrence) and return their state.
+
+    On Redis, with ``RATE_RESERVATION_SECONDS`` > 0 and not ``exact``: from the tokens this
+    process holds, reserving a batch from Redis (one round trip for every bucket short of
+    tokens, topping up the others that run low, carrying the pending usage counts) when one
+    has none left; a bucket known spent out for its window refuses with no round trip and
+    nothing else spent. ``exact`` (or ``RATE_RESERVATION_SECONDS=0``): one round trip per
+    call counting the request in every bucket, refused or not. Without Redis (the local
+    run's memory cache): django-ratelimit's own counting in the process."""
     now = int(time.time())
     planned = [_plan(bucket, now) for bucket in buckets]
     cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
-    if isinstance(cache, RedisCache):
-        keys = [_redis_key(cache, p) for p in planned]
-        ttls = [p.period + EXPIRATION_FUDGE for p in planned]
-        args: list[Any] = [len(planned), *ttls]
-        if usage is not None:
-            keys += [*usage.names, usage.index]
-            args += [usage.ttl, *usage.fields]
-        counts = [int(c) for c in _run_spend_script(cache._cache, keys, args)]  # type: ignore[attr-defined]
-    else:  # the local run's per-process memory: django-ratelimit's own path
+    if not isinstance(cache, RedisCache):  # the local run's per-process memory
         counts = [
             (
                 get_usage(
@@ -175,17 +212,101 @@ def spend(
             )["count"]
             for b in planned
         ]  # fmt: skip
-    return [
-        Spent(policy=p.policy, count=count, limit=p.limit, window=p.period, reset_at=p.window + 1)
-        for p, count in zip(planned, counts, strict=True)
-    ]
+        return [
+            _spent(p, count, refused=count > p.limit)
+            for p, count in zip(planned, counts, strict=True)
+        ]
+    seconds = 0 if exact else _reserve_seconds()
+    if not seconds:
+        counts = _round_trip(cache, [(p, 1) for p in planned])
+        return [
+            _spent(p, count, refused=count > p.limit)
+            for p, count in zip(planned, counts, strict=True)
+        ]
+    return _spend_held(cache, planned, seconds)
+
+
+def _counted(planned: list["_Planned"], counts: list[int]) -> list[Spent]:
+    """Counted one by one: refused past the limit."""
+    return [_spent(p, c, refused=c > p.limit) for p, c in zip(planned, counts, strict=True)]
+
+
+def _spent(p: "_Planned", count: int, *, refused: bool, held: int = 0) -> Spent:
+    return Spent(p.policy, count, p.limit, p.period, p.window + 1, held, refused)
+
+
+def _spend_held(cache: Any, planned: list["_Planned"], seconds: int) -> list[Spent]:
+    need: dict[_Planned, int] = {}
+    for p in planned:
+        need[p] = need.get(p, 0) + 1
+    with _lock:
+        short = [p for p, n in need.items() if p.held < n]
+        if any(p.spent_out for p in short):  # known spent for this window: no round trip
+            return _take(planned, need)
+        if not short and not any(c.due() for c in _carried):
+            return _take(planned, need)  # every token at hand: no round trip
+        reserve = []  # the buckets short of tokens, and the others running low
+        for p, n in need.items():
+            batch = p.batch(seconds)
+            if p.held < n:
+                reserve.append((p, max(batch, n - p.held)))
+            elif p.held * 2 < batch and not p.spent_out:
+                reserve.append((p, batch))
+    counts = _round_trip(cache, reserve)  # outside the lock: threads reserve side by side
+    with _lock:
+        for (p, k), count in zip(reserve, counts, strict=True):
+            p.held += max(0, min(p.limit - (count - k), k))  # atomic in Redis: never above
+            p.seen = max(p.seen, count)
+            p.spent_out = p.spent_out or count >= p.limit  # counts only grow in a window
+        return _take(planned, need)
+
+
+def _take(planned: list["_Planned"], need: dict["_Planned", int]) -> list[Spent]:
+    """Under ``_lock``: this request's tokens from every bucket, or from none when one has
+    too few (a refused request spends nothing else)."""
+    short = {p for p, n in need.items() if p.held < n}
+    if not short:
+        for p, n in need.items():
+            p.held -= n
+    return [_spent(p, p.seen, refused=p in short, held=p.held) for p in planned]
+
+
+def _round_trip(cache: Any, reserve: Sequence[tuple["_Planned", int]]) -> list[int]:
+    """One EVALSHA: ``k`` tokens reserved in each bucket (the shared count after, each)
+    and every pending usage count added; a failed trip puts the usage counts back."""
+    keys = [_redis_key(cache, p) for p, _ in reserve]
+    args: list[Any] = [len(reserve), 0, 0]
+    for p, k in reserve:
+        args += [p.period + EXPIRATION_FUDGE, k]
+    carrier = _carried[0] if _carried else None
+    pending = carrier.take() if carrier is not None else None
+    if pending is not None:
+        indexes = list(dict.fromkeys(pending.index_of.values()))
+        position = {index: n for n, index in enumerate(indexes, 1)}
+        keys += [*pending.hashes, *indexes]
+        args[1:3] = [len(pending.hashes), pending.ttl]
+        for name, fields in pending.hashes.items():
+            args += [position[pending.index_of[name]], len(fields)]
+            for field, n in fields.items():
+                args += [field, n]
+    try:
+        return [int(c) for c in _run_spend_script(cache._cache, keys, args)]
+    except BaseException:
+        if carrier is not None and pending is not None:
+            carrier.give_back(pending)
+        raise
 
 
 class _Planned:
-    """A bucket in its current window: its parsed rate, django-ratelimit's window and (once
-    asked for) its key in Redis."""
+    """A bucket in its current window: its parsed rate, django-ratelimit's window, (once
+    asked for) its key in Redis, and this process's reservation: ``held`` tokens, the
+    shared count ``seen`` at the last reservation, ``spent_out`` once that count reached the
+    limit (nothing more to reserve in this window). Under ``_lock``."""
 
-    __slots__ = ("group", "key", "key_of", "limit", "period", "policy", "rate", "value", "window")
+    __slots__ = (
+        "group", "held", "key", "key_of", "limit", "period", "policy", "rate", "seen",
+        "spent_out", "value", "window",
+    )  # fmt: skip
 
     def __init__(self, bucket: Bucket, limit: int, period: int, window: int) -> None:
         self.group, self.value, self.rate, self.policy = (
@@ -195,11 +316,43 @@ class _Planned:
         self.window = window  # the window's last second (django-ratelimit's _get_window)
         self.key: str = ""
         self.key_of: Any = None  # the cache ``key`` was made by
+        self.held = self.seen = 0
+        self.spent_out = False
+
+    def batch(self, seconds: int) -> int:
+        """Tokens to reserve: at most ``seconds`` of the rate, 1/16 of what the last look
+        left and RESERVE_CAP; at least one. Small limits (below 16 a second or so) and a
+        bucket's last 1/16 go one at a time."""
+        return max(
+            1, min(self.limit * seconds // self.period, (self.limit - self.seen) // 16, RESERVE_CAP)
+        )
 
 
 # (group, value, rate, policy) -> the bucket's plan while its window lasts: the parsed rate,
-# the window and the Redis key change once a period, not per request.
+# the window and the Redis key change once a period, not per request; a new window is a new
+# plan, holding nothing.
 _plans: dict[tuple[str, str, str, str], _Planned] = {}
+_lock = threading.Lock()  # the plans' reservations (gthread and ASGI servers run threads)
+
+
+def forget_local_state() -> None:
+    """Drop every plan and what it holds (a forked child: its parent's tokens are the
+    parent's to spend; tests, after emptying Redis)."""
+    global _lock
+    _plans.clear()
+    _lock = threading.Lock()  # (a lock a parent's thread held at fork would never open)
+
+
+os.register_at_fork(after_in_child=forget_local_state)
+
+
+_reserve: list[int] = []  # RATE_RESERVATION_SECONDS, read from the settings once
+
+
+def _reserve_seconds() -> int:
+    if not _reserve:
+        _reserve.append(max(0, int(getattr(settings, "RATE_RESERVATION_SECONDS", 0))))
+    return _reserve[0]
 
 
 def _plan(bucket: Bucket, now: int) -> _Planned:
@@ -227,25 +380,29 @@ def _redis_key(cache: Any, planned: _Planned) -> str:
     return planned.key
 
 
-# KEYS: the buckets' counters, then (when metered) the usage hashes and the day's index.
-# ARGV: the number of buckets, each bucket's TTL, then the usage TTL and fields (+1 each).
+# KEYS: the buckets' counters, then the usage hashes, then the days' indexes of those hashes.
+# ARGV: the number of buckets, of usage hashes, the usage TTL; each bucket's TTL and tokens to
+# reserve; each usage hash's index (1-based among the indexes), its number of fields, and
+# each field with what to add. Returns each bucket's count after its reservation.
 SPEND_SCRIPT = """
-local n = tonumber(ARGV[1])
+local n, m, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local counts = {}
+local a = 4
 for i = 1, n do
-  redis.call('SET', KEYS[i], 0, 'EX', ARGV[i + 1], 'NX')
-  counts[i] = redis.call('INCR', KEYS[i])
+  redis.call('SET', KEYS[i], 0, 'EX', ARGV[a], 'NX')
+  counts[i] = redis.call('INCRBY', KEYS[i], ARGV[a + 1])
+  a = a + 2
 end
-if #KEYS > n then
-  local ttl = ARGV[n + 2]
-  local index = KEYS[#KEYS]
-  for i = n + 1, #KEYS - 1 do
-    for j = n + 3, #ARGV do
-      redis.call('HINCRBY', KEYS[i], ARGV[j], 1)
-    end
-    redis.call('EXPIRE', KEYS[i], ttl)
-    redis.call('SADD', index, KEYS[i])
+for i = n + 1, n + m do
+  local index = KEYS[n + m + tonumber(ARGV[a])]
+  local fields = tonumber(ARGV[a + 1])
+  a = a + 2
+  for _ = 1, fields do
+    redis.call('HINCRBY', KEYS[i], ARGV[a], ARGV[a + 1])
+    a = a + 2
   end
+  redis.call('EXPIRE', KEYS[i], ttl)
+  redis.call('SADD', index, KEYS[i])
   redis.call('EXPIRE', index, ttl)
 end
 return counts
@@ -303,6 +460,8 @@ def _default_rates() -> dict[str, str]:
 def _forget_default_rates(*, setting: str, **kwargs: Any) -> None:
     if setting in POLICY_SETTINGS.values():
         _defaults.clear()
+    if setting == "RATE_RESERVATION_SECONDS":
+        _reserve.clear()
 
 
 def key_rate(own: str | None, org_key_rate: str) -> str:
@@ -371,14 +530,15 @@ def enforce(request: Any, *, group: str, key: str | Callable[..., str], rate: st
     """Count this request against ``rate`` for ``key`` (``"ip"`` or ``(group, request) ->
     value``); past the limit, raise 429. The bucket joins the request's headers."""
     value = address_value(request) if key == "ip" else key(group, request)  # type: ignore[operator]
-    spent = spend([Bucket(group, group, value, rate)], request=http_request(request))
+    spent = spend([Bucket(group, group, value, rate)], request=http_request(request), exact=True)
     note(request, spent)
     refuse_if_exceeded(spent)
 
 
 def enforce_all(request: Any, buckets: Sequence[Bucket]) -> None:
-    """Several extra buckets in one round trip; past any of them, 429."""
-    spent = spend(buckets, request=http_request(request))
+    """Several extra buckets in one round trip (exact: no reservations, whatever the
+    rates); past any of them, 429."""
+    spent = spend(buckets, request=http_request(request), exact=True)
     note(request, spent)
     refuse_if_exceeded(spent)
 

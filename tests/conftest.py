@@ -27,7 +27,14 @@ def _fresh_rate_limits():
     client address and org): each test starts with fresh ones, as a new minute would."""
     from django.core.cache import cache
 
+    from orgs.ratelimits import forget_local_state
+    from usage import counters
+
+    counters.flush()  # an earlier test's pending usage counts, before Redis is emptied
     cache.clear()
+    forget_local_state()  # and what this process held of the buckets Redis just forgot
+    yield
+    counters.flush()  # nothing left pending when the session's Redis stops
 
 
 @pytest.fixture

@@ -6,9 +6,24 @@ per request. ``manage.py rollup_usage`` copies them into PostgreSQL (usage.model
 ``5xx`` (counted once the answer is known); ``2xx`` is what remains. They expire after
 ``USAGE_REDIS_DAYS`` days, so the rollup must run more often than that (hourly is plenty).
 Without Redis (the local run's memory cache) nothing is metered.
+
+Counts are buffered in the process (``{hash: {field: n}}``, the day fixed when counted) and
+added to Redis in bulk: by the next rate-limit round trip (``orgs.ratelimits`` carries the
+whole buffer in its script), or on their own (``flush``, one pipeline) once the oldest
+pending count is ``FLUSH_SECONDS`` old (at the next request, or by a daemon thread in an
+idle process), at process exit (``atexit``, gunicorn's ``worker_exit``), and before every
+read of the counters (``read_*``: a client reading its usage on the worker that served it
+sees its own requests; the rollup reads several days back, so a late flush is still rolled
+up). A forked child starts with an empty buffer: its parent's counts are the parent's to
+add. A flush that fails (Redis unreachable) keeps its counts for the next one.
 """
 
+import atexit
 import functools
+import logging
+import os
+import threading
+import time
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -18,8 +33,14 @@ from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.utils import timezone
 
+from orgs import ratelimits
+
+logger = logging.getLogger(__name__)
+
 PREFIX = "tnt:usage"
 FIELDS = ("requests", "3xx", "4xx", "5xx")
+FLUSH_SECONDS = 1.0  # the oldest pending count waits at most about this long
+_TICK = 0.25  # how often the daemon thread looks (whatever FLUSH_SECONDS is made)
 
 
 def redis_client() -> Any | None:
@@ -84,20 +105,153 @@ def _index(day: date) -> str:
     return f"{PREFIX}:{day.isoformat()}:index"
 
 
+def count(*, org_id: int, key_id: int | None, status: int | None = None, request: bool) -> None:
+    """Buffer one request's counts (``request``: the request itself; ``status``: its
+    answer's class, 2xx costing nothing); Redis gets them with the next round trip."""
+    added = increments(org_id=org_id, key_id=key_id, status=status, request=request)
+    if added is not None and isinstance(caches["default"], RedisCache):
+        _buffer.add(added)
+
+
 def count_answer(*, org_id: int, key_id: int | None, status: int) -> None:
-    """Count an answer that is not a 2xx (one round trip; 2xx answers cost none)."""
-    added = increments(org_id=org_id, key_id=key_id, status=status, request=False)
-    client = redis_client() if added is not None else None
-    if client is None or added is None:
+    """Count an answer that is not a 2xx (buffered: no round trip of its own)."""
+    count(org_id=org_id, key_id=key_id, status=status, request=False)
+
+
+@dataclass
+class Pending:
+    """Counts taken out of the buffer for one round trip: ``hashes[name][field]`` to add,
+    each hash then joining its day's index ``index_of[name]``; all expire in ``ttl``."""
+
+    hashes: dict[str, dict[str, int]]
+    index_of: dict[str, str]
+    ttl: int
+
+
+class _Buffer:
+    """This process's counts not yet in Redis; ``since``: when the oldest was counted
+    (``time.monotonic()``; 0 when empty)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.hashes: dict[str, dict[str, int]] = {}
+        self.index_of: dict[str, str] = {}
+        self.since = 0.0
+        self.flusher_pid = 0
+
+    def add(self, added: Increments) -> None:
+        with self.lock:
+            for name in added.names:
+                fields = self.hashes.get(name)
+                if fields is None:
+                    fields = self.hashes[name] = {}
+                    self.index_of[name] = added.index
+                for field in added.fields:
+                    fields[field] = fields.get(field, 0) + 1
+            if not self.since:
+                self.since = time.monotonic()
+                if self.flusher_pid != os.getpid():
+                    self.flusher_pid = os.getpid()
+                    threading.Thread(
+                        target=_flush_when_idle, name="usage-flush", daemon=True
+                    ).start()
+
+    def take(self) -> Pending | None:
+        with self.lock:
+            if not self.hashes:
+                return None
+            taken = Pending(self.hashes, self.index_of, settings.USAGE_REDIS_DAYS * 86400)
+            self.hashes, self.index_of, self.since = {}, {}, 0.0
+            return taken
+
+    def give_back(self, pending: Pending) -> None:
+        """A round trip that failed: its counts wait for the next one (none lost)."""
+        with self.lock:
+            for name, fields in pending.hashes.items():
+                mine = self.hashes.setdefault(name, {})
+                for field, n in fields.items():
+                    mine[field] = mine.get(field, 0) + n
+                self.index_of[name] = pending.index_of[name]
+            if not self.since:
+                self.since = time.monotonic()
+
+    def due(self) -> bool:
+        """The oldest pending count has waited ``FLUSH_SECONDS`` (read without the lock: a
+        stale answer only moves a flush by one request)."""
+        since = self.since
+        return bool(since) and time.monotonic() - since >= FLUSH_SECONDS
+
+    def forget(self) -> None:
+        """In a forked child: the parent's counts are the parent's (and its lock may have
+        been held by a thread the child does not have)."""
+        self.__init__()  # type: ignore[misc]
+
+
+_buffer = _Buffer()
+os.register_at_fork(after_in_child=_buffer.forget)
+ratelimits.carry(_buffer)  # every rate-limit round trip takes the pending counts along
+
+
+def take() -> Pending | None:
+    """Everything pending, for a round trip that carries it (``give_back`` if it fails)."""
+    return _buffer.take()
+
+
+def give_back(pending: Pending) -> None:
+    _buffer.give_back(pending)
+
+
+def due() -> bool:
+    return _buffer.due()
+
+
+def flush() -> None:
+    """Add every pending count to Redis now: one pipelined round trip (none when nothing is
+    pending). On a Redis error the counts stay pending and the error is raised."""
+    pending = _buffer.take()
+    if pending is None:
+        return
+    client = redis_client()
+    if client is None:  # no Redis (the cache changed under a test): nothing is metered
         return
     pipe = client.pipeline(transaction=False)
-    for name in added.names:
-        for field in added.fields:
-            pipe.hincrby(name, field, 1)
-        pipe.expire(name, added.ttl)
-    pipe.sadd(added.index, *added.names)
-    pipe.expire(added.index, added.ttl)
-    pipe.execute()
+    for name, fields in pending.hashes.items():
+        for field, n in fields.items():
+            pipe.hincrby(name, field, n)
+        pipe.expire(name, pending.ttl)
+    for index, names in _by_index(pending).items():
+        pipe.sadd(index, *names)
+        pipe.expire(index, pending.ttl)
+    try:
+        pipe.execute()
+    except BaseException:
+        _buffer.give_back(pending)
+        raise
+
+
+def _by_index(pending: Pending) -> dict[str, list[str]]:
+    by_index: dict[str, list[str]] = {}
+    for name, index in pending.index_of.items():
+        by_index.setdefault(index, []).append(name)
+    return by_index
+
+
+def _flush_when_idle() -> None:
+    """The daemon thread: an idle process's counts reach Redis within ~FLUSH_SECONDS."""
+    while True:
+        time.sleep(_TICK)
+        if due():
+            _flush_logged()
+
+
+def _flush_logged() -> None:
+    try:
+        flush()
+    except Exception as error:  # kept pending: the next flush or round trip retries
+        logger.warning("usage counters: flush failed (%s); the counts stay pending", error)
+
+
+atexit.register(_flush_logged)
 
 
 @dataclass(frozen=True)
@@ -117,6 +271,7 @@ class Counted:
 
 def read_day(day: date) -> list[Counted]:
     """Every counter of ``day`` as it stands in Redis now (for the rollup)."""
+    flush()  # this process's pending counts first
     client = redis_client()
     if client is None:
         return []
@@ -125,7 +280,9 @@ def read_day(day: date) -> list[Counted]:
 
 
 def read_one(*, org_id: int, key_id: int | None, days: list[date]) -> dict[date, Counted]:
-    """One org's (or one key's) live counters on ``days``, in one round trip."""
+    """One org's (or one key's) live counters on ``days``, in one round trip (after this
+    process's pending counts, when there are any)."""
+    flush()  # this process's pending counts first
     client = redis_client()
     if client is None or not days:
         return {}
@@ -134,7 +291,9 @@ def read_one(*, org_id: int, key_id: int | None, days: list[date]) -> dict[date,
 
 
 def read_many(*, org_id: int, key_ids: list[int | None], days: list[date]) -> list[Counted]:
-    """Live counters of several keys (``None``: the org) on ``days``, in one round trip."""
+    """Live counters of several keys (``None``: the org) on ``days``, in one round trip
+    (after this process's pending counts, when there are any)."""
+    flush()  # this process's pending counts first
     client = redis_client()
     if client is None:
         return []

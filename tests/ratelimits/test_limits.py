@@ -133,9 +133,10 @@ def test_django_ratelimit_reads_the_same_counters():
     assert usage["count"] == 2
 
 
-def test_a_key_request_costs_one_redis_round_trip(org, monkeypatch):
-    """One script call for every bucket and the usage counters; django-ratelimit's get_usage
-    would cost up to three per bucket (SET NX, EXISTS, INCR): six for key + org."""
+def test_a_key_request_within_its_reservation_costs_no_redis_round_trip(org, monkeypatch):
+    """The first request reserved a batch of the key's tokens (600/m: 10) and of the org's
+    (3000/m: 50) in one script call; the next is spent from them, with no round trip.
+    (Exact mode, one per request: tests/ratelimits/test_reservations.py.)"""
     _, raw = make_key(org)
     client = with_key(raw)
     client.get("/api/users/me")  # the last-used marker is now set for a minute
@@ -143,15 +144,15 @@ def test_a_key_request_costs_one_redis_round_trip(org, monkeypatch):
     real_send = redis.connection.AbstractConnection.send_packed_command
 
     def send(self, command, *args, **kwargs):
-        # One call per round trip (a pipeline sends all its commands in one); the command's
-        # name is the first bulk string of the first command.
         packed = b"".join(command) if isinstance(command, list) else command
         trips.append(packed.split(b"\r\n")[2].decode())
         return real_send(self, command, *args, **kwargs)
 
     monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", send)
-    assert client.get("/api/users/me").status_code == 200
-    assert trips == ["EVALSHA"]
+    response = client.get("/api/users/me")
+    assert response.status_code == 200
+    assert trips == []
+    assert response["X-RateLimit-Remaining"] == "598"
 
 
 @pytest.mark.parametrize(

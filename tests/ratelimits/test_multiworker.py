@@ -24,7 +24,7 @@ from tests.config.test_deploy import PRODUCTION
 from tests.factories import MembershipFactory, OrgFactory
 from tests.harness.asgi import database_env
 from tests.harness.postgres import free_port
-from usage.counters import today
+from usage.counters import PREFIX, redis_client, today
 from usage.models import DailyUsage
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,6 +36,9 @@ LIMITS = {
     "LOGIN_RATE": "3/d",
     # As behind one load balancer: the test client plays it, appending the caller's address.
     "TRUSTED_PROXY_COUNT": "1",
+    # Reservations of 10 s of a bucket's rate: a 120/m key reserves 7 tokens at a time, while
+    # the small limits here stay one by one (10/m: 1; 3/5s: 1).
+    "RATE_RESERVATION_SECONDS": "10",
 }
 
 
@@ -131,6 +134,17 @@ def test_a_burst_of_100_lets_at_most_10_through_across_both_workers(server):
     assert len(server.workers()) == 2
 
 
+def test_a_burst_on_a_batched_bucket_never_gets_more_than_its_limit_through(server):
+    """Each worker reserves the key's tokens 7 at a time; together they never let more
+    than 120 in, and fall short by at most what a worker still holds (a batch each)."""
+    key, raw = make_key(OrgFactory.create(), rate_limit="120/m")
+    wait_for_a_fresh_window(str(key.pk), 60, needed=30)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(lambda _: get(server, raw).status_code, range(400)))
+    assert set(statuses) == {200, 429}
+    assert 120 - 2 * 7 <= statuses.count(200) <= 120, statuses.count(200)
+
+
 def test_the_org_ceiling_stops_two_keys_each_under_their_own_limit(server):
     org = OrgFactory.create(settings={"rate_limits": {"org": "6/d"}})
     (_, a), (_, b) = make_key(org, rate_limit="10/d"), make_key(org, rate_limit="10/d")
@@ -216,6 +230,15 @@ def test_usage_counts_match_the_requests_and_survive_a_worker_restart(server):
     server.wait_until_up()
     for _ in range(3):
         assert get(server, raw).status_code == 200
+    # Each worker adds its counts to Redis within about a second of counting them (and the
+    # worker that answers the read adds its own first): wait for the other worker's.
+    name = f"{PREFIX}:{today().isoformat()}:{org.pk}:key:{key.pk}"
+    redis = redis_client()
+    assert redis is not None
+    deadline = time.monotonic() + 10
+    while int(redis.hget(name, "requests") or 0) < 12:
+        assert time.monotonic() < deadline, redis.hgetall(name)
+        time.sleep(0.1)
     body = get(server, raw, f"/api/usage?key_id={key.pk}").json()
     day = body["days"][-1]
     assert day["day"] == today().isoformat()

@@ -1,7 +1,13 @@
 """Usage metering: counted in Redis per request, rolled up into PostgreSQL, read per day."""
 
 import io
+import runpy
+import subprocess
+import sys
+import time
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -12,6 +18,7 @@ from rest_framework.test import APIClient
 
 from apikeys.services import api_key_create
 from audit.actors import Actor
+from usage import counters
 from usage.counters import today
 from usage.models import DailyUsage
 
@@ -149,3 +156,83 @@ def test_a_range_lists_every_day_oldest_first(org, as_member):
         (start + timedelta(days=n)).isoformat() for n in range(7)
     ]
     assert (body["from"], body["to"]) == (start.isoformat(), end.isoformat())
+
+
+def usage_redis() -> Any:
+    client = counters.redis_client()
+    assert client is not None
+    return client
+
+
+def redis_hash(org, key=None):
+    base = f"{counters.PREFIX}:{today().isoformat()}:{org.pk}"
+    name = f"{base}:key:{key.pk}" if key is not None else f"{base}:org"
+    return {k.decode(): int(v) for k, v in usage_redis().hgetall(name).items()}
+
+
+def test_after_a_flush_redis_holds_exactly_the_requests_and_answer_classes(org, as_member):
+    key, raw = key_of(as_member(org, role="owner"))
+    client = with_key(raw)
+    for path, status in [("/api/users/me", 200)] * 4 + [("/api/members/999999", 404)] * 3:
+        assert client.get(path).status_code == status
+    counters.flush()
+    assert redis_hash(org, key) == {"requests": 7, "4xx": 3}
+    assert redis_hash(org) == {"requests": 7, "4xx": 3}
+    index = f"{counters.PREFIX}:{today().isoformat()}:index"
+    assert usage_redis().ttl(index) > 86400
+    counters.flush()  # nothing pending: nothing added twice
+    assert redis_hash(org, key) == {"requests": 7, "4xx": 3}
+
+
+def test_an_idle_process_adds_its_counts_within_the_flush_interval(org, as_member):
+    key, raw = key_of(as_member(org, role="owner"))
+    client = with_key(raw)
+    client.get("/api/users/me")  # reserved tokens; its count rode that round trip
+    client.get("/api/users/me")  # spent from them: its count waits in the process
+    counted = time.monotonic()
+    assert redis_hash(org, key).get("requests", 0) == 1
+    while redis_hash(org, key).get("requests", 0) < 2:  # the daemon thread's flush
+        assert time.monotonic() - counted < counters.FLUSH_SECONDS + 1, redis_hash(org, key)
+        time.sleep(0.05)
+    assert redis_hash(org, key) == {"requests": 2}
+
+
+def test_a_usage_read_includes_the_requests_this_process_still_holds(org, as_member, monkeypatch):
+    monkeypatch.setattr(counters, "FLUSH_SECONDS", 3600)  # no flush but the read's own
+    owner = as_member(org, role="owner")
+    key, raw = key_of(owner)
+    client = with_key(raw)
+    for _ in range(5):
+        client.get("/api/users/me")
+    assert redis_hash(org, key)["requests"] == 1  # the rest still pending in this process
+    assert usage(owner, key_id=key.pk)["days"][-1]["requests"] == 5
+
+
+COUNT_THEN_EXIT = """
+import django
+django.setup()
+from usage import counters
+for _ in range(3):
+    counters.count(org_id={org}, key_id=None, status=404, request=True)
+print("counted")
+"""
+
+
+def test_a_process_that_exits_adds_its_pending_counts(org, subprocess_env):
+    result = subprocess.run(  # exits well within the flush interval: atexit adds them
+        [sys.executable, "-c", COUNT_THEN_EXIT.format(org=org.pk)],
+        env={**subprocess_env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.stdout.strip() == "counted", result.stderr[-2000:]
+    assert redis_hash(org) == {"requests": 3, "4xx": 3}
+
+
+def test_a_gunicorn_worker_adds_its_pending_counts_as_it_exits(org, monkeypatch, tmp_path):
+    # (the settings file names a metrics directory when none is set: not this process's)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    conf = runpy.run_path(str(Path(__file__).resolve().parents[2] / "config/gunicorn.conf.py"))
+    counters.count(org_id=org.pk, key_id=None, status=None, request=True)
+    assert redis_hash(org) == {}
+    conf["worker_exit"](server=None, worker=None)
+    assert redis_hash(org) == {"requests": 1}
