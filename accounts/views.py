@@ -560,7 +560,8 @@ class AccountSessionEndPage(PortalSignedInView):
         if not ended:
             raise Http404("No such session")
         if session_id == session_public_id(request.session.session_key or ""):
-            return HttpResponseRedirect(reverse("login"))  # that was this browser
+            request.session.flush()  # that was this browser: nothing may save it back
+            return HttpResponseRedirect(reverse("login"))
         messages.success(request, "Signed out of that session.")
         return HttpResponseRedirect(reverse("account"))
 
