@@ -226,3 +226,96 @@ def test_a_sessions_signed_text_is_decoded_once_and_each_request_gets_its_own_co
     settings.SECRET_KEY_FALLBACKS = ["an older key " * 4]
     assert client.get("/api/users/me").status_code == 200
     assert len(decodes) == 2
+
+
+# --- An ended session stays ended, whatever Redis held -------------------------------------
+
+
+def _cache_key(key):
+    from accounts.session_store import CachedDatabaseStore
+
+    return CachedDatabaseStore.cache_key_prefix + key
+
+
+def test_a_redis_copy_written_back_before_commit_is_deleted_on_commit(
+    org, django_capture_on_commit_callbacks
+):
+    # Sign out everywhere deletes the row in its transaction and the Redis copy at once; a
+    # request in between misses Redis, sees the row (not deleted yet for it) and writes it
+    # back. The delete on COMMIT takes that copy away.
+    from django.core.cache import caches
+    from django.db import transaction
+
+    from accounts.services import end_browser_sessions
+
+    membership = MembershipFactory.create(org=org)
+    client = cookie_client(membership)
+    stale = caches["default"].get(_cache_key(client.session_key))
+    assert stale is not None
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        assert end_browser_sessions(membership.user) == 1
+        caches["default"].set(_cache_key(client.session_key), stale)  # the racing request
+    assert caches["default"].get(_cache_key(client.session_key)) is None
+    assert client.get("/api/users/me").status_code == 401
+
+
+def test_a_load_that_missed_redis_does_not_write_redis(org, monkeypatch):
+    # The racing request that read the row before COMMIT finishes after the delete on
+    # COMMIT: its load must not write what it read into Redis, where pages would read it.
+    from django.core.cache import caches
+
+    from accounts.models import BrowserSession
+    from accounts.services import end_browser_sessions
+
+    membership = MembershipFactory.create(org=org)
+    client = cookie_client(membership)
+    key = client.session_key
+    assert client.get("/account/").status_code == 200  # the portal, Django's way
+    row = BrowserSession.objects.get(session_key=key)  # what the racing request read
+    end_browser_sessions(membership.user)
+    assert caches["default"].get(_cache_key(key)) is None
+    monkeypatch.setattr(SessionStore, "_get_session_from_db", lambda store: row)
+    assert SessionStore(session_key=key).load()["_auth_user_id"] == str(membership.user_id)
+    monkeypatch.undo()
+    assert caches["default"].get(_cache_key(key)) is None
+    assert client.get("/account/")["Location"].startswith("/login/")
+    assert client.get("/api/users/me").status_code == 401
+
+
+@pytest.mark.parametrize("touch_due", [False, True])
+def test_a_stale_redis_copy_without_a_row_is_no_credential_and_is_not_kept(
+    org, settings, touch_due
+):
+    from django.core.cache import caches
+
+    from accounts.models import BrowserSession
+    from accounts.session_store import SEEN_KEY
+
+    membership = MembershipFactory.create(org=org)
+    client = cookie_client(membership)
+    key = client.session_key
+    stale = caches["default"].get(_cache_key(key))
+    if touch_due:
+        stale[SEEN_KEY] -= settings.SESSION_TOUCH_SECONDS + 1
+    BrowserSession.objects.filter(session_key=key).delete()  # the session ended ...
+    caches["default"].set(_cache_key(key), stale)  # ... but Redis holds what it was
+    response = client.get("/api/users/me")
+    assert response.status_code == 401
+    assert response.cookies[settings.SESSION_COOKIE_NAME].value == ""  # the cookie deleted
+    assert caches["default"].get(_cache_key(key)) is None
+    assert not BrowserSession.objects.filter(session_key=key).exists()
+    assert response.wsgi_request.session.is_empty()
+    assert client.get("/account/")["Location"].startswith("/login/")  # pages too
+
+
+def test_a_live_row_without_a_membership_is_not_an_ended_session(user):
+    # Told apart from no row: the person stays signed in (the session kept, the cookie
+    # too), with no org to act in: no API credential.
+    key = browser_session_open(user=user, org_id=None, context=RequestContext())
+    client = CookieClient()
+    client.cookies[settings.SESSION_COOKIE_NAME] = key
+    response = client.get("/api/users/me")
+    assert response.status_code == 401
+    assert response.wsgi_request.session["_auth_user_id"] == str(user.pk)
+    assert settings.SESSION_COOKIE_NAME not in response.cookies
+    assert SessionStore().exists(key)
