@@ -23,7 +23,9 @@ from accounts.credential_rows import (
 )
 from accounts.models import BrowserSession, User
 from accounts.session_store import (
+    META_KEY,
     ORG_KEY,
+    SEEN_KEY,
     CachedDatabaseStore,
     DatabaseStore,
     acting_org_id,
@@ -240,15 +242,24 @@ def _signed_in_by_session_row(request: HttpRequest, session: Any) -> Membership 
 # whenever the session is saved (at most once per SESSION_TOUCH_SECONDS in between), so a
 # signed-in browser's requests decode the same text over and over: Django's signing (a key
 # derivation and an HMAC per key, base64, JSON) was ~8% of a session request's CPU.
+# Only data made of what a signed-in session holds is remembered (``services.session_data``,
+# and what social-core leaves after a Google sign-in: the provider's name and ``next``): a
+# session briefly holds a secret shown once (a new API key, a webhook's signing secret),
+# which must not outlive it in this process's memory.
 _decoded_by_text: dict[tuple[Any, ...], dict[str, Any]] = {}
 _DECODED_MAX = 4096
+_REMEMBERED_KEYS = frozenset(
+    {SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY, ORG_KEY, META_KEY, SEEN_KEY}
+    | {"social_auth_last_login_backend", "next"}
+)
 
 
 def _decoded(session: Any, text: str) -> dict[str, Any]:
     """``session.decode(text)`` (the store's own: Django's signing, salt and serializer; {}
     for anything that does not verify), remembered per (text, store class, SECRET_KEY and
-    its fallbacks, serializer) when it verified. A copy each time: the request may change
-    its session. A text that did not verify is decoded (and logged by Django) every time."""
+    its fallbacks, serializer) when it verified and holds nothing but ``_REMEMBERED_KEYS``.
+    A copy each time: the request may change its session. A text that did not verify is
+    decoded (and logged by Django) every time."""
     key = (
         text,
         type(session),
@@ -261,6 +272,8 @@ def _decoded(session: Any, text: str) -> dict[str, Any]:
         data = session.decode(text)
         if not data:
             return {}
+        if not _REMEMBERED_KEYS.issuperset(data):
+            return data  # decoded for this request alone
         if len(_decoded_by_text) >= _DECODED_MAX:
             _decoded_by_text.clear()
         _decoded_by_text[key] = data

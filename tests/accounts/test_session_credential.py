@@ -319,3 +319,33 @@ def test_a_live_row_without_a_membership_is_not_an_ended_session(user):
     assert response.wsgi_request.session["_auth_user_id"] == str(user.pk)
     assert settings.SESSION_COOKIE_NAME not in response.cookies
     assert SessionStore().exists(key)
+
+
+def test_a_session_holding_a_secret_is_decoded_but_not_remembered(org, monkeypatch):
+    # A new API key or webhook secret sits in the session until the page shows it once;
+    # the decoded-data cache must not keep it beyond the request.
+    from accounts import session_auth
+
+    client = cookie_client(MembershipFactory.create(org=org))
+    store = SessionStore(session_key=client.session_key)
+    store["portal_new_api_key"] = {"id": 1, "key": "tnt_live_not_for_memory"}
+    store.save()
+    decodes = []
+    original = SessionStore.decode
+
+    def decode(store, text):
+        decodes.append(text)
+        return original(store, text)
+
+    monkeypatch.setattr(SessionStore, "decode", decode)
+    for _ in range(2):
+        response = client.get("/api/users/me")
+        assert response.status_code == 200
+        assert response.wsgi_request.session["portal_new_api_key"]["id"] == 1
+    assert len(decodes) == 2  # decoded each time: nothing remembered
+    assert not any("portal_new_api_key" in data for data in session_auth._decoded_by_text.values())
+    del store["portal_new_api_key"]  # shown and popped: the usual data is remembered again
+    store.save()
+    client.get("/api/users/me")
+    client.get("/api/users/me")
+    assert len(decodes) == 3
