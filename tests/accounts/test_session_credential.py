@@ -321,6 +321,9 @@ def test_a_live_row_without_a_membership_is_not_an_ended_session(user):
     assert SessionStore().exists(key)
 
 
+# --- What the one statement checks, each on its own ----------------------------------------
+
+
 def test_a_session_holding_a_secret_is_decoded_but_not_remembered(org, monkeypatch):
     # A new API key or webhook secret sits in the session until the page shows it once;
     # the decoded-data cache must not keep it beyond the request.
@@ -349,3 +352,57 @@ def test_a_session_holding_a_secret_is_decoded_but_not_remembered(org, monkeypat
     client.get("/api/users/me")
     client.get("/api/users/me")
     assert len(decodes) == 3
+
+
+def test_a_row_naming_another_person_is_not_believed_even_when_the_hash_would_match(
+    org, django_user_model
+):
+    # The row's user_id decides whose membership and password the statement reads; a row
+    # naming someone whose password hash is the same (so the session's hash matches theirs)
+    # must still not sign that someone in: the column is held equal to the data.
+    from accounts.models import BrowserSession
+
+    membership = MembershipFactory.create(org=org)
+    person = membership.user
+    client = cookie_client(membership)
+    stranger = MembershipFactory.create(org=org).user
+    django_user_model.objects.filter(pk=stranger.pk).update(password=person.password)
+    BrowserSession.objects.filter(session_key=client.session_key).update(user_id=stranger.pk)
+    response = client.get("/api/users/me")
+    assert response.status_code == 200
+    assert response.json()["id"] == person.pk
+
+
+def test_the_one_statement_marks_the_session_accessed(org, rf):
+    # What the store's load would have set: the response varies on the cookie. Asserted on
+    # the statement's answer itself (the sliding middleware reads the session afterwards).
+    from accounts.session_auth import _signed_in
+
+    membership = MembershipFactory.create(org=org)
+    client = cookie_client(membership)
+    request = rf.get("/api/users/me", HTTP_HOST=f"api.{settings.BASE_DOMAIN}")
+    request.session = SessionStore(session_key=client.session_key)
+    assert _signed_in(request) is not None
+    assert request.session.accessed
+    assert not request.session.modified
+
+
+def test_a_changed_secret_key_decodes_again_and_refuses_the_old_signature(
+    org, settings, monkeypatch
+):
+    client = cookie_client(MembershipFactory.create(org=org))
+    decodes = []
+    original = SessionStore.decode
+
+    def decode(store, text):
+        data = original(store, text)
+        decodes.append(bool(data))
+        return data
+
+    monkeypatch.setattr(SessionStore, "decode", decode)
+    assert client.get("/api/users/me").status_code == 200  # decoded and remembered
+    assert client.get("/api/users/me").status_code == 200
+    assert decodes == [True]
+    settings.SECRET_KEY = "a different secret key entirely " * 2
+    assert client.get("/api/users/me").status_code == 401
+    assert decodes == [True, False]  # decoded again, under the new key: it did not verify
