@@ -79,3 +79,23 @@ def test_ending_another_session_keeps_this_one(org):
     assert response.status_code == 204
     assert BrowserSession.objects.filter(session_key=key).exists()
     assert client.get("/api/users/me").status_code == 200
+
+
+def test_a_password_reset_in_a_browser_signed_in_as_that_person_ends_its_session(org):
+    import re
+
+    from django.core import mail
+    from django.core.cache import cache
+
+    cache.clear()  # rate-limit counters
+    membership = MembershipFactory.create(org=org)
+    client, key = _browser_due_a_touch(membership)
+    assert client.post("/password-reset/", {"email": membership.user.email}).status_code == 302
+    found = re.search(r"http://testserver(/reset/\S+/)", str(mail.outbox[-1].body))
+    assert found is not None
+    form = client.get(found.group(1))["Location"]
+    new = "a brand new passphrase 42"
+    response = client.post(form, {"new_password1": new, "new_password2": new})
+    assert response.status_code == 302, response.content
+    assert response["Location"] == "/reset/done/"
+    _assert_gone(response, key)
