@@ -24,6 +24,7 @@ from accounts.errors import (
 )
 from accounts.selectors import API_PREFIX, sessions_list
 from accounts.services import (
+    browser_session_forget_if_ended,
     browser_sign_out,
     invitation_accept,
     logout,
@@ -136,6 +137,7 @@ class LogoutAllView(SignedInView):
     def post(self, request: Request) -> Response:
         context = org_context(request)
         sessions_end_all(user=context.membership.user, actor=acting(request), org_id=context.org.pk)
+        browser_session_forget_if_ended(request._request)  # this one ended too
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -215,6 +217,7 @@ class PasswordView(SignedInView):
             actor=acting(request),
             org_id=context.org.pk,
         )
+        browser_session_forget_if_ended(request._request)  # this one ended too
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -284,6 +287,7 @@ class SessionDetailView(SignedInView):
         )
         if not ended:
             raise exceptions.NotFound()
+        browser_session_forget_if_ended(request._request)  # it may have been this one
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -547,6 +547,18 @@ def browser_sign_out(*, request: HttpRequest) -> None:
         django_logout(request)  # flushes: the row and its cached copy are deleted
 
 
+def browser_session_forget_if_ended(request: HttpRequest) -> None:
+    """After sessions were ended: when this request's own session was one of them, forget it
+    here too (Django's flush: emptied, no key, its cookie deleted). Otherwise the response
+    would save it (the sliding touch, or any change), and saving a session whose row is gone
+    fails the request (SessionInterrupted: 400) instead of answering what was done."""
+    session = getattr(request, "session", None)  # (none on a cookieless API request)
+    if session is None or not session.session_key:
+        return
+    if not BrowserSession.objects.filter(session_key=session.session_key).exists():
+        session.flush()
+
+
 def browser_session_set_org(*, request: HttpRequest, org_id: int) -> None:
     """The org switcher: which org this session acts in when the host names none."""
     request.session[ORG_KEY] = org_id

@@ -23,7 +23,9 @@ from accounts.credential_rows import (
 )
 from accounts.models import BrowserSession, User
 from accounts.session_store import (
+    META_KEY,
     ORG_KEY,
+    SEEN_KEY,
     CachedDatabaseStore,
     DatabaseStore,
     acting_org_id,
@@ -64,18 +66,20 @@ _SIGNED_IN_MEMBERSHIP = (
 # security, read and written by the application role as the store does) with Django's
 # expiry filter, and the membership its person acts in, ordered by the org the row copies
 # from the session's data (``acting_org_id``). The data is decoded and every copied column
-# held equal to it before anything is believed (``_signed_in_by_session_row``).
+# held equal to it before anything is believed (``_signed_in_by_session_row``). A row
+# without a membership comes back with the membership's columns NULL (LEFT JOIN): no row
+# at all means the session is ended, which no copy in Redis may overrule.
 # Parameters: the host's org slug, the session key, now.
 _SESSION_ROW = "s.session_data, s.user_id, s.acting_org_id"
 _SESSION_ROW_WIDTH = 3
 _SESSION_AND_MEMBERSHIP = (
     f"SELECT {_SESSION_ROW}, t.* FROM {BrowserSession._meta.db_table} s"  # noqa: S608
-    f" CROSS JOIN LATERAL (SELECT {MEMBER_COLUMNS}, u.{connection.ops.quote_name('password')}"
+    f" LEFT JOIN LATERAL (SELECT {MEMBER_COLUMNS}, u.{connection.ops.quote_name('password')}"
     f" FROM tenantry_person_memberships(s.user_id) m {MEMBER_JOINS}"
     " WHERE u.is_active"
     " ORDER BY (o.slug = %s) IS TRUE DESC, (m.org_id = s.acting_org_id) IS TRUE DESC,"
     " m.created_at, m.id"
-    " LIMIT 1) t"
+    " LIMIT 1) t ON true"
     " WHERE s.session_key = %s AND s.expire_date > %s"
 )
 
@@ -97,10 +101,10 @@ class SessionAuthentication(authentication.SessionAuthentication):
 
     One query: the session's row, the person and that membership in one statement
     (``_signed_in_by_session_row``; no read of the session from Redis before it), which
-    also answers Django's ``request.session`` and ``request.user``. Anything out of the
-    ordinary (a session hash that does not match, another backend, no active membership)
-    goes Django's way: its ``get_user`` (which verifies, cycles or flushes the session) and
-    then the membership.
+    also answers Django's ``request.session`` and ``request.user``. No live row is an ended
+    session, anonymous whatever Redis holds. Anything else out of the ordinary (a session
+    hash that does not match, another backend, no active membership) goes Django's way: its
+    ``get_user`` (which verifies, cycles or flushes the session) and then the membership.
     """
 
     def authenticate(self, request: Request) -> tuple[Any, OrgContext] | None:
@@ -183,7 +187,14 @@ def _signed_in_by_session_row(request: HttpRequest, session: Any) -> Membership 
     ``request.session``'s (nothing reads it again; writes go through the store as ever) and
     its user ``request.user``. None for anything but a live, intact session of a person with
     a membership: the caller then goes the usual way, which reads the session as Django
-    does (Redis, then the database) and decides as before."""
+    does (Redis, then the database) and decides as before.
+
+    No live row is an ended (or expired, or never saved) session, whatever Redis holds: the
+    row is the copy the store writes first and deletes with the session, and a Redis copy
+    without one is stale (``session_store.CachedDatabaseStore``). ``request.session`` is then
+    left as the store's load of a missing session leaves it (empty, no key: anonymous, the
+    cookie deleted, nothing saved) and the stale copy is deleted, so that neither this
+    request nor a page reads it again."""
     session_key = session.session_key  # (None unless the cookie is a valid key)
     if not session_key:
         return None
@@ -192,7 +203,14 @@ def _signed_in_by_session_row(request: HttpRequest, session: Any) -> Membership 
         [org_slug_from_host(request.get_host()), session_key, timezone.now()],
     )
     if row is None:
-        return None  # no live session row, or no membership to act in
+        session._session_cache = {}
+        session._session_key = None
+        session.accessed = True
+        if isinstance(session, CachedDatabaseStore):
+            session._cache.delete(session.cache_key_prefix + session_key)
+        return None
+    if row[_SESSION_ROW_WIDTH] is None:
+        return None  # no membership to act in: Django's way decides
     session_data, row_user_id, row_org_id = row[:_SESSION_ROW_WIDTH]
     data = _decoded(session, session_data)
     try:
@@ -224,15 +242,24 @@ def _signed_in_by_session_row(request: HttpRequest, session: Any) -> Membership 
 # whenever the session is saved (at most once per SESSION_TOUCH_SECONDS in between), so a
 # signed-in browser's requests decode the same text over and over: Django's signing (a key
 # derivation and an HMAC per key, base64, JSON) was ~8% of a session request's CPU.
+# Only data made of what a signed-in session holds is remembered (``services.session_data``,
+# and what social-core leaves after a Google sign-in: the provider's name and ``next``): a
+# session briefly holds a secret shown once (a new API key, a webhook's signing secret),
+# which must not outlive it in this process's memory.
 _decoded_by_text: dict[tuple[Any, ...], dict[str, Any]] = {}
 _DECODED_MAX = 4096
+_REMEMBERED_KEYS = frozenset(
+    {SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY, ORG_KEY, META_KEY, SEEN_KEY}
+    | {"social_auth_last_login_backend", "next"}
+)
 
 
 def _decoded(session: Any, text: str) -> dict[str, Any]:
     """``session.decode(text)`` (the store's own: Django's signing, salt and serializer; {}
     for anything that does not verify), remembered per (text, store class, SECRET_KEY and
-    its fallbacks, serializer) when it verified. A copy each time: the request may change
-    its session. A text that did not verify is decoded (and logged by Django) every time."""
+    its fallbacks, serializer) when it verified and holds nothing but ``_REMEMBERED_KEYS``.
+    A copy each time: the request may change its session. A text that did not verify is
+    decoded (and logged by Django) every time."""
     key = (
         text,
         type(session),
@@ -245,6 +272,8 @@ def _decoded(session: Any, text: str) -> dict[str, Any]:
         data = session.decode(text)
         if not data:
             return {}
+        if not _REMEMBERED_KEYS.issuperset(data):
+            return data  # decoded for this request alone
         if len(_decoded_by_text) >= _DECODED_MAX:
             _decoded_by_text.clear()
         _decoded_by_text[key] = data

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends import cached_db, db
+from django.db import router, transaction
 from django.utils import timezone
 
 # Session data keys of ours, beside Django's auth keys.
@@ -56,7 +57,54 @@ class _BrowserSessionRows:
 
 
 class CachedDatabaseStore(_BrowserSessionRows, cached_db.SessionStore):
-    pass
+    """Django's cached_db store, but a session's Redis copy is written by a save alone and
+    is deleted again when the deleting transaction commits.
+
+    Ending a session deletes its row inside the caller's transaction and its Redis copy at
+    once; a request in between misses Redis and still sees the row (the delete is not
+    committed yet). Django's load would write that row back into Redis, for as long as the
+    session had left to live (days), and every page would go on reading it there: the
+    session ended (signed out everywhere, a stolen one ended) lives on. So a load that misses
+    Redis answers from the database without writing Redis (the next save writes it: at most
+    ``SESSION_TOUCH_SECONDS`` later for a session in use), and a delete inside a transaction
+    deletes the Redis copy once more on COMMIT. A save cannot bring an ended session back:
+    it updates the row first, which waits for the deleting transaction and then fails.
+    Checking the row on every load instead would be a query per page, the cache's point gone.
+    """
+
+    _cache: Any  # Django's (the session cache), not in its stubs
+
+    def load(self) -> dict[str, Any]:
+        store: Any = self  # (the row's read is Django's, not in its stubs)
+        try:
+            data = self._cache.get(self.cache_key)
+        except Exception:  # as Django's: an invalid cache key resets the session
+            data = None
+        if data is not None:
+            return data
+        row = store._get_session_from_db()
+        return self.decode(row.session_data) if row else {}
+
+    async def aload(self) -> dict[str, Any]:
+        store: Any = self
+        try:
+            data = await self._cache.aget(await self.acache_key())
+        except Exception:
+            data = None
+        if data is not None:
+            return data
+        row = await store._aget_session_from_db()
+        return self.decode(row.session_data) if row else {}
+
+    def delete(self, session_key: str | None = None) -> None:
+        super().delete(session_key)
+        session_key = session_key or self.session_key
+        if session_key is None:
+            return
+        using = router.db_for_write(self.model)
+        if transaction.get_connection(using).in_atomic_block:
+            cache, cache_key = self._cache, self.cache_key_prefix + session_key
+            transaction.on_commit(lambda: cache.delete(cache_key), using=using)
 
 
 class DatabaseStore(_BrowserSessionRows, db.SessionStore):

@@ -27,6 +27,7 @@ from accounts.pipeline import UnverifiedEmail
 from accounts.redirects import safe_next
 from accounts.selectors import sessions_list
 from accounts.services import (
+    browser_session_forget_if_ended,
     browser_session_set_org,
     browser_sign_in,
     browser_sign_out,
@@ -257,6 +258,8 @@ class PasswordResetConfirmPage(auth_views.PasswordResetConfirmView, PortalPublic
             context=RequestContext.from_request(self.request),
         )
         del self.request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN]
+        # In a browser signed in as that person, its own session just ended with the others.
+        browser_session_forget_if_ended(self.request)
         return HttpResponseRedirect(self.get_success_url())
 
 
@@ -560,7 +563,8 @@ class AccountSessionEndPage(PortalSignedInView):
         if not ended:
             raise Http404("No such session")
         if session_id == session_public_id(request.session.session_key or ""):
-            return HttpResponseRedirect(reverse("login"))  # that was this browser
+            request.session.flush()  # that was this browser: nothing may save it back
+            return HttpResponseRedirect(reverse("login"))
         messages.success(request, "Signed out of that session.")
         return HttpResponseRedirect(reverse("account"))
 

@@ -226,3 +226,183 @@ def test_a_sessions_signed_text_is_decoded_once_and_each_request_gets_its_own_co
     settings.SECRET_KEY_FALLBACKS = ["an older key " * 4]
     assert client.get("/api/users/me").status_code == 200
     assert len(decodes) == 2
+
+
+# --- An ended session stays ended, whatever Redis held -------------------------------------
+
+
+def _cache_key(key):
+    from accounts.session_store import CachedDatabaseStore
+
+    return CachedDatabaseStore.cache_key_prefix + key
+
+
+def test_a_redis_copy_written_back_before_commit_is_deleted_on_commit(
+    org, django_capture_on_commit_callbacks
+):
+    # Sign out everywhere deletes the row in its transaction and the Redis copy at once; a
+    # request in between misses Redis, sees the row (not deleted yet for it) and writes it
+    # back. The delete on COMMIT takes that copy away.
+    from django.core.cache import caches
+    from django.db import transaction
+
+    from accounts.services import end_browser_sessions
+
+    membership = MembershipFactory.create(org=org)
+    client = cookie_client(membership)
+    stale = caches["default"].get(_cache_key(client.session_key))
+    assert stale is not None
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        assert end_browser_sessions(membership.user) == 1
+        caches["default"].set(_cache_key(client.session_key), stale)  # the racing request
+    assert caches["default"].get(_cache_key(client.session_key)) is None
+    assert client.get("/api/users/me").status_code == 401
+
+
+def test_a_load_that_missed_redis_does_not_write_redis(org, monkeypatch):
+    # The racing request that read the row before COMMIT finishes after the delete on
+    # COMMIT: its load must not write what it read into Redis, where pages would read it.
+    from django.core.cache import caches
+
+    from accounts.models import BrowserSession
+    from accounts.services import end_browser_sessions
+
+    membership = MembershipFactory.create(org=org)
+    client = cookie_client(membership)
+    key = client.session_key
+    assert client.get("/account/").status_code == 200  # the portal, Django's way
+    row = BrowserSession.objects.get(session_key=key)  # what the racing request read
+    end_browser_sessions(membership.user)
+    assert caches["default"].get(_cache_key(key)) is None
+    monkeypatch.setattr(SessionStore, "_get_session_from_db", lambda store: row)
+    assert SessionStore(session_key=key).load()["_auth_user_id"] == str(membership.user_id)
+    monkeypatch.undo()
+    assert caches["default"].get(_cache_key(key)) is None
+    assert client.get("/account/")["Location"].startswith("/login/")
+    assert client.get("/api/users/me").status_code == 401
+
+
+@pytest.mark.parametrize("touch_due", [False, True])
+def test_a_stale_redis_copy_without_a_row_is_no_credential_and_is_not_kept(
+    org, settings, touch_due
+):
+    from django.core.cache import caches
+
+    from accounts.models import BrowserSession
+    from accounts.session_store import SEEN_KEY
+
+    membership = MembershipFactory.create(org=org)
+    client = cookie_client(membership)
+    key = client.session_key
+    stale = caches["default"].get(_cache_key(key))
+    if touch_due:
+        stale[SEEN_KEY] -= settings.SESSION_TOUCH_SECONDS + 1
+    BrowserSession.objects.filter(session_key=key).delete()  # the session ended ...
+    caches["default"].set(_cache_key(key), stale)  # ... but Redis holds what it was
+    response = client.get("/api/users/me")
+    assert response.status_code == 401
+    assert response.cookies[settings.SESSION_COOKIE_NAME].value == ""  # the cookie deleted
+    assert caches["default"].get(_cache_key(key)) is None
+    assert not BrowserSession.objects.filter(session_key=key).exists()
+    assert response.wsgi_request.session.is_empty()
+    assert client.get("/account/")["Location"].startswith("/login/")  # pages too
+
+
+def test_a_live_row_without_a_membership_is_not_an_ended_session(user):
+    # Told apart from no row: the person stays signed in (the session kept, the cookie
+    # too), with no org to act in: no API credential.
+    key = browser_session_open(user=user, org_id=None, context=RequestContext())
+    client = CookieClient()
+    client.cookies[settings.SESSION_COOKIE_NAME] = key
+    response = client.get("/api/users/me")
+    assert response.status_code == 401
+    assert response.wsgi_request.session["_auth_user_id"] == str(user.pk)
+    assert settings.SESSION_COOKIE_NAME not in response.cookies
+    assert SessionStore().exists(key)
+
+
+# --- What the one statement checks, each on its own ----------------------------------------
+
+
+def test_a_session_holding_a_secret_is_decoded_but_not_remembered(org, monkeypatch):
+    # A new API key or webhook secret sits in the session until the page shows it once;
+    # the decoded-data cache must not keep it beyond the request.
+    from accounts import session_auth
+
+    client = cookie_client(MembershipFactory.create(org=org))
+    store = SessionStore(session_key=client.session_key)
+    store["portal_new_api_key"] = {"id": 1, "key": "tnt_live_not_for_memory"}
+    store.save()
+    decodes = []
+    original = SessionStore.decode
+
+    def decode(store, text):
+        decodes.append(text)
+        return original(store, text)
+
+    monkeypatch.setattr(SessionStore, "decode", decode)
+    for _ in range(2):
+        response = client.get("/api/users/me")
+        assert response.status_code == 200
+        assert response.wsgi_request.session["portal_new_api_key"]["id"] == 1
+    assert len(decodes) == 2  # decoded each time: nothing remembered
+    assert not any("portal_new_api_key" in data for data in session_auth._decoded_by_text.values())
+    del store["portal_new_api_key"]  # shown and popped: the usual data is remembered again
+    store.save()
+    client.get("/api/users/me")
+    client.get("/api/users/me")
+    assert len(decodes) == 3
+
+
+def test_a_row_naming_another_person_is_not_believed_even_when_the_hash_would_match(
+    org, django_user_model
+):
+    # The row's user_id decides whose membership and password the statement reads; a row
+    # naming someone whose password hash is the same (so the session's hash matches theirs)
+    # must still not sign that someone in: the column is held equal to the data.
+    from accounts.models import BrowserSession
+
+    membership = MembershipFactory.create(org=org)
+    person = membership.user
+    client = cookie_client(membership)
+    stranger = MembershipFactory.create(org=org).user
+    django_user_model.objects.filter(pk=stranger.pk).update(password=person.password)
+    BrowserSession.objects.filter(session_key=client.session_key).update(user_id=stranger.pk)
+    response = client.get("/api/users/me")
+    assert response.status_code == 200
+    assert response.json()["id"] == person.pk
+
+
+def test_the_one_statement_marks_the_session_accessed(org, rf):
+    # What the store's load would have set: the response varies on the cookie. Asserted on
+    # the statement's answer itself (the sliding middleware reads the session afterwards).
+    from accounts.session_auth import _signed_in
+
+    membership = MembershipFactory.create(org=org)
+    client = cookie_client(membership)
+    request = rf.get("/api/users/me", HTTP_HOST=f"api.{settings.BASE_DOMAIN}")
+    request.session = SessionStore(session_key=client.session_key)
+    assert _signed_in(request) is not None
+    assert request.session.accessed
+    assert not request.session.modified
+
+
+def test_a_changed_secret_key_decodes_again_and_refuses_the_old_signature(
+    org, settings, monkeypatch
+):
+    client = cookie_client(MembershipFactory.create(org=org))
+    decodes = []
+    original = SessionStore.decode
+
+    def decode(store, text):
+        data = original(store, text)
+        decodes.append(bool(data))
+        return data
+
+    monkeypatch.setattr(SessionStore, "decode", decode)
+    assert client.get("/api/users/me").status_code == 200  # decoded and remembered
+    assert client.get("/api/users/me").status_code == 200
+    assert decodes == [True]
+    settings.SECRET_KEY = "a different secret key entirely " * 2
+    assert client.get("/api/users/me").status_code == 401
+    assert decodes == [True, False]  # decoded again, under the new key: it did not verify
