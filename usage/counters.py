@@ -25,12 +25,14 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils import timezone
 
 from orgs import ratelimits
@@ -79,13 +81,19 @@ def increments(
 ) -> Increments | None:
     """What one request adds to the counters (None: nothing). ``request``: count the request
     itself; ``status``: count its answer's class."""
+    return _increments_on(today(), org_id=org_id, key_id=key_id, status=status, request=request)
+
+
+def _increments_on(
+    day: date, *, org_id: int, key_id: int | None, status: int | None, request: bool
+) -> Increments | None:
     field = status_field(status) if status is not None else None
     fields: tuple[str, ...] = ("requests",) if request else ()
     if field is not None:
         fields += (field,)
     if not fields:
         return None
-    return _increments(today(), org_id, key_id, fields, settings.USAGE_REDIS_DAYS)
+    return _increments(day, org_id, key_id, fields, settings.USAGE_REDIS_DAYS)
 
 
 @functools.lru_cache(maxsize=4096)  # (day, org, key, fields): the same for a whole day
@@ -108,9 +116,43 @@ def _index(day: date) -> str:
 def count(*, org_id: int, key_id: int | None, status: int | None = None, request: bool) -> None:
     """Buffer one request's counts (``request``: the request itself; ``status``: its
     answer's class, 2xx costing nothing); Redis gets them with the next round trip."""
-    added = increments(org_id=org_id, key_id=key_id, status=status, request=request)
-    if added is not None and isinstance(caches["default"], RedisCache):
+    if not _metered():
+        return
+    day = int(time.time()) // 86400  # the UTC day today() names (the same clock)
+    if day != _today[0]:  # a new day: new hash names
+        _today[:] = [day, {}]
+    ident = (org_id, key_id, status, request)
+    added = _today[1].get(ident, _MISSING)
+    if added is _MISSING:
+        on = _EPOCH + timedelta(days=day)
+        added = _increments_on(on, org_id=org_id, key_id=key_id, status=status, request=request)
+        if len(_today[1]) >= 4096:
+            _today[1].clear()
+        _today[1][ident] = added
+    if added is not None:
         _buffer.add(added)
+
+
+_MISSING: Any = object()
+_EPOCH = date(1970, 1, 1)
+# [the epoch day, {(org, key, status, request): its Increments (None: nothing to count)}]:
+# the hash names are the same all day, so a request looks them up once.
+_today: list[Any] = [-1, {}]
+_backend: list[bool] = []  # the default cache is Redis (read once per CACHES change)
+
+
+def _metered() -> bool:
+    if not _backend:
+        _backend.append(isinstance(caches["default"], RedisCache))
+    return _backend[0]
+
+
+@receiver(setting_changed)
+def _forget_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting == "CACHES":
+        _backend.clear()
+    if setting in ("CACHES", "USAGE_REDIS_DAYS"):
+        _today[:] = [-1, {}]
 
 
 def count_answer(*, org_id: int, key_id: int | None, status: int) -> None:
