@@ -460,6 +460,7 @@ def _default_rates() -> dict[str, str]:
 def _forget_default_rates(*, setting: str, **kwargs: Any) -> None:
     if setting in POLICY_SETTINGS.values():
         _defaults.clear()
+        _buckets.clear()
     if setting == "RATE_RESERVATION_SECONDS":
         _reserve.clear()
 
@@ -485,6 +486,30 @@ def buckets_for(request: Any, context: Any, *, scope: str | None = None) -> list
     org's ceiling. ``scope="public"`` (``/api/public/*``) gives a key its public-API rate."""
     if not isinstance(context, OrgContext):
         return [anonymous_bucket(request)]
+    org = context.org
+    if not (org.settings or {}).get("rate_limits"):  # most orgs: the defaults, remembered
+        if context.credential == "api_key":
+            ident: tuple[Any, ...] = (
+                scope == "public", context.credential_id, getattr(context, "rate_limit", None),
+                org.pk,
+            )  # fmt: skip
+        else:
+            ident = (None, context.membership.user_id, None, org.pk)
+        known = _buckets.get(ident)
+        if known is None:
+            if len(_buckets) >= 10_000:
+                _buckets.clear()
+            known = _buckets[ident] = tuple(_buckets_for(context, scope))
+        return list(known)
+    return _buckets_for(context, scope)
+
+
+# (public scope, credential id or person, the key's own rate, org) -> the buckets of an org on
+# the default rates: the same for every request of that principal until the settings change.
+_buckets: dict[tuple[Any, ...], tuple[Bucket, ...]] = {}
+
+
+def _buckets_for(context: Any, scope: str | None) -> list[Bucket]:
     org = context.org
     rates = org_rates(org)
     if context.credential == "api_key":

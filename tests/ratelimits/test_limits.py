@@ -227,3 +227,39 @@ def test_a_bucket_moves_to_its_next_window_when_the_window_ends(monkeypatch):
     monkeypatch.setattr("django_ratelimit.core.time.time", lambda: first.window + 1.5)
     later = ratelimits._plan(bucket, first.window + 1)
     assert later.window == first.window + 60
+
+
+def test_remembered_buckets_follow_the_settings_the_org_and_the_keys_own_rate(org, settings):
+    """buckets_for remembers an org-on-defaults principal's buckets; a changed default, an
+    org override or a key's own rate still gives the buckets rebuilt from scratch."""
+    from types import SimpleNamespace
+
+    from orgs import ratelimits
+    from orgs.context import OrgContext
+
+    membership = MembershipFactory.create(org=org, role="admin")
+
+    def key_context(rate=None):
+        return OrgContext(membership, "api_key", credential_id=77, rate_limit=rate)
+
+    def rates(context, scope=None):
+        return [
+            (b.group, b.value, b.rate) for b in ratelimits.buckets_for(None, context, scope=scope)
+        ]
+
+    settings.RATE_LIMIT_KEY, settings.RATE_LIMIT_ORG = "600/m", "3000/m"
+    assert rates(key_context()) == [("rl-key", "77", "600/m"), ("rl-org", str(org.pk), "3000/m")]
+    assert rates(key_context()) == rates(key_context())  # remembered: the same
+    assert rates(key_context("10/m"))[0] == ("rl-key", "77", "10/m")
+    assert rates(key_context(), scope="public")[0][:2] == ("rl-public-key", "77")
+    user = OrgContext(membership, "jwt", credential_id=77)
+    assert rates(user)[0] == ("rl-user", f"{org.pk}:{membership.user_id}", settings.RATE_LIMIT_USER)
+    settings.RATE_LIMIT_KEY = "500/m"  # a changed default reaches the next request
+    assert rates(key_context())[0] == ("rl-key", "77", "500/m")
+    org.settings = {"rate_limits": {"key": "50/m"}}  # and so does the org's override
+    assert rates(key_context())[0] == ("rl-key", "77", "50/m")
+    listed = ratelimits.buckets_for(None, key_context())
+    listed.clear()  # a caller changing its list changes nobody else's
+    org.settings = {}
+    assert len(ratelimits.buckets_for(None, key_context())) == 2
+    assert ratelimits.buckets_for(SimpleNamespace(META={}), None)[0].policy == "ip"
