@@ -5,7 +5,7 @@ import runpy
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +236,23 @@ def test_a_gunicorn_worker_adds_its_pending_counts_as_it_exits(org, monkeypatch,
     assert redis_hash(org) == {}
     conf["worker_exit"](server=None, worker=None)
     assert redis_hash(org) == {"requests": 1}
+
+
+def test_counts_of_a_new_utc_day_go_to_that_days_hashes(org, monkeypatch):
+    """The hash names are remembered for the day; the next UTC day's requests get its own."""
+    monkeypatch.setattr(counters, "FLUSH_SECONDS", 3600)
+    counters.flush()
+    midnight = (int(time.time()) // 86400 + 1) * 86400
+    for moment in (midnight - 1, midnight, midnight + 5):
+        monkeypatch.setattr(counters.time, "time", lambda moment=moment: float(moment))
+        counters.count(org_id=org.pk, key_id=None, status=None, request=True)
+    pending = counters.take()
+    assert pending is not None
+    day = datetime.fromtimestamp(midnight, UTC).date()
+    before, after = (
+        f"{counters.PREFIX}:{d.isoformat()}:{org.pk}:org" for d in (day - timedelta(days=1), day)
+    )
+    assert {name: fields["requests"] for name, fields in pending.hashes.items()} == {
+        before: 1,
+        after: 2,
+    }
