@@ -201,8 +201,8 @@ def spend(buckets: Sequence[Bucket], *, request: Any = None, exact: bool = False
     run's memory cache): django-ratelimit's own counting in the process."""
     now = int(time.time())
     planned = [_plan(bucket, now) for bucket in buckets]
-    cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
-    if not isinstance(cache, RedisCache):  # the local run's per-process memory
+    cache, on_redis = _limits_cache()
+    if not on_redis:  # the local run's per-process memory
         counts = [
             (
                 get_usage(
@@ -224,6 +224,28 @@ def spend(buckets: Sequence[Bucket], *, request: Any = None, exact: bool = False
             for p, count in zip(planned, counts, strict=True)
         ]
     return _spend_held(cache, planned, seconds)
+
+
+class _ThreadCache(threading.local):
+    generation = -1
+    cache: Any = None
+    on_redis = False
+
+
+_thread_cache = _ThreadCache()
+_cache_generation = [0]  # one more at every change of the cache settings
+
+
+def _limits_cache() -> tuple[Any, bool]:
+    """The rate limits' cache (``RATELIMIT_USE_CACHE``) as ``caches[...]`` gives it to this
+    thread, and whether it is Redis: looked up once per thread and settings change, not
+    through asgiref's Local on every request."""
+    mine = _thread_cache
+    if mine.generation != _cache_generation[0]:
+        mine.cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
+        mine.on_redis = isinstance(mine.cache, RedisCache)
+        mine.generation = _cache_generation[0]
+    return mine.cache, mine.on_redis
 
 
 def _counted(planned: list["_Planned"], counts: list[int]) -> list[Spent]:
@@ -463,6 +485,8 @@ def _forget_default_rates(*, setting: str, **kwargs: Any) -> None:
         _buckets.clear()
     if setting == "RATE_RESERVATION_SECONDS":
         _reserve.clear()
+    if setting in ("CACHES", "RATELIMIT_USE_CACHE"):
+        _cache_generation[0] += 1
 
 
 def key_rate(own: str | None, org_key_rate: str) -> str:
