@@ -46,7 +46,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -123,12 +123,13 @@ class Bucket:
     rate: str
 
 
-@dataclass(frozen=True)
-class Spent:
-    """One bucket after this request took (or was refused) its token."""
+class Spent(NamedTuple):
+    """One bucket after this request took (or was refused) its token (a named tuple: made
+    twice a request, without a frozen dataclass's setattr per field)."""
 
     policy: str
-    count: int  # the shared count at this process's last look (``_Planned.seen``)
+    # the shared count at this process's last look (``_Planned.seen``; shadows tuple.count)
+    count: int  # type: ignore[assignment]
     limit: int
     window: int  # seconds
     reset_at: int  # epoch second at which the next window (a fresh count) starts
@@ -152,7 +153,12 @@ class Spent:
 def tightest(spent: Iterable[Spent]) -> Spent | None:
     """The bucket a client should heed: an exceeded one that resets last, else the one
     with the fewest requests left (then the later reset)."""
-    return max(spent, key=lambda s: (s.exceeded, -s.remaining, s.reset_at), default=None)
+    best, best_key = None, None
+    for s in spent:  # max(), the first of the greatest, without a key function's calls
+        key = (s.exceeded, -s.remaining, s.reset_at)
+        if best_key is None or key > best_key:
+            best, best_key = s, key
+    return best
 
 
 class PendingCounts(Protocol):
@@ -258,15 +264,21 @@ def _spent(p: "_Planned", count: int, *, refused: bool, held: int = 0) -> Spent:
 
 
 def _spend_held(cache: Any, planned: list["_Planned"], seconds: int) -> list[Spent]:
-    need: dict[_Planned, int] = {}
+    need: dict[_Planned, int] = dict.fromkeys(planned, 0)
     for p in planned:
-        need[p] = need.get(p, 0) + 1
+        need[p] += 1
     with _lock:
         short = [p for p, n in need.items() if p.held < n]
-        if any(p.spent_out for p in short):  # known spent for this window: no round trip
-            return _take(planned, need)
-        if not short and not any(c.due() for c in _carried):
-            return _take(planned, need)  # every token at hand: no round trip
+        if short:
+            for p in short:
+                if p.spent_out:  # known spent for this window: no round trip
+                    return _take(planned, need, short)
+        else:
+            for carried in _carried:
+                if carried.due():
+                    break
+            else:
+                return _take(planned, need, short)  # every token at hand: no round trip
         reserve = []  # the buckets short of tokens, and the others running low
         for p, n in need.items():
             batch = p.batch(seconds)
@@ -280,16 +292,20 @@ def _spend_held(cache: Any, planned: list["_Planned"], seconds: int) -> list[Spe
             p.held += max(0, min(p.limit - (count - k), k))  # atomic in Redis: never above
             p.seen = max(p.seen, count)
             p.spent_out = p.spent_out or count >= p.limit  # counts only grow in a window
-        return _take(planned, need)
+        return _take(planned, need, [p for p, n in need.items() if p.held < n])
 
 
-def _take(planned: list["_Planned"], need: dict["_Planned", int]) -> list[Spent]:
-    """Under ``_lock``: this request's tokens from every bucket, or from none when one has
-    too few (a refused request spends nothing else)."""
-    short = {p for p, n in need.items() if p.held < n}
+def _take(
+    planned: list["_Planned"], need: dict["_Planned", int], short: list["_Planned"]
+) -> list[Spent]:
+    """Under ``_lock``: this request's tokens from every bucket, or from none when one
+    (``short``: those holding too few) has too few (a refused request spends nothing else)."""
     if not short:
         for p, n in need.items():
             p.held -= n
+        return [
+            Spent(p.policy, p.seen, p.limit, p.period, p.window + 1, p.held, False) for p in planned
+        ]
     return [_spent(p, p.seen, refused=p in short, held=p.held) for p in planned]
 
 
