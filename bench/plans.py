@@ -41,9 +41,14 @@ def statements(seeded: dict[str, Any]) -> list[tuple[str, str, list[Any]]]:
         )
     return [
         (
-            "API key (apikeys/authentication.py)",
+            "API key, first use (apikeys/authentication.py)",
             authentication._key_lookup(len(digests)),
             authentication._key_params(digests),
+        ),
+        (
+            "API key, its org known (steady state)",
+            authentication._key_lookup_in_known_org(len(digests)),
+            [str(claims.org_id), *digests],
         ),
         (
             "JWT (accounts/selectors.py)",

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.plans import statements
+from bench.plans import _numbered, statements
 
 
 def floor_statement(seeded: dict[str, Any]) -> tuple[str, str, list[Any]]:
@@ -29,6 +29,52 @@ def floor_statement(seeded: dict[str, Any]) -> tuple[str, str, list[Any]]:
         f"SELECT id, org_id FROM {FLOOR_TABLE} WHERE digest = %s",
         [digest],
     )
+
+
+def variants(seeded: dict[str, Any]) -> list[tuple[str, str, list[Any]]]:
+    """Where the API key statement's time goes: the SECURITY DEFINER lookup alone, then the
+    statement with one more table each time (the same ``in_org`` shape, row-level security
+    in force), to set beside the full statement."""
+    from accounts.credential_rows import MEMBERSHIP, ORG, USER, in_org
+    from apikeys import authentication, crypto
+
+    parsed = crypto.parse(seeded["key"])
+    assert parsed is not None
+    digests = crypto.candidate_digests(parsed.raw)
+    listed = ", ".join(["%s"] * len(digests))
+    enter = f"tenantry_enter_org_by_key_hash(ARRAY[{listed}]::text[])"
+    where = f"WHERE k.org_id = s.org AND k.key_hash IN ({listed})"
+    key = "FROM apikeys_apikey k"
+    member = f"{key} JOIN orgs_membership m ON m.id = k.membership_id AND m.org_id = k.org_id"
+    user = f"{member} JOIN accounts_user u ON u.id = m.user_id"
+    params = authentication._key_params(digests)
+    org_without_jsonb = ORG.sql.replace(', o."settings", o."allowed_email_domains"', "")
+    return [
+        ("key: the definer lookup alone", f"SELECT {enter}", list(digests)),
+        (
+            "key: lookup + key",
+            in_org(enter, f"SELECT {authentication._KEY.sql} {key} {where}"),
+            params,
+        ),
+        (
+            "key: lookup + key, membership",
+            in_org(enter, f"SELECT {authentication._KEY.sql}, {MEMBERSHIP.sql} {member} {where}"),
+            params,
+        ),
+        (
+            "key: lookup + key, membership, user",
+            in_org(
+                enter,
+                f"SELECT {authentication._KEY.sql}, {MEMBERSHIP.sql}, {USER.sql} {user} {where}",
+            ),
+            params,
+        ),
+        (
+            "key: all four, org without its jsonb",
+            authentication._key_lookup(len(digests)).replace(ORG.sql, org_without_jsonb),
+            params,
+        ),
+    ]
 
 
 def _backend_ns(pid: int) -> int:
@@ -48,7 +94,7 @@ def measure(
     wall time per execution, in µs (medians of ``rounds`` interleaved rounds)."""
     import psycopg
 
-    cases = [floor_statement(seeded), *statements(seeded), *(extra or [])]
+    cases = [floor_statement(seeded), *statements(seeded), *variants(seeded), *(extra or [])]
     results: dict[tuple[str, bool], list[tuple[float, float, float]]] = {}
     with psycopg.connect(app_url, autocommit=True, prepare_threshold=0) as connection:
         row = connection.execute("SELECT pg_backend_pid(), current_user").fetchone()
@@ -76,6 +122,11 @@ def measure(
                             wall * 1e6 / executions,
                         )
                     )
+        # Whether PostgreSQL kept one generic plan per statement or planned it again on each
+        # execution (a custom plan): planning would be most of such a statement's cost.
+        plan_counts = connection.execute(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+        ).fetchall()
     lines = [
         f"Connected as {role} (row-level security in force); each statement prepared, "
         f"{executions} executions a round, median of {rounds} interleaved rounds; µs per "
@@ -88,6 +139,13 @@ def measure(
         backend, client, wall = (statistics.median(s[i] for s in samples) for i in range(3))
         kind = "binary" if binary else "text"
         lines.append(f"{label[:44]:44s} {kind:>7s} {backend:8.1f} {client:8.1f} {wall:8.1f}")
+    plans = {text: (generic, custom) for text, generic, custom in plan_counts}
+    lines += ["", "plans used (pg_prepared_statements, text and binary results together):"]
+    for label, text, _params in cases:
+        numbered = _numbered(text)
+        generic = sum(g for t, (g, _c) in plans.items() if t == numbered)
+        custom = sum(c for t, (_g, c) in plans.items() if t == numbered)
+        lines.append(f"{label[:44]:44s} generic {generic:7d}  custom {custom:3d}")
     report = "\n".join(lines) + "\n"
     out.write_text(report)
     return report

@@ -2,7 +2,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from apikeys.authentication import use_throttle
+from apikeys.authentication import key_orgs, use_throttle
 from apikeys.services import api_key_create
 from audit.actors import Actor
 from tests.factories import MembershipFactory
@@ -12,6 +12,7 @@ from tests.factories import MembershipFactory
 def _fresh_cache():
     cache.clear()  # rate-limit counters and last-used throttles
     use_throttle.clear()
+    key_orgs.clear()  # the org each key was seen in, per process
 
 
 @pytest.fixture

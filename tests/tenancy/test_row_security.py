@@ -267,3 +267,27 @@ def test_an_org_transaction_names_its_org_before_its_first_statement_even_a_save
             cursor.execute("SELECT 1 / 0")
         cursor.execute("SELECT DISTINCT org_id FROM orgs_membership")
         assert [row[0] for row in cursor.fetchall()] == [a.pk]
+
+
+def test_the_key_lookup_naming_a_remembered_org_reads_only_that_org(org, other_org):
+    """The steady-state key statement (the org remembered by the process, named with
+    set_config) run as the app role: the key's own org finds it, another org finds nothing."""
+    from accounts.credential_rows import fetch_row
+    from apikeys.authentication import _key_lookup_in_known_org
+    from apikeys.crypto import candidate_digests
+    from apikeys.services import api_key_create
+    from audit.actors import Actor
+
+    member = MembershipFactory.create(org=org, role="admin")
+    MembershipFactory.create(org=other_org)
+    _, raw = api_key_create(org=org, actor=Actor.system(), creator=member, name="k")
+    digests = candidate_digests(raw)
+    lookup = _key_lookup_in_known_org(len(digests))
+    with as_app_role():
+        assert fetch_row(lookup, [str(other_org.pk), *digests]) is None
+    with as_app_role():
+        row = fetch_row(lookup, [str(org.pk), *digests])
+        assert row is not None
+        cursor = connection.cursor()
+        cursor.execute("SELECT current_setting(%s, true)", [ORG_SETTING])
+        assert cursor.fetchone()[0] == str(org.pk)
