@@ -203,18 +203,25 @@ def test_a_session_of_an_unknown_backend_is_not_a_credential(org):
     assert client.get("/api/users/me").status_code == 401
 
 
-def test_a_sessions_signed_text_is_decoded_once_and_each_request_gets_its_own_copy(
-    org, settings, monkeypatch
-):
-    client = cookie_client(MembershipFactory.create(org=org))
-    decodes = []
+@pytest.fixture
+def decodes(monkeypatch):
+    """What the session store decoded, in order: ``(signed text, data)`` per decode."""
+    decoded = []
     original = SessionStore.decode
 
     def decode(store, text):
-        decodes.append(text)
-        return original(store, text)
+        data = original(store, text)
+        decoded.append((text, data))
+        return data
 
     monkeypatch.setattr(SessionStore, "decode", decode)
+    return decoded
+
+
+def test_a_sessions_signed_text_is_decoded_once_and_each_request_gets_its_own_copy(
+    org, settings, decodes
+):
+    client = cookie_client(MembershipFactory.create(org=org))
     first = client.get("/api/users/me")
     second = client.get("/api/users/me")
     assert (first.status_code, second.status_code) == (200, 200)
@@ -324,7 +331,7 @@ def test_a_live_row_without_a_membership_is_not_an_ended_session(user):
 # --- What the one statement checks, each on its own ----------------------------------------
 
 
-def test_a_session_holding_a_secret_is_decoded_but_not_remembered(org, monkeypatch):
+def test_a_session_holding_a_secret_is_decoded_but_not_remembered(org, decodes):
     # A new API key or webhook secret sits in the session until the page shows it once;
     # the decoded-data cache must not keep it beyond the request.
     from accounts import session_auth
@@ -333,14 +340,6 @@ def test_a_session_holding_a_secret_is_decoded_but_not_remembered(org, monkeypat
     store = SessionStore(session_key=client.session_key)
     store["portal_new_api_key"] = {"id": 1, "key": "tnt_live_not_for_memory"}
     store.save()
-    decodes = []
-    original = SessionStore.decode
-
-    def decode(store, text):
-        decodes.append(text)
-        return original(store, text)
-
-    monkeypatch.setattr(SessionStore, "decode", decode)
     for _ in range(2):
         response = client.get("/api/users/me")
         assert response.status_code == 200
@@ -387,22 +386,12 @@ def test_the_one_statement_marks_the_session_accessed(org, rf):
     assert not request.session.modified
 
 
-def test_a_changed_secret_key_decodes_again_and_refuses_the_old_signature(
-    org, settings, monkeypatch
-):
+def test_a_changed_secret_key_decodes_again_and_refuses_the_old_signature(org, settings, decodes):
     client = cookie_client(MembershipFactory.create(org=org))
-    decodes = []
-    original = SessionStore.decode
-
-    def decode(store, text):
-        data = original(store, text)
-        decodes.append(bool(data))
-        return data
-
-    monkeypatch.setattr(SessionStore, "decode", decode)
     assert client.get("/api/users/me").status_code == 200  # decoded and remembered
     assert client.get("/api/users/me").status_code == 200
-    assert decodes == [True]
+    assert [bool(data) for _, data in decodes] == [True]
     settings.SECRET_KEY = "a different secret key entirely " * 2
     assert client.get("/api/users/me").status_code == 401
-    assert decodes == [True, False]  # decoded again, under the new key: it did not verify
+    # decoded again, under the new key: it did not verify
+    assert [bool(data) for _, data in decodes] == [True, False]

@@ -8,23 +8,11 @@ from django.test import RequestFactory
 from django_ratelimit.core import get_usage
 from rest_framework.test import APIClient
 
-from apikeys.services import api_key_create
-from audit.actors import Actor
 from orgs.ratelimits import Bucket, email_bucket_value, spend
 from tests.factories import MembershipFactory, OrgFactory
+from tests.ratelimits.keys import make_key, with_key
 
 pytestmark = pytest.mark.django_db
-
-
-def make_key(org, **fields):
-    creator = MembershipFactory.create(org=org, role="admin")
-    return api_key_create(org=org, actor=Actor.system(), creator=creator, name="k", **fields)
-
-
-def with_key(raw):
-    client = APIClient()
-    client.credentials(HTTP_X_API_KEY=raw)
-    return client
 
 
 def test_a_key_request_carries_the_headers_and_counts_down(org):

@@ -13,27 +13,14 @@ import redis
 from django.core.cache import caches
 from django.test import RequestFactory
 from django_ratelimit.core import _get_window
-from rest_framework.test import APIClient
 
-from apikeys.services import api_key_create
-from audit.actors import Actor
 from orgs import ratelimits
 from orgs.ratelimits import Bucket, spend
-from tests.factories import MembershipFactory, OrgFactory
+from tests.factories import OrgFactory
+from tests.ratelimits.keys import make_key, with_key
 from usage import counters
 
 pytestmark = pytest.mark.django_db
-
-
-def make_key(org, **fields):
-    creator = MembershipFactory.create(org=org, role="admin")
-    return api_key_create(org=org, actor=Actor.system(), creator=creator, name="k", **fields)
-
-
-def with_key(raw):
-    client = APIClient()
-    client.credentials(HTTP_X_API_KEY=raw)
-    return client
 
 
 @pytest.fixture
