@@ -150,17 +150,10 @@ def _signed_in(request: HttpRequest) -> Membership | None:
         membership = _signed_in_by_session_row(request, session)
         if membership is not None:
             return membership
-    try:
-        user_id = int(session[SESSION_KEY])
-        backend = session[BACKEND_SESSION_KEY]
-        session_hash = str(session[HASH_SESSION_KEY])
-    except (KeyError, TypeError, ValueError):
+    signed_in = _signed_in_as(session)
+    if signed_in is None:
         return None
-    if (
-        backend not in _ACTIVE_USER_BY_PK_BACKENDS
-        or backend not in settings.AUTHENTICATION_BACKENDS
-    ):
-        return None
+    user_id, session_hash = signed_in
     preferred = session.get(ORG_KEY)
     row = fetch_row(
         _SIGNED_IN_MEMBERSHIP,
@@ -172,9 +165,36 @@ def _signed_in(request: HttpRequest) -> Membership | None:
     )
     if row is None:
         return None
-    membership = membership_from_row(row)
+    return _member_with_hash(request, row, 0, session_hash)
+
+
+def _signed_in_as(data: Any) -> tuple[int, str] | None:
+    """The person and session hash that session ``data`` names, when it was signed in
+    through a backend the one statement stands in for (``_ACTIVE_USER_BY_PK_BACKENDS``,
+    still configured); None otherwise."""
+    try:
+        user_id = int(data[SESSION_KEY])
+        backend = data[BACKEND_SESSION_KEY]
+        session_hash = str(data[HASH_SESSION_KEY])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if (
+        backend not in _ACTIVE_USER_BY_PK_BACKENDS
+        or backend not in settings.AUTHENTICATION_BACKENDS
+    ):
+        return None
+    return user_id, session_hash
+
+
+def _member_with_hash(
+    request: HttpRequest, row: Any, start: int, session_hash: str
+) -> Membership | None:
+    """The membership at ``start`` in ``row`` (its user's password hash right after it),
+    when the session's hash is that password's, as Django's ``get_user`` checks it; its
+    user then answers ``request.user``."""
+    membership = membership_from_row(row, start)
     user: User = membership.user
-    user.password = row[MEMBER_WIDTH]
+    user.password = row[start + MEMBER_WIDTH]
     if not constant_time_compare(session_hash, _session_auth_hash(user.password)):
         return None
     request._cached_user = user  # type: ignore[attr-defined]  # what request.user answers
@@ -213,28 +233,18 @@ def _signed_in_by_session_row(request: HttpRequest, session: Any) -> Membership 
         return None  # no membership to act in: Django's way decides
     session_data, row_user_id, row_org_id = row[:_SESSION_ROW_WIDTH]
     data = _decoded(session, session_data)
-    try:
-        user_id = int(data[SESSION_KEY])
-        backend = data[BACKEND_SESSION_KEY]
-        session_hash = str(data[HASH_SESSION_KEY])
-    except (KeyError, TypeError, ValueError):
+    signed_in = _signed_in_as(data)
+    if signed_in is None:
         return None
-    if (
-        user_id != row_user_id
-        or acting_org_id(data) != row_org_id
-        or backend not in _ACTIVE_USER_BY_PK_BACKENDS
-        or backend not in settings.AUTHENTICATION_BACKENDS
-    ):
+    user_id, session_hash = signed_in
+    if user_id != row_user_id or acting_org_id(data) != row_org_id:
         return None
-    membership = membership_from_row(row, _SESSION_ROW_WIDTH)
-    user: User = membership.user
-    user.password = row[_SESSION_ROW_WIDTH + MEMBER_WIDTH]
-    if not constant_time_compare(session_hash, _session_auth_hash(user.password)):
+    membership = _member_with_hash(request, row, _SESSION_ROW_WIDTH, session_hash)
+    if membership is None:
         return None
     # What the store's load would have left: the data, and the session marked accessed.
     session._session_cache = data
     session.accessed = True
-    request._cached_user = user  # type: ignore[attr-defined]  # what request.user answers
     return membership
 
 
