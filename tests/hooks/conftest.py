@@ -4,9 +4,20 @@ import pytest
 
 from audit.webhooks.signing import generate_secret
 from hooks.models import HOOKABLE_ACTIONS, PreWriteHook
+from orgs.models import Membership
 from tests.audit.webhooks.receiver import Receiver
 
 ALLOW = json.dumps({"allow": True}).encode()
+ERROR_KEYS = {"error", "code", "details", "request_id"}
+
+
+def post_json(client, path, body):
+    return client.post(path, data=json.dumps(body), content_type="application/json")
+
+
+def set_role(membership, role):
+    """Change a member's role behind the services' back, as another request's commit would."""
+    Membership.objects.for_org(membership.org).filter(pk=membership.pk).update(role=role)
 
 
 def deny(reason):

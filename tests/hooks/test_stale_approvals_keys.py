@@ -5,32 +5,21 @@ The hook is faked in-process (the ``deciding`` fixture, tests/hooks/conftest.py)
 the concurrent change while "deciding", then approves; the services' own transactions then
 see that change, as they would see another request's commit."""
 
-import json
-
 import pytest
 
 from apikeys.models import APIKey
 from apikeys.services import api_key_create, api_key_update
 from audit.actors import Actor
 from orgs.models import Membership
+from tests.hooks.conftest import ERROR_KEYS, post_json, set_role
 
 pytestmark = pytest.mark.django_db
-
-ERROR_KEYS = {"error", "code", "details", "request_id"}
-
-
-def _post(client, path, body):
-    return client.post(path, data=json.dumps(body), content_type="application/json")
-
-
-def _set_role(membership, role):
-    Membership.objects.for_org(membership.org).filter(pk=membership.pk).update(role=role)
 
 
 def test_a_key_creator_removed_while_the_hook_decides_is_403_not_500(org, as_member, deciding):
     developer = as_member(org, role="developer")
     deciding(lambda: Membership.objects.for_org(org).filter(pk=developer.membership.pk).delete())
-    response = _post(developer, "/api/api-keys", {"name": "ci"})
+    response = post_json(developer, "/api/api-keys", {"name": "ci"})
     assert response.status_code == 403, response.content
     assert set(response.json()) == ERROR_KEYS
     assert not APIKey.objects.for_org(org).exists()
@@ -38,8 +27,8 @@ def test_a_key_creator_removed_while_the_hook_decides_is_403_not_500(org, as_mem
 
 def test_a_key_creator_whose_role_changed_while_the_hook_decides_is_409(org, as_member, deciding):
     developer = as_member(org, role="developer")
-    shown = deciding(lambda: _set_role(developer.membership, "viewer"))
-    response = _post(developer, "/api/api-keys", {"name": "ci"})
+    shown = deciding(lambda: set_role(developer.membership, "viewer"))
+    response = post_json(developer, "/api/api-keys", {"name": "ci"})
     assert response.status_code == 409, response.content
     assert shown[0][1]["creator"]["role"] == "developer"
     assert not APIKey.objects.for_org(org).exists()
@@ -54,7 +43,7 @@ def test_a_key_updated_while_its_roll_is_approved_is_409(org, as_member, decidin
     shown = deciding(
         lambda: api_key_update(org=org, actor=Actor.system(), key=key, allowed_ips=["203.0.113.7"])
     )
-    response = _post(developer, f"/api/api-keys/{key.pk}/roll", {"grace_seconds": 60})
+    response = post_json(developer, f"/api/api-keys/{key.pk}/roll", {"grace_seconds": 60})
     assert response.status_code == 409, response.content
     assert set(response.json()) == ERROR_KEYS
     assert shown[0][1]["allowed_ips"] == []
@@ -67,7 +56,7 @@ def test_an_unchanged_key_still_rolls(org, as_member, deciding):
     developer = as_member(org, role="developer")
     key, _ = api_key_create(org=org, actor=Actor.system(), creator=developer.membership, name="k")
     deciding(lambda: None)
-    response = _post(developer, f"/api/api-keys/{key.pk}/roll", {"grace_seconds": 60})
+    response = post_json(developer, f"/api/api-keys/{key.pk}/roll", {"grace_seconds": 60})
     assert response.status_code in (200, 201), response.content
 
 

@@ -16,23 +16,13 @@ from orgs.errors import Conflict
 from orgs.models import Invitation, Membership
 from orgs.services import membership_set_role
 from tests.factories import MembershipFactory
-from tests.hooks.conftest import make_hook
+from tests.hooks.conftest import ERROR_KEYS, make_hook, post_json, set_role
 
 pytestmark = pytest.mark.django_db
-
-ERROR_KEYS = {"error", "code", "details", "request_id"}
 
 
 def _patch(client, path, body):
     return client.patch(path, data=json.dumps(body), content_type="application/json")
-
-
-def _post(client, path, body):
-    return client.post(path, data=json.dumps(body), content_type="application/json")
-
-
-def _set_role(membership, role):
-    Membership.objects.for_org(membership.org).filter(pk=membership.pk).update(role=role)
 
 
 # 1. The member whose role changes
@@ -43,7 +33,7 @@ def test_a_role_change_approved_for_a_member_who_became_owner_meanwhile_is_409(
 ):
     owner = as_member(org, role="owner")
     target = MembershipFactory.create(org=org, role="member")
-    shown = deciding(lambda: _set_role(target, "owner"))
+    shown = deciding(lambda: set_role(target, "owner"))
     response = _patch(owner, f"/api/members/{target.pk}", {"role": "admin"})
     assert response.status_code == 409, response.content
     assert set(response.json()) == ERROR_KEYS
@@ -57,7 +47,7 @@ def test_a_role_change_decided_on_a_stale_role_skips_no_hook(org, deciding):
     a member by now: the write refuses instead of promoting without the hook."""
     target = MembershipFactory.create(org=org, role="admin")
     stale = Membership.objects.for_org(org).get(pk=target.pk)
-    _set_role(target, "member")
+    set_role(target, "member")
     shown = deciding(lambda: None)
     with pytest.raises(Conflict):
         membership_set_role(org=org, actor=Actor.system(), membership=stale, role="admin", by=None)
@@ -72,7 +62,7 @@ def test_a_role_change_decided_on_a_stale_role_skips_no_hook(org, deciding):
 def test_an_admin_demoted_while_the_hook_decides_cannot_change_a_role(org, as_member, deciding):
     admin = as_member(org, role="admin")
     target = MembershipFactory.create(org=org, role="member")
-    deciding(lambda: _set_role(admin.membership, "viewer"))
+    deciding(lambda: set_role(admin.membership, "viewer"))
     response = _patch(admin, f"/api/members/{target.pk}", {"role": "developer"})
     assert response.status_code == 403, response.content
     assert set(response.json()) == ERROR_KEYS
@@ -83,7 +73,7 @@ def test_an_admin_demoted_while_the_hook_decides_cannot_change_a_role(org, as_me
 def test_an_admin_removed_while_the_hook_decides_cannot_invite(org, as_member, deciding):
     admin = as_member(org, role="admin")
     deciding(lambda: Membership.objects.for_org(org).filter(pk=admin.membership.pk).delete())
-    response = _post(admin, "/api/invitations", {"email": "new@example.test", "role": "member"})
+    response = post_json(admin, "/api/invitations", {"email": "new@example.test", "role": "member"})
     assert response.status_code == 403, response.content
     assert set(response.json()) == ERROR_KEYS
     assert not Invitation.objects.for_org(org).exists()
@@ -93,8 +83,8 @@ def test_an_admin_demoted_while_the_hook_decides_cannot_invite_above_the_new_rol
     org, as_member, deciding
 ):
     admin = as_member(org, role="admin")
-    deciding(lambda: _set_role(admin.membership, "developer"))
-    response = _post(admin, "/api/invitations", {"email": "new@example.test", "role": "admin"})
+    deciding(lambda: set_role(admin.membership, "developer"))
+    response = post_json(admin, "/api/invitations", {"email": "new@example.test", "role": "admin"})
     assert response.status_code == 403, response.content
     assert not Invitation.objects.for_org(org).exists()
 
