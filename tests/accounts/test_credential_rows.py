@@ -142,3 +142,74 @@ def test_statements_served_in_turn_keep_a_cursor_each():
     kept = getattr(connection.connection, credential_rows._KEPT_CURSORS)[1]
     assert kept[SQL] is not kept[other_sql]
     assert kept[SQL]._last_query is SQL  # psycopg keeps its Transformer for it
+
+
+@pytest.fixture
+def direct_answers(monkeypatch):
+    """Whether each lookup was answered by executing its prepared statement directly
+    (True) or went the ordinary way through the cursors (False)."""
+    from accounts import credential_rows
+
+    answers: list[bool] = []
+    real = credential_rows._execute_prepared
+
+    def spy(*args):
+        try:
+            found = real(*args)
+        except Exception:
+            answers.append(True)  # (it failed executing the statement directly)
+            raise
+        answers.append(found is not credential_rows._NOT_PREPARED)
+        return found
+
+    monkeypatch.setattr(credential_rows, "_execute_prepared", spy)
+    return answers
+
+
+def test_a_prepared_lookup_is_executed_directly_and_reads_the_same_row(direct_answers):
+    made = MembershipFactory.create(role="developer")
+    ordinary = fetch_row(SQL, [made.pk])  # the first: prepared, the ordinary way
+    direct = fetch_row(SQL, [made.pk])
+    assert direct_answers == [False, True]
+    assert direct == ordinary
+    assert type(direct) is type(ordinary)
+    Membership.objects.for_org(made.org).filter(pk=made.pk).update(role="admin")
+    again = fetch_row(SQL, [made.pk])
+    assert again is not None
+    assert membership_from_row(again).role == "admin"  # read again, not remembered
+    assert fetch_row(SQL, [0]) is None
+    assert direct_answers == [False, True, True, True]
+
+
+def test_a_statement_psycopg_forgot_is_prepared_again_the_ordinary_way(direct_answers):
+    """psycopg forgets (and deallocates) its prepared statements on a rollback: the next
+    lookup goes the ordinary way, which prepares it again."""
+    from django.db import transaction
+
+    made = MembershipFactory.create()
+    for _ in range(2):
+        assert fetch_row(SQL, [made.pk]) is not None
+    with pytest.raises(RuntimeError), transaction.atomic():  # a savepoint, rolled back
+        raise_after_a_statement()
+    assert fetch_row(SQL, [made.pk]) is not None
+    assert fetch_row(SQL, [made.pk]) is not None
+    assert direct_answers == [False, True, False, True]
+
+
+def raise_after_a_statement():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    raise RuntimeError
+
+
+def test_a_failing_prepared_lookup_raises_djangos_error(direct_answers):
+    from django.db import DataError, transaction
+
+    sql = "SELECT 1 / %s::int"
+    assert fetch_row(sql, [1]) == (1,)
+    with pytest.raises(DataError), transaction.atomic():
+        fetch_row(sql, [0])  # division by zero
+    assert direct_answers == [False, True]
+    assert fetch_row(sql, [1]) == (1,)  # the connection goes on
