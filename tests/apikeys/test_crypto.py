@@ -64,3 +64,13 @@ def test_digest_depends_on_the_pepper(settings):
         crypto.digest(raw, "k2"),
     }
     assert len(crypto.digest(raw, "k1")) == 64
+
+
+def test_digest_is_hmac_sha256_of_the_whole_key_under_the_pepper(settings):
+    """The stored digest's definition, as a fixed vector: keys digested before any change to
+    how it is computed still verify."""
+    settings.API_KEY_PEPPERS = {"k1": "pepper-one"}
+    raw = "tnt_live_" + "ab" * 32 + "0badf00d"
+    assert crypto.digest(raw, "k1") == (
+        "a5953330a460b6430b0de6f3cbe13355c258e184bd6627391ac3b8de1d4ee83c"
+    )
