@@ -81,17 +81,28 @@ def _is_plain_json(field: Any, convert: Any) -> bool:
     )
 
 
-_decode_json = json.JSONDecoder().decode
+_DECODER = json.JSONDecoder()
+_decode_json = _DECODER.decode
+# The C scanner decode() calls after skipping whitespace (not in the stubs).
+_scan_json = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def _json_from_db(value: Any, expression: Any, connection: Any) -> Any:
     """``JSONField.from_db_value`` for a column of a JSONField without a decoder of its own
     (its text is the database's JSON): the same value, in one call fewer and without its
-    checks for key transforms (a column is none)."""
+    checks for key transforms (a column is none). PostgreSQL writes a jsonb value without
+    surrounding whitespace, so the scanner reads it whole; anything else takes
+    ``json.loads``'s own way."""
     if value is None:
         return None
     if type(value) is not str:
         return expression.target.from_db_value(value, expression, connection)
+    try:
+        decoded, end = _scan_json(value, 0)
+    except (StopIteration, json.JSONDecodeError):  # (not JSON: as json.loads finds it)
+        end = -1
+    if end == len(value):
+        return decoded
     try:
         return _decode_json(value)
     except json.JSONDecodeError:

@@ -81,6 +81,14 @@ def test_with_a_post_init_listener_the_orm_builds_it():
         "\ufeff{}",
         "not json",
         b"[1]",
+        # what PostgreSQL never writes, read as json.loads reads it
+        "",
+        " [1]",
+        "[1] ",
+        "[1] [2]",
+        "[1]x",
+        "-1.5e3",
+        '{"a": 1',
     ],
 )
 def test_json_columns_convert_as_djangos_jsonfield(text):
