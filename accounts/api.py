@@ -1,5 +1,6 @@
 """Sign-in API: login, refresh, logout, /users/me, sessions, password, invitation acceptance."""
 
+import functools
 import json
 from dataclasses import asdict
 from typing import Any
@@ -155,10 +156,11 @@ class MeView(OrgView):
     def get(self, request: Request) -> HttpResponse:
         # Rendered here by the negotiated renderer, as DRF's Response would render it, without
         # the template-response machinery around it (the API's hottest answer).
-        data = s.me_representation(org_context(request))
+        values = s.me_values(org_context(request))
         renderer = request.accepted_renderer
         if request.accepted_media_type == _JSON and _renders_compact_json(renderer):
-            return HttpResponse(_compact_json(data), content_type=_JSON)
+            return HttpResponse(_me_json(values), content_type=_JSON)
+        data = s.me_representation_of(values)
         body = renderer.render(
             data, request.accepted_media_type, {"request": request, "view": self}
         )
@@ -184,6 +186,15 @@ def _renders_compact_json(renderer: Any) -> bool:
         and renderer.compact
         and renderer.strict
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _me_json(values: s.MeValues) -> bytes:
+    """The compact JSON body for these values (``me_values``), made once while they stay
+    the same: a function of every value the body shows and of nothing else, so a change to
+    any of them (read fresh by the credential's statement on every request) is a new body.
+    Building the dict and encoding it were most of the view."""
+    return _compact_json(s.me_representation_of(values))
 
 
 def _compact_json(data: dict[str, Any]) -> bytes:

@@ -79,3 +79,27 @@ def test_the_view_sends_drfs_bytes(org, as_member):
     assert response.content == expected
     assert response["Content-Type"] == "application/json"
     assert b"\\u2028" in response.content
+
+
+def test_a_body_made_once_still_shows_every_change_on_the_next_request(org, as_member):
+    """The view keeps the bytes it made for the same values (``_me_json``); each request
+    reads the values fresh, so any change shows on the very next answer."""
+    from accounts.api import _me_json
+    from orgs.models import Membership
+
+    client = as_member(org, role="admin", name="Ada")
+    first = client.get("/api/users/me")
+    hits = _me_json.cache_info().hits
+    assert client.get("/api/users/me").content == first.content
+    assert _me_json.cache_info().hits == hits + 1  # the same values: the same bytes
+    user = client.membership.user
+    user.name = "Ada Lovelace"
+    user.save(update_fields=["name"])
+    assert client.get("/api/users/me").json()["name"] == "Ada Lovelace"
+    org.name = "Renamed"
+    org.save(update_fields=["name"])
+    assert client.get("/api/users/me").json()["org"]["name"] == "Renamed"
+    Membership.objects.for_org(org).filter(pk=client.membership.pk).update(role="viewer")
+    body = client.get("/api/users/me").json()
+    assert body["role"] == "viewer"
+    assert body["actions"] == ["org:read"]
