@@ -229,13 +229,43 @@ class _APIBase(_RequestTransaction, APIView):
     def get_renderers(self) -> list[Any]:
         if self._refusing is None:
             return super().get_renderers()
-        # A credential_only method's renderers: made once per view class (a renderer keeps
-        # nothing of a request: DRF hands it the data and the context on each render).
-        key = (type(self), tuple(self.renderer_classes))
-        renderers = _RENDERERS.get(key)
-        if renderers is None:
-            renderers = _RENDERERS[key] = super().get_renderers()
-        return list(renderers)
+        return self._made_once("renderer_classes", super().get_renderers)
+
+    def get_authenticators(self) -> list[Any]:
+        if self._refusing is None:
+            return super().get_authenticators()
+        return self._made_once("authentication_classes", super().get_authenticators)
+
+    def get_parsers(self) -> list[Any]:
+        if self._refusing is None:
+            return super().get_parsers()
+        return self._made_once("parser_classes", super().get_parsers)
+
+    def get_permissions(self) -> Sequence[Any]:
+        if self._refusing is None:
+            return super().get_permissions()
+        return self._made_once("permission_classes", super().get_permissions)
+
+    def get_content_negotiator(self) -> Any:
+        if self._refusing is None:
+            return super().get_content_negotiator()
+        return self._made_once(
+            "content_negotiation_class", lambda: [self.content_negotiation_class()]
+        )[0]
+
+    def _made_once(self, classes: str, make: Any) -> list[Any]:
+        """A credential_only method's renderers, authenticators, parsers, permissions and
+        content negotiator: made once per view class and reused by its requests. None keeps
+        anything of a request (DRF hands each the request, or the data and the context, on
+        every call; tests/orgs/test_request_transaction.py holds them to that), so making
+        them again on every request only cost time. (Throttles keep a request's state: made
+        per request, as DRF does.)"""
+        named = getattr(self, classes)
+        key = (type(self), classes, tuple(named) if isinstance(named, list) else named)
+        made = _MADE_ONCE.get(key)
+        if made is None:
+            made = _MADE_ONCE[key] = list(make())
+        return list(made)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # Authentication runs before the transaction, each credential lookup in one statement
@@ -260,8 +290,8 @@ class _APIBase(_RequestTransaction, APIView):
 
 # (view class, http_method_names, renderers) -> default_response_headers
 _DEFAULT_HEADERS: dict[tuple[Any, ...], dict[str, str]] = {}
-# (view class, renderer classes) -> their instances, for credential_only methods
-_RENDERERS: dict[tuple[Any, ...], list[Any]] = {}
+# (view class, attribute, its classes) -> their instances, for credential_only methods
+_MADE_ONCE: dict[tuple[Any, ...], list[Any]] = {}
 
 
 class PublicView(_APIBase):

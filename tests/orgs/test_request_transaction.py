@@ -231,3 +231,28 @@ def test_the_credential_only_path_sends_drfs_allow_header(org, as_member):
     client = as_member(org)
     assert client.get("/api/users/me")["Allow"] == "GET, HEAD, OPTIONS"  # DRF's
     assert client.get("/api/users/me")["Allow"] == "GET, HEAD, OPTIONS"  # (made once, kept)
+
+
+def test_the_credential_only_paths_shared_instances_keep_nothing_of_a_request(org, as_member):
+    """Renderers, authenticators, parsers, permissions and the negotiator of a
+    credential_only method are made once per view class (``_APIBase._made_once``): no
+    request, of any credential, answered or refused, sets anything on them."""
+    from django.test import Client
+
+    from orgs import bases
+    from tests.ratelimits.keys import make_key
+
+    client = as_member(org, role="admin")
+    client.get("/api/users/me")
+    made = [obj for objects in bases._MADE_ONCE.values() for obj in objects]
+    assert made
+    before = [dict(vars(obj)) for obj in made]
+    _, raw = make_key(org)
+    assert client.get("/api/users/me").status_code == 200
+    assert Client().get("/api/users/me", HTTP_X_API_KEY=raw).status_code == 200
+    assert Client().get("/api/users/me", HTTP_AUTHORIZATION="Bearer nope").status_code == 401
+    assert client.get("/api/users/me", HTTP_ACCEPT="text/html").status_code == 406
+    assert client.post("/api/users/me").status_code == 405
+    made_after = [obj for objects in bases._MADE_ONCE.values() for obj in objects]
+    assert made_after[: len(made)] == made  # the same instances
+    assert [dict(vars(obj)) for obj in made] == before
