@@ -157,6 +157,8 @@ def _forget_settings(*, setting: str, **kwargs: Any) -> None:
 
 def count_answer(*, org_id: int, key_id: int | None, status: int) -> None:
     """Count an answer that is not a 2xx (buffered: no round trip of its own)."""
+    if status_field(status) is None:  # a 2xx: nothing to count (most answers)
+        return
     count(org_id=org_id, key_id=key_id, status=status, request=False)
 
 
