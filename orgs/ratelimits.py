@@ -155,7 +155,11 @@ def tightest(spent: Iterable[Spent]) -> Spent | None:
     with the fewest requests left (then the later reset)."""
     best, best_key = None, None
     for s in spent:  # max(), the first of the greatest, without a key function's calls
-        key = (s.exceeded, -s.remaining, s.reset_at)
+        _, count, limit, _, reset_at, held, refused = s
+        # (s.exceeded, -s.remaining, s.reset_at), the two properties written out: this runs
+        # on every API answer, and their calls were most of it (held equal in a test)
+        exceeded = count > limit if refused is None else refused
+        key = (exceeded, -max(0, limit - min(count, limit) + held), reset_at)
         if best_key is None or key > best_key:
             best, best_key = s, key
     return best

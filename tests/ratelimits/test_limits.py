@@ -251,3 +251,24 @@ def test_remembered_buckets_follow_the_settings_the_org_and_the_keys_own_rate(or
     org.settings = {}
     assert len(ratelimits.buckets_for(None, key_context())) == 2
     assert ratelimits.buckets_for(SimpleNamespace(META={}), None)[0].policy == "ip"
+
+
+def test_the_tightest_bucket_is_the_greatest_by_the_spent_properties():
+    """``tightest`` writes ``Spent.exceeded`` and ``Spent.remaining`` out: the same choice
+    as max() over (exceeded, -remaining, reset_at), the first of equals, on every mix."""
+    import itertools
+    import random
+
+    from orgs.ratelimits import Spent, tightest
+
+    chooser = random.Random(11)
+    values = itertools.product([0, 3, 5, 9], [5], [40, 60], [0, 2], [None, True, False])
+    kinds = [
+        Spent(f"p{i}", count, limit, 60, reset_at, held, refused)
+        for i, (count, limit, reset_at, held, refused) in enumerate(values)
+    ]
+    assert tightest([]) is None
+    for _ in range(500):
+        spent = chooser.sample(kinds, chooser.randint(1, 4))
+        expected = max(spent, key=lambda s: (s.exceeded, -s.remaining, s.reset_at))
+        assert tightest(spent) is expected
