@@ -160,14 +160,16 @@ def attach(instance: models.Model, field: Any, related: models.Model) -> None:
 
 def fetch_row(sql: str, params: Sequence[Any]) -> Row | None:
     """One row of a credential lookup. On PostgreSQL the statement is prepared on the
-    connection the first time (then only executed: no parse, no plan), and still runs
-    through Django's cursor wrapper, so query logging and counting see it."""
+    connection the first time (then only executed: no parse, no plan). While queries are
+    logged (counted, in tests) or execute wrappers are installed, it runs through Django's
+    cursor wrapper, so they see it; otherwise it is executed directly (``_execute_prepared``)."""
     db = connections[DEFAULT_DB_ALIAS]  # (once: each use of the ``connection`` proxy looks it up)
     if db.vendor != "postgresql" or not settings.DATABASE_PREPARED_LOOKUPS:
         with db.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()
-    db.ensure_connection()
+    if db.connection is None:  # (what ensure_connection() checks first)
+        db.ensure_connection()
     db.validate_thread_sharing()
     pg = db.connection
     if pg.prepare_threshold is None:
@@ -213,13 +215,11 @@ def _execute_prepared(db: Any, pg: Any, raw: Any, sql: str, params: Sequence[Any
     psycopg forgets them on a rollback) prepared on this connection, or not yet by this kept
     cursor, a transaction must first be begun, or a pipeline is open; the ordinary way then
     runs it (and prepares it again)."""
-    from psycopg import pq
-
     pgconn = pg.pgconn
     if raw._last_query is not sql:  # the kept cursor has not run it yet: no loaders either
         return _NOT_PREPARED
     if pg._pipeline is not None or not (
-        pg.autocommit or pgconn.transaction_status == pq.TransactionStatus.INTRANS
+        pg.autocommit or pgconn.transaction_status == _IN_TRANSACTION
     ):
         return _NOT_PREPARED
     query = raw._convert_query(sql, params)  # psycopg's own conversion, on the kept cursor
@@ -228,14 +228,14 @@ def _execute_prepared(db: Any, pg: Any, raw: Any, sql: str, params: Sequence[Any
         return _NOT_PREPARED
     db.validate_no_broken_transaction()
     with db.wrap_database_errors, pg.lock:
-        if pgconn.status != pq.ConnStatus.OK:
+        if pgconn.status != _CONNECTION_OK:
             pg._check_connection_ok()  # raises psycopg's error for a closed connection
         pgconn.send_query_prepared(
-            name, query.params, param_formats=query.formats, result_format=pq.Format.TEXT
+            name, query.params, param_formats=query.formats, result_format=_TEXT
         )
         results = pg.wait(_execute_gen(pgconn))
         result = results[0]  # (one statement: one result)
-        if len(results) != 1 or result.status != pq.ExecStatus.TUPLES_OK:
+        if len(results) != 1 or result.status != _TUPLES_OK:
             raise _error_from_result(result, encoding=raw._encoding)
         if not result.ntuples:
             return None
@@ -305,10 +305,15 @@ def _timestamptz_loader() -> tuple[Any, Any]:
 
 
 if connection.vendor == "postgresql":
+    from psycopg import pq
     from psycopg.errors import error_from_result as _error_from_result
     from psycopg.generators import execute as _execute_gen
 
     _PreparedCursor: Any = _prepared_cursor_class()
+    _IN_TRANSACTION = pq.TransactionStatus.INTRANS
+    _CONNECTION_OK = pq.ConnStatus.OK
+    _TUPLES_OK = pq.ExecStatus.TUPLES_OK
+    _TEXT = pq.Format.TEXT
     _TIMESTAMPTZ, _FAST_TIMESTAMPTZ = _timestamptz_loader()
 
 
