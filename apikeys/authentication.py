@@ -202,11 +202,12 @@ class APIKeyAuthentication(BaseAuthentication):
 
 
 def _check_allow_lists(key: APIKey, request: Request) -> None:
-    origin = request_meta(request).get("HTTP_ORIGIN")
-    # Browsers always send Origin on cross-origin calls; servers usually send none, and a
-    # key with an origin allow-list is meant to be usable from servers as well.
-    if key.allowed_origins and origin and origin.lower() not in key.allowed_origins:
-        raise exceptions.PermissionDenied("This API key may not be used from this origin")
+    if key.allowed_origins:  # (most keys have neither list: nothing of the request is read)
+        origin = request_meta(request).get("HTTP_ORIGIN")
+        # Browsers always send Origin on cross-origin calls; servers usually send none, and
+        # a key with an origin allow-list is meant to be usable from servers as well.
+        if origin and origin.lower() not in key.allowed_origins:
+            raise exceptions.PermissionDenied("This API key may not be used from this origin")
     if key.allowed_ips:
         try:
             address = ipaddress.ip_address(client_ip(request) or "")
