@@ -61,7 +61,9 @@ _SIGNED_IN_MEMBERSHIP = (
     " LIMIT 1"
 )
 
-# The same, and the session itself, in one round trip: the session's row (the durable copy
+# The same, and the session itself, in one round trip (on a host that names an org, and
+# for a session whose acting org has no membership for it: ``_SESSION_IN_ACTING_ORG`` is
+# the common case's): the session's row (the durable copy
 # Django's cached_db store writes on every save; a plain table, no org_id, no row-level
 # security, read and written by the application role as the store does) with Django's
 # expiry filter, and the membership its person acts in, ordered by the org the row copies
@@ -81,6 +83,31 @@ _SESSION_AND_MEMBERSHIP = (
     " m.created_at, m.id"
     " LIMIT 1) t ON true"
     " WHERE s.session_key = %s AND s.expire_date > %s"
+)
+
+# The common case, in one statement without the definer function: the host names no org
+# (``api.<base>``), so the membership to act in is the session's acting org's when the
+# person is an active member there (what ``pick_membership`` picks first then). The
+# session's row (no row-level security) names that org for the transaction, as the key's
+# and the JWT's statements name theirs, and the membership is read under that org's
+# row-level security: by (org, person), the unique constraint's index, no sort, no role
+# switch. Fenced as ``accounts.credential_rows.in_org`` is (OFFSET 0 on both sides; the
+# membership a LATERAL subquery reading ``s.org``, so only the inner side of a nested loop,
+# scanned after the session's row, and its set_config, exist): the plan is held to that in
+# tests/accounts/test_session_credential.py. A row whose membership columns are NULL (no
+# acting org, not an active member there, a deactivated person) is decided by
+# ``_SESSION_AND_MEMBERSHIP`` instead, in a second statement only such a request pays; no
+# row at all is an ended session, as there. Parameters: the session key, now.
+_SESSION_IN_ACTING_ORG = (
+    f"SELECT s.session_data, s.user_id, s.acting_org_id, t.* FROM ("  # noqa: S608
+    " SELECT b.session_data, b.user_id, b.acting_org_id,"
+    " NULLIF(set_config('app.org_id', COALESCE(b.acting_org_id::text, ''), true), '')::bigint"
+    f" AS org FROM {BrowserSession._meta.db_table} b"
+    " WHERE b.session_key = %s AND b.expire_date > %s OFFSET 0) s"
+    f" LEFT JOIN LATERAL (SELECT {MEMBER_COLUMNS}, u.{connection.ops.quote_name('password')}"
+    f" FROM {Membership._meta.db_table} m {MEMBER_JOINS}"
+    " WHERE m.org_id = s.org AND m.user_id = s.user_id"
+    f" AND m.status = '{Membership.Status.ACTIVE.value}' AND u.is_active OFFSET 0) t ON true"
 )
 
 # A person's active memberships with their user and org, in one statement (the same
@@ -218,10 +245,15 @@ def _signed_in_by_session_row(request: HttpRequest, session: Any) -> Membership 
     session_key = session.session_key  # (None unless the cookie is a valid key)
     if not session_key:
         return None
-    row = fetch_row(
-        _SESSION_AND_MEMBERSHIP,
-        [org_slug_from_host(request.get_host()), session_key, timezone.now()],
-    )
+    now = timezone.now()
+    slug = org_slug_from_host(request.get_host())
+    if slug is None:  # the session's acting org, when the person is an active member there
+        row = fetch_row(_SESSION_IN_ACTING_ORG, [session_key, now])
+        if row is not None and row[_SESSION_ROW_WIDTH] is None:
+            # A live session, acting in no org it may: the host's, the session's, the oldest.
+            row = fetch_row(_SESSION_AND_MEMBERSHIP, [slug, session_key, now])
+    else:
+        row = fetch_row(_SESSION_AND_MEMBERSHIP, [slug, session_key, now])
     if row is None:
         session._session_cache = {}
         session._session_key = None
