@@ -549,3 +549,55 @@ def test_the_acting_org_statements_plan_reads_the_membership_after_the_sessions_
     assert relations(inner) == {"orgs_membership", "accounts_user", "orgs_organization"}
     assert all("current_setting" not in json.dumps(n) for n in nodes(outer))
     assert not any(n["Node Type"] in {"Hash", "Materialize", "Memoize"} for n in nodes(inner))
+
+
+def test_a_remembered_sessions_copy_shares_nothing_a_request_could_change(org):
+    # The decoded data is remembered per signed text; each request gets a copy it may
+    # change (nested objects included) without the next request seeing it.
+    from accounts.session_store import META_KEY
+
+    client = cookie_client(MembershipFactory.create(org=org))
+    first = client.get("/api/users/me").wsgi_request.session
+    ip = first[META_KEY]["ip"]
+    first[META_KEY]["ip"] = "203.0.113.9"
+    assert client.get("/api/users/me").wsgi_request.session[META_KEY]["ip"] == ip
+
+
+def test_the_tailored_copy_is_a_deep_copy():
+    import copy
+
+    from accounts.session_auth import _copied
+
+    data = {
+        "s": "x", "n": 1, "f": 1.5, "b": True, "z": None,
+        "flat": {"a": "b", "c": 2},
+        "nested": {"a": {"b": [1, 2]}},
+        "list": [{"a": 1}],
+    }  # fmt: skip
+    copied = _copied(data)
+    assert copied == copy.deepcopy(data) == data
+    for name in ("flat", "nested", "list"):
+        assert copied[name] is not data[name]
+    assert copied["nested"]["a"] is not data["nested"]["a"]
+    assert copied["list"][0] is not data["list"][0]
+
+
+@pytest.mark.parametrize("engine", ["CachedDatabaseStore", "DatabaseStore"])
+def test_the_stores_start_as_djangos_would(engine, settings):
+    # The stores' __init__ sets what SessionBase's does, without importing the serializer
+    # every time: the same attributes (the cache's looked up on first use), same values.
+    from django.contrib.sessions.backends import cached_db, db
+
+    from accounts import session_store
+
+    ours = getattr(session_store, engine)("a" * 32)
+    django = {"CachedDatabaseStore": cached_db, "DatabaseStore": db}[engine].SessionStore("a" * 32)
+    assert set(vars(django)) - set(vars(ours)) <= {"_cache"}
+    for name, value in vars(django).items():
+        assert getattr(ours, name) is value or getattr(ours, name) == value, name
+    settings.SESSION_SERIALIZER = "tests.accounts.test_session_credential.OtherSerializer"
+    assert getattr(session_store, engine)().serializer is OtherSerializer
+
+
+class OtherSerializer:  # (a serializer named by the setting above)
+    pass
