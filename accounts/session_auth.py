@@ -2,11 +2,13 @@
 
 import copy
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.core.signals import setting_changed
 from django.db import connection
+from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -46,6 +48,55 @@ SessionStores = (CachedDatabaseStore, DatabaseStore)
 _ACTIVE_USER_BY_PK_BACKENDS = frozenset(
     {"django.contrib.auth.backends.ModelBackend", "accounts.google.GoogleOIDC"}
 )
+
+_POSTGRES = connection.vendor == "postgresql"  # (tenantry_person_memberships exists)
+
+
+class _Settings(NamedTuple):
+    """What the session credential reads of the settings on every request, read once (and
+    again when a test changes a setting): each ``settings.X`` is a lazy object's attribute
+    lookup, a few of them per request."""
+
+    secret_key: str
+    # What decoding a session's text depends on (``_decoded``'s key).
+    decoding: tuple[Any, ...]
+    # The backends the one statement stands in for that are still configured.
+    backends: frozenset[str]
+
+
+_settings: list[_Settings] = []
+
+
+def _conf() -> _Settings:
+    if not _settings:
+        _settings.append(
+            _Settings(
+                secret_key=settings.SECRET_KEY,
+                decoding=(
+                    settings.SECRET_KEY,
+                    tuple(settings.SECRET_KEY_FALLBACKS),
+                    settings.SESSION_SERIALIZER,
+                ),
+                backends=_ACTIVE_USER_BY_PK_BACKENDS & frozenset(settings.AUTHENTICATION_BACKENDS),
+            )
+        )
+    return _settings[0]
+
+
+@receiver(setting_changed)
+def _forget_settings(**kwargs: Any) -> None:
+    _settings.clear()
+
+
+def _host_org_slug(request: HttpRequest) -> str | None:
+    """``org_slug_from_host(request.get_host())`` without validating the host a second time
+    when it names no org: CommonMiddleware has validated it (``get_host`` against
+    ALLOWED_HOSTS, ~3 µs) before any view runs, and a host that names no org needs nothing
+    more from it. One that names an org is validated again here, as before."""
+    if org_slug_from_host(request._get_raw_host()) is None:  # type: ignore[attr-defined]
+        return None
+    return org_slug_from_host(request.get_host())
+
 
 # One statement, compiled once: the person (if active) with the active membership they act
 # in, chosen as ``orgs.hosts.pick_membership`` chooses (the host's org, then the session's,
@@ -170,7 +221,7 @@ class SessionAuthentication(authentication.SessionAuthentication):
 def _signed_in(request: HttpRequest) -> Membership | None:
     """The membership of a verified session in one statement, its user becoming
     ``request.user``; None for anything Django's own path must decide."""
-    if connection.vendor != "postgresql" or "_cached_user" in request.__dict__:
+    if not _POSTGRES or "_cached_user" in request.__dict__:
         return None  # no tenantry_person_memberships, or request.user was read already
     session = request.session
     if "_session_cache" not in session.__dict__ and isinstance(session, SessionStores):
@@ -205,10 +256,7 @@ def _signed_in_as(data: Any) -> tuple[int, str] | None:
         session_hash = str(data[HASH_SESSION_KEY])
     except (KeyError, TypeError, ValueError):
         return None
-    if (
-        backend not in _ACTIVE_USER_BY_PK_BACKENDS
-        or backend not in settings.AUTHENTICATION_BACKENDS
-    ):
+    if backend not in _conf().backends:
         return None
     return user_id, session_hash
 
@@ -246,7 +294,7 @@ def _signed_in_by_session_row(request: HttpRequest, session: Any) -> Membership 
     if not session_key:
         return None
     now = timezone.now()
-    slug = org_slug_from_host(request.get_host())
+    slug = _host_org_slug(request)
     if slug is None:  # the session's acting org, when the person is an active member there
         row = fetch_row(_SESSION_IN_ACTING_ORG, [session_key, now])
         if row is not None and row[_SESSION_ROW_WIDTH] is None:
@@ -302,13 +350,7 @@ def _decoded(session: Any, text: str) -> dict[str, Any]:
     its fallbacks, serializer) when it verified and holds nothing but ``_REMEMBERED_KEYS``.
     A copy each time: the request may change its session (``_copied``). A text that did not
     verify is decoded (and logged by Django) every time."""
-    key = (
-        text,
-        type(session),
-        settings.SECRET_KEY,
-        tuple(settings.SECRET_KEY_FALLBACKS),
-        settings.SESSION_SERIALIZER,
-    )
+    key = (text, type(session), _conf().decoding)
     data = _decoded_by_text.get(key)
     if data is None:
         data = session.decode(text)
@@ -356,7 +398,7 @@ def _memberships_of(user_id: Any) -> list[Membership]:
 def _session_auth_hash(password: str) -> str:
     """``user.get_session_auth_hash()``: an HMAC of the password hash under SECRET_KEY,
     remembered per (password hash, SECRET_KEY), so a password change is a new entry."""
-    return _session_auth_hash_for(password, settings.SECRET_KEY)
+    return _session_auth_hash_for(password, _conf().secret_key)
 
 
 @functools.lru_cache(maxsize=4096)

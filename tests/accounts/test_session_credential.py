@@ -601,3 +601,33 @@ def test_the_stores_start_as_djangos_would(engine, settings):
 
 class OtherSerializer:  # (a serializer named by the setting above)
     pass
+
+
+def test_a_backend_taken_out_of_the_settings_no_longer_signs_its_sessions_in(org, settings):
+    # What the statement reads of the settings is read once, and again when one changes.
+    from accounts.services import PASSWORD_BACKEND
+
+    client = cookie_client(MembershipFactory.create(org=org))
+    assert client.get("/api/users/me").status_code == 200
+    settings.AUTHENTICATION_BACKENDS = [
+        b for b in settings.AUTHENTICATION_BACKENDS if b != PASSWORD_BACKEND
+    ]
+    assert client.get("/api/users/me").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "api.{base}", "acme.{base}", "acme.{base}:8443", "portal.{base}"]
+)
+def test_the_hosts_org_is_read_as_from_the_validated_host(host, rf, settings):
+    from django.core.exceptions import DisallowedHost
+
+    from accounts.session_auth import _host_org_slug
+    from orgs.hosts import org_slug_from_host
+
+    request = rf.get("/api/users/me", HTTP_HOST=host.format(base=settings.BASE_DOMAIN))
+    assert _host_org_slug(request) == org_slug_from_host(request.get_host())
+    # A host that names an org is validated (the one that names none decides nothing).
+    settings.ALLOWED_HOSTS = ["127.0.0.1", f"api.{settings.BASE_DOMAIN}"]
+    request = rf.get("/api/users/me", HTTP_HOST=f"acme.{settings.BASE_DOMAIN}")
+    with pytest.raises(DisallowedHost):
+        _host_org_slug(request)
