@@ -566,7 +566,7 @@ def test_a_remembered_sessions_copy_shares_nothing_a_request_could_change(org):
 def test_the_tailored_copy_is_a_deep_copy():
     import copy
 
-    from accounts.session_auth import _copied
+    from accounts.session_auth import _Remembered
 
     data = {
         "s": "x", "n": 1, "f": 1.5, "b": True, "z": None,
@@ -574,7 +574,8 @@ def test_the_tailored_copy_is_a_deep_copy():
         "nested": {"a": {"b": [1, 2]}},
         "list": [{"a": 1}],
     }  # fmt: skip
-    copied = _copied(data)
+    copied = _Remembered(data).copied()
+    assert type(copied) is dict
     assert copied == copy.deepcopy(data) == data
     for name in ("flat", "nested", "list"):
         assert copied[name] is not data[name]
@@ -631,3 +632,16 @@ def test_the_hosts_org_is_read_as_from_the_validated_host(host, rf, settings):
     request = rf.get("/api/users/me", HTTP_HOST=f"acme.{settings.BASE_DOMAIN}")
     with pytest.raises(DisallowedHost):
         _host_org_slug(request)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected", "same"),
+    [("ab12", "ab12", True), ("ab12", "ab13", False), ("ab1", "ab12", False), ("é", "é", True),
+     ("é", "e", False)],
+)  # fmt: skip
+def test_the_hash_comparison_is_djangos(given, expected, same):
+    from django.utils.crypto import constant_time_compare
+
+    from accounts.session_auth import _same
+
+    assert _same(given, expected) is same is constant_time_compare(given, expected)
