@@ -183,7 +183,10 @@ class SessionAuthentication(authentication.SessionAuthentication):
 
     One query: the session's row, the person and that membership in one statement
     (``_signed_in_by_session_row``; no read of the session from Redis before it), which
-    also answers Django's ``request.session`` and ``request.user``. No live row is an ended
+    also answers Django's ``request.session`` and ``request.user``: on a host that names no
+    org, the membership in the org the session acts in, read under that org's row-level
+    security; only when there is none (or the host names an org) the memberships
+    function's choice, in a second statement. No live row is an ended
     session, anonymous whatever Redis holds. Anything else out of the ordinary (a session
     hash that does not match, another backend, no active membership) goes Django's way: its
     ``get_user`` (which verifies, cycles or flushes the session) and then the membership.
