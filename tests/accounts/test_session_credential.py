@@ -2,6 +2,7 @@
 and the membership they act in, and every check Django's own ``get_user`` makes."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -568,7 +569,7 @@ def test_the_tailored_copy_is_a_deep_copy():
 
     from accounts.session_auth import _Remembered
 
-    data = {
+    data: dict[str, Any] = {
         "s": "x", "n": 1, "f": 1.5, "b": True, "z": None,
         "flat": {"a": "b", "c": 2},
         "nested": {"a": {"b": [1, 2]}},
