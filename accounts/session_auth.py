@@ -71,20 +71,21 @@ _settings: list[_Settings] = []
 
 
 def _conf() -> _Settings:
-    if not _settings:
-        _settings.append(
-            _Settings(
-                secret_key=settings.SECRET_KEY,
-                use_tz=settings.USE_TZ,
-                decoding=(
-                    settings.SECRET_KEY,
-                    tuple(settings.SECRET_KEY_FALLBACKS),
-                    settings.SESSION_SERIALIZER,
-                ),
-                backends=_ACTIVE_USER_BY_PK_BACKENDS & frozenset(settings.AUTHENTICATION_BACKENDS),
-            )
+    try:
+        return _settings[0]
+    except IndexError:  # (none yet, or a setting changed: cleared by _forget_settings)
+        conf = _Settings(
+            secret_key=settings.SECRET_KEY,
+            use_tz=settings.USE_TZ,
+            decoding=(
+                settings.SECRET_KEY,
+                tuple(settings.SECRET_KEY_FALLBACKS),
+                settings.SESSION_SERIALIZER,
+            ),
+            backends=_ACTIVE_USER_BY_PK_BACKENDS & frozenset(settings.AUTHENTICATION_BACKENDS),
         )
-    return _settings[0]
+        _settings[:] = [conf]
+        return conf
 
 
 @receiver(setting_changed)
@@ -141,18 +142,22 @@ _SESSION_AND_MEMBERSHIP = (
 )
 
 # The common case, in one statement without the definer function: the host names no org
-# (``api.<base>``), so the membership to act in is the session's acting org's when the
-# person is an active member there (what ``pick_membership`` picks first then). The
-# session's row (no row-level security) names that org for the transaction, as the key's
-# and the JWT's statements name theirs, and the membership is read under that org's
-# row-level security: by (org, person), the unique constraint's index, no sort, no role
-# switch. Fenced as ``accounts.credential_rows.in_org`` is (OFFSET 0 on both sides; the
-# membership a LATERAL subquery reading ``s.org``, so only the inner side of a nested loop,
-# scanned after the session's row, and its set_config, exist): the plan is held to that in
-# tests/accounts/test_session_credential.py. A row whose membership columns are NULL (no
-# acting org, not an active member there, a deactivated person) is decided by
-# ``_SESSION_AND_MEMBERSHIP`` instead, in a second statement only such a request pays; no
-# row at all is an ended session, as there. Parameters: the session key, now.
+# (``api.<base>``), so the membership to act in is the session's acting org's when the person is
+# an active member there (what ``pick_membership`` picks first then). The session's row (no
+# row-level security) names that org for the transaction, as the key's and the JWT's statements
+# name theirs, and the membership is read under that org's row-level security: by person and org
+# (the person's index, the org and status filtered on it), no sort, no role switch. Fenced as
+# ``accounts.credential_rows.in_org`` is (OFFSET 0 on both sides; the membership a LATERAL
+# subquery reading ``s.org``, so only the inner side of a nested loop, scanned after the session's
+# row, and its set_config, exist): the plan is held to that in
+# tests/accounts/test_session_credential.py. A row whose membership columns are NULL (no acting
+# org, not an active member there, a deactivated person) is decided by ``_SESSION_AND_MEMBERSHIP``
+# instead, in a second statement only such a request pays; no row at all is an ended session, as
+# there. Parameters: the session key, now.
+# As the key's and the JWT's, the org named lasts for the statement's transaction: a request
+# authenticates before it opens one (``orgs.bases``), so it ends with the statement; inside an
+# enclosing transaction (a test's) it stays named after a fallback or a refusal, as a revoked
+# key's org does, and the request's own transaction names its org over it.
 _SESSION_IN_ACTING_ORG = (
     f"SELECT s.session_data, s.user_id, s.acting_org_id, t.* FROM ("  # noqa: S608
     " SELECT b.session_data, b.user_id, b.acting_org_id,"
