@@ -30,8 +30,11 @@ class SessionSlidingMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         session = getattr(request, "session", None)
-        if session is not None and session.session_key and SESSION_KEY in session:
+        if session is None or not session.session_key:
+            return response
+        data = session._session  # (what ``in`` and ``get`` read: loaded if nothing has)
+        if SESSION_KEY in data:
             now = int(time.time())
-            if now - int(session.get(SEEN_KEY, 0)) >= settings.SESSION_TOUCH_SECONDS:
+            if now - int(data.get(SEEN_KEY, 0)) >= settings.SESSION_TOUCH_SECONDS:
                 session[SEEN_KEY] = now
         return response

@@ -13,8 +13,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends import cached_db, db
+from django.core.cache import caches
 from django.db import router, transaction
 from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.module_loading import import_string
 
 # Session data keys of ours, beside Django's auth keys.
 ORG_KEY = "tnt_org_id"  # the org the person acts in when the host names none (= orgs.bases)
@@ -32,8 +35,33 @@ def acting_org_id(data: dict[str, Any]) -> int | None:
     return org_id if type(org_id) is int else None
 
 
+_serializers: dict[str, Any] = {}
+
+
+def _serializer() -> Any:
+    """``import_string(settings.SESSION_SERIALIZER)``, imported once per setting."""
+    name = settings.SESSION_SERIALIZER
+    serializer = _serializers.get(name)
+    if serializer is None:
+        serializer = _serializers[name] = import_string(name)
+    return serializer
+
+
 class _BrowserSessionRows:
-    """Mixed into Django's stores: the model and the extra columns."""
+    """Mixed into Django's stores: the model and the extra columns.
+
+    A store is made for every request that carries the cookie, most of which only read the
+    session (or, on the API, never load it: ``accounts.session_auth`` reads it with the
+    person). Django's ``SessionBase.__init__`` imports the serializer by its dotted path
+    each time (``import_string``: ~2 µs); this one sets the same attributes with the
+    serializer imported once per setting (a test holds the attributes to Django's).
+    """
+
+    def __init__(self, session_key: str | None = None) -> None:
+        self._session_key = session_key
+        self.accessed = False
+        self.modified = False
+        self.serializer = _serializer()
 
     @classmethod
     def get_model_class(cls) -> Any:
@@ -72,7 +100,11 @@ class CachedDatabaseStore(_BrowserSessionRows, cached_db.SessionStore):
     Checking the row on every load instead would be a query per page, the cache's point gone.
     """
 
-    _cache: Any  # Django's (the session cache), not in its stubs
+    @cached_property
+    def _cache(self) -> Any:
+        """The session cache, as Django's ``__init__`` sets it, looked up on first use (a
+        request whose session is read with its person never uses it)."""
+        return caches[settings.SESSION_CACHE_ALIAS]
 
     def load(self) -> dict[str, Any]:
         store: Any = self  # (the row's read is Django's, not in its stubs)

@@ -32,13 +32,19 @@ def statements(seeded: dict[str, Any]) -> list[tuple[str, str, list[Any]]]:
     if cookie:
         from django.utils import timezone
 
-        with_row.append(
+        session_key = cookie.partition("=")[2]
+        with_row += [
             (
-                "session cookie with the session's row (accounts/session_auth.py)",
+                "session cookie, its acting org (accounts/session_auth.py)",
+                session_auth._SESSION_IN_ACTING_ORG,
+                [session_key, timezone.now()],
+            ),
+            (
+                "session cookie, the definer's choice (accounts/session_auth.py)",
                 session_auth._SESSION_AND_MEMBERSHIP,
-                [None, cookie.partition("=")[2], timezone.now()],
-            )
-        )
+                [None, session_key, timezone.now()],
+            ),
+        ]
     return [
         (
             "API key, first use (apikeys/authentication.py)",

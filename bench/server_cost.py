@@ -77,6 +77,35 @@ def variants(seeded: dict[str, Any]) -> list[tuple[str, str, list[Any]]]:
     ]
 
 
+def session_variants(seeded: dict[str, Any]) -> list[tuple[str, str, list[Any]]]:
+    """Where the session statement's time goes: the session's row alone, and the memberships
+    function alone (the definer's part of the statement that calls it), beside the two
+    statements themselves (``statements``)."""
+    from django.utils import timezone
+
+    from accounts.models import BrowserSession
+    from accounts.tokens import read_access_token
+
+    cookie = seeded.get("session_cookie", "")
+    if not cookie:
+        return []
+    session_key = cookie.partition("=")[2]
+    user_id = read_access_token(seeded["access_token"]).user_id
+    return [
+        (
+            "session: its row alone",
+            f"SELECT session_data, user_id, acting_org_id FROM {BrowserSession._meta.db_table}"
+            " WHERE session_key = %s AND expire_date > %s",
+            [session_key, timezone.now()],
+        ),
+        (
+            "session: the memberships function alone",
+            "SELECT id FROM tenantry_person_memberships(%s) LIMIT 1",
+            [user_id],
+        ),
+    ]
+
+
 def _backend_ns(pid: int) -> int:
     return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
 
@@ -94,7 +123,13 @@ def measure(
     wall time per execution, in µs (medians of ``rounds`` interleaved rounds)."""
     import psycopg
 
-    cases = [floor_statement(seeded), *statements(seeded), *variants(seeded), *(extra or [])]
+    cases = [
+        floor_statement(seeded),
+        *statements(seeded),
+        *variants(seeded),
+        *session_variants(seeded),
+        *(extra or []),
+    ]
     results: dict[tuple[str, bool], list[tuple[float, float, float]]] = {}
     with psycopg.connect(app_url, autocommit=True, prepare_threshold=0) as connection:
         row = connection.execute("SELECT pg_backend_pid(), current_user").fetchone()

@@ -20,8 +20,10 @@ connects as a role that owns nothing and has ``NOBYPASSRLS``. Code that truly sp
 sweeps, a person's orgs, lookups by a token's hash) enters :func:`cross_org`, which
 switches the transaction to the ``DATABASE_CROSS_ORG_ROLE`` (``BYPASSRLS``, owns nothing,
 ``NOLOGIN``; the application role is a member of it) for as long as the block lasts. The
-two cross-org reads of every key or session request instead call a ``SECURITY DEFINER``
-function that answers that one question (apikeys migration 0004, orgs migration 0006).
+two cross-org reads a key or session request may make instead call a ``SECURITY DEFINER``
+function that answers that one question (apikeys migration 0004, orgs migration 0006): a
+key's first request in a process, and a session on an org's host or acting in no org it
+may (on ``api.<base>`` a session's row names the org it acts in, as a JWT names its own).
 
 On SQLite (the ``make run`` local run) all of this is a no-op: the manager is the only wall.
 """

@@ -2,6 +2,7 @@
 and the membership they act in, and every check Django's own ``get_user`` makes."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -395,3 +396,253 @@ def test_a_changed_secret_key_decodes_again_and_refuses_the_old_signature(org, s
     assert client.get("/api/users/me").status_code == 401
     # decoded again, under the new key: it did not verify
     assert [bool(data) for _, data in decodes] == [True, False]
+
+
+# --- The common case's statement: the session's acting org, under its row-level security ---
+
+
+def _statements_sent(captured):
+    return [q["sql"] or "" for q in captured.captured_queries if q["sql"] != "BEGIN"]
+
+
+def test_on_the_api_host_the_acting_orgs_membership_is_read_without_the_definer(
+    org, other_org, max_data_queries
+):
+    # One statement, and not the one that calls tenantry_person_memberships.
+    person = MembershipFactory.create(org=org).user
+    acting = MembershipFactory.create(org=other_org, user=person)
+    client = cookie_client(acting, org_id=other_org.pk)
+    client.get("/api/users/me")
+    with max_data_queries(1) as captured:
+        response = client.get("/api/users/me")
+    assert response.json()["org"]["id"] == other_org.pk
+    (sql,) = _statements_sent(captured)
+    assert "set_config('app.org_id', COALESCE(b.acting_org_id" in sql
+    assert "tenantry_person_memberships" not in sql
+
+
+@pytest.mark.parametrize("why", ["suspended", "no_acting_org", "left_the_acting_org"])
+def test_when_the_acting_org_has_no_membership_the_definers_choice_decides(
+    org, other_org, why, max_data_queries
+):
+    # A second statement, the definer's (the host's org, the session's, the oldest): only a
+    # session acting nowhere its person may act pays it.
+    oldest = MembershipFactory.create(org=org)
+    acting = MembershipFactory.create(org=other_org, user=oldest.user)
+    client = cookie_client(acting, org_id=other_org.pk)
+    client.get("/api/users/me")
+    if why == "suspended":
+        acting.status = Membership.Status.SUSPENDED
+        acting.save()
+    elif why == "left_the_acting_org":
+        acting.delete()
+    else:
+        store = SessionStore(session_key=client.session_key)
+        store[ORG_KEY] = None
+        store.save()
+    with max_data_queries(2) as captured:
+        response = client.get("/api/users/me")
+    assert response.status_code == 200
+    assert response.json()["org"]["id"] == org.pk
+    first, second = _statements_sent(captured)
+    assert "tenantry_person_memberships" not in first
+    assert "tenantry_person_memberships" in second
+
+
+def test_a_host_naming_an_org_wins_over_an_active_acting_org(org, other_org, max_data_queries):
+    person = MembershipFactory.create(org=org).user
+    acting = MembershipFactory.create(org=other_org, user=person)
+    client = cookie_client(acting, org_id=other_org.pk)
+    with max_data_queries(1) as captured:
+        response = client.get("/api/users/me", HTTP_HOST=f"{org.slug}.{settings.BASE_DOMAIN}")
+    assert response.json()["org"]["id"] == org.pk
+    (sql,) = _statements_sent(captured)
+    assert "tenantry_person_memberships" in sql
+
+
+def _acting_org_row(session_key):
+    from django.utils import timezone
+
+    from accounts.credential_rows import fetch_row
+    from accounts.session_auth import _SESSION_IN_ACTING_ORG
+
+    return fetch_row(_SESSION_IN_ACTING_ORG, [session_key, timezone.now()])
+
+
+def test_the_acting_org_statement_names_its_org_then_reads_under_its_row_security(org, other_org):
+    # As the application role (row-level security in force; the suite's own connection
+    # bypasses it): the membership is found only because the statement named the acting
+    # org before reading it, whatever org the transaction named before; and only that org's.
+    from django.db import connection
+
+    from accounts.credential_rows import membership_from_row
+    from accounts.session_auth import _SESSION_ROW_WIDTH
+    from tenancy.rls import ORG_SETTING
+    from tests.tenancy.test_row_security import as_app_role
+
+    person = MembershipFactory.create(org=org).user
+    acting = MembershipFactory.create(org=other_org, user=person)
+    key = browser_session_open(user=person, org_id=other_org.pk, context=RequestContext())
+    for named_before in (None, org.pk):
+        with as_app_role() as cursor:
+            if named_before is not None:
+                cursor.execute("SELECT set_config(%s, %s, true)", [ORG_SETTING, str(org.pk)])
+            row = _acting_org_row(key)
+            assert row is not None
+            assert membership_from_row(row, _SESSION_ROW_WIDTH).pk == acting.pk
+            cursor = connection.cursor()
+            cursor.execute("SELECT current_setting(%s, true)", [ORG_SETTING])
+            assert cursor.fetchone()[0] == str(other_org.pk)
+    # Acting in an org the person has no membership in: the row, no membership (not the
+    # membership of another org, which the policy hides and the statement does not ask for).
+    elsewhere = browser_session_open(
+        user=person, org_id=OrgFactory.create().pk, context=RequestContext()
+    )
+    with as_app_role():
+        row = _acting_org_row(elsewhere)
+        assert row is not None
+        assert row[_SESSION_ROW_WIDTH:] == (None,) * (len(row) - _SESSION_ROW_WIDTH)
+    with as_app_role():
+        assert _acting_org_row("no-such-session-key-at-all") is None
+
+
+def test_the_acting_org_statements_plan_reads_the_membership_after_the_sessions_row(org):
+    # What the statement's order rests on, in PostgreSQL's generic plan (the one a prepared
+    # statement settles on): a nested loop whose outer side reads the session's row alone
+    # (its projection runs set_config) and whose inner side, scanned again for each outer
+    # row with the row's values as parameters, alone reads the membership, its user and its
+    # org. (The trivial subquery scans are removed from the plan; EXPLAIN prints a parameter
+    # as the outer expression it was taken from, set_config's included, but it is a value
+    # computed once, by the outer row.) Row-level security's check is folded there into a
+    # one-time filter, current_setting = the org named, which the inner side evaluates
+    # after the outer row named it. A plan that read the membership first (a hash or merge
+    # join, the subqueries pulled up) would read it before the org was named.
+    import json
+
+    from accounts.session_auth import _SESSION_IN_ACTING_ORG
+    from tests.tenancy.test_row_security import as_app_role
+
+    person = MembershipFactory.create(org=org).user
+    key = browser_session_open(user=person, org_id=org.pk, context=RequestContext())
+    numbered = _SESSION_IN_ACTING_ORG.replace("%s", "$1", 1).replace("%s", "$2", 1)
+    with as_app_role() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE acting_org_plan(text, timestamptz) AS {numbered}")
+        try:
+            cursor.execute("EXPLAIN (FORMAT JSON) EXECUTE acting_org_plan(%s, now())", [key])
+            plan = cursor.fetchone()[0]
+        finally:
+            cursor.execute("DEALLOCATE acting_org_plan")
+    top = (plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"]
+
+    def nodes(node):
+        yield node
+        for child in node.get("Plans", []):
+            yield from nodes(child)
+
+    def relations(node):
+        return {n["Relation Name"] for n in nodes(node) if "Relation Name" in n}
+
+    assert (top["Node Type"], top["Join Type"]) == ("Nested Loop", "Left")
+    outer, inner = top["Plans"]
+    assert (outer["Parent Relationship"], inner["Parent Relationship"]) == ("Outer", "Inner")
+    assert relations(outer) == {"accounts_browsersession"}
+    assert relations(inner) == {"orgs_membership", "accounts_user", "orgs_organization"}
+    assert all("current_setting" not in json.dumps(n) for n in nodes(outer))
+    assert not any(n["Node Type"] in {"Hash", "Materialize", "Memoize"} for n in nodes(inner))
+
+
+def test_a_remembered_sessions_copy_shares_nothing_a_request_could_change(org):
+    # The decoded data is remembered per signed text; each request gets a copy it may
+    # change (nested objects included) without the next request seeing it.
+    from accounts.session_store import META_KEY
+
+    client = cookie_client(MembershipFactory.create(org=org))
+    first = client.get("/api/users/me").wsgi_request.session
+    ip = first[META_KEY]["ip"]
+    first[META_KEY]["ip"] = "203.0.113.9"
+    assert client.get("/api/users/me").wsgi_request.session[META_KEY]["ip"] == ip
+
+
+def test_the_tailored_copy_is_a_deep_copy():
+    import copy
+
+    from accounts.session_auth import _Remembered
+
+    data: dict[str, Any] = {
+        "s": "x", "n": 1, "f": 1.5, "b": True, "z": None,
+        "flat": {"a": "b", "c": 2},
+        "nested": {"a": {"b": [1, 2]}},
+        "list": [{"a": 1}],
+    }  # fmt: skip
+    copied = _Remembered(data).copied()
+    assert type(copied) is dict
+    assert copied == copy.deepcopy(data) == data
+    for name in ("flat", "nested", "list"):
+        assert copied[name] is not data[name]
+    assert copied["nested"]["a"] is not data["nested"]["a"]
+    assert copied["list"][0] is not data["list"][0]
+
+
+@pytest.mark.parametrize("engine", ["CachedDatabaseStore", "DatabaseStore"])
+def test_the_stores_start_as_djangos_would(engine, settings):
+    # The stores' __init__ sets what SessionBase's does, without importing the serializer
+    # every time: the same attributes (the cache's looked up on first use), same values.
+    from django.contrib.sessions.backends import cached_db, db
+
+    from accounts import session_store
+
+    ours = getattr(session_store, engine)("a" * 32)
+    django = {"CachedDatabaseStore": cached_db, "DatabaseStore": db}[engine].SessionStore("a" * 32)
+    assert set(vars(django)) - set(vars(ours)) <= {"_cache"}
+    for name, value in vars(django).items():
+        assert getattr(ours, name) is value or getattr(ours, name) == value, name
+    settings.SESSION_SERIALIZER = "tests.accounts.test_session_credential.OtherSerializer"
+    assert getattr(session_store, engine)().serializer is OtherSerializer
+
+
+class OtherSerializer:  # (a serializer named by the setting above)
+    pass
+
+
+def test_a_backend_taken_out_of_the_settings_no_longer_signs_its_sessions_in(org, settings):
+    # What the statement reads of the settings is read once, and again when one changes.
+    from accounts.services import PASSWORD_BACKEND
+
+    client = cookie_client(MembershipFactory.create(org=org))
+    assert client.get("/api/users/me").status_code == 200
+    settings.AUTHENTICATION_BACKENDS = [
+        b for b in settings.AUTHENTICATION_BACKENDS if b != PASSWORD_BACKEND
+    ]
+    assert client.get("/api/users/me").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "api.{base}", "acme.{base}", "acme.{base}:8443", "portal.{base}"]
+)
+def test_the_hosts_org_is_read_as_from_the_validated_host(host, rf, settings):
+    from django.core.exceptions import DisallowedHost
+
+    from accounts.session_auth import _host_org_slug
+    from orgs.hosts import org_slug_from_host
+
+    request = rf.get("/api/users/me", HTTP_HOST=host.format(base=settings.BASE_DOMAIN))
+    assert _host_org_slug(request) == org_slug_from_host(request.get_host())
+    # A host that names an org is validated (the one that names none decides nothing).
+    settings.ALLOWED_HOSTS = ["127.0.0.1", f"api.{settings.BASE_DOMAIN}"]
+    request = rf.get("/api/users/me", HTTP_HOST=f"acme.{settings.BASE_DOMAIN}")
+    with pytest.raises(DisallowedHost):
+        _host_org_slug(request)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected", "same"),
+    [("ab12", "ab12", True), ("ab12", "ab13", False), ("ab1", "ab12", False), ("é", "é", True),
+     ("é", "e", False)],
+)  # fmt: skip
+def test_the_hash_comparison_is_djangos(given, expected, same):
+    from django.utils.crypto import constant_time_compare
+
+    from accounts.session_auth import _same
+
+    assert _same(given, expected) is same is constant_time_compare(given, expected)
