@@ -646,3 +646,14 @@ def test_the_hash_comparison_is_djangos(given, expected, same):
     from accounts.session_auth import _same
 
     assert _same(given, expected) is same is constant_time_compare(given, expected)
+
+
+def test_a_disallowed_host_naming_no_org_is_refused_before_the_session_is_read(org, settings):
+    # _host_org_slug does not validate a host that names no org again: the middleware
+    # before every view (CommonMiddleware's get_host) has, and refuses it with 400.
+    settings.ALLOWED_HOSTS = ["127.0.0.1", f"api.{settings.BASE_DOMAIN}"]
+    client = cookie_client(MembershipFactory.create(org=org))
+    assert client.get("/api/users/me", HTTP_HOST=f"api.{settings.BASE_DOMAIN}").status_code == 200
+    response = client.get("/api/users/me", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert "credential" not in response.content.decode()
