@@ -210,6 +210,8 @@ def _execute_prepared(db: Any, pg: Any, raw: Any, sql: str, params: Sequence[Any
     logging and wrappers (when either is in use the lookup takes the ordinary way), and
     psycopg's cursor machinery (a fresh query object, the prepare bookkeeping, the result
     list): ~30k instructions of the worker's ~1.5M per key or JWT request (callgrind).
+    A tracer that patches Django's or psycopg's ``execute`` (none is installed) does not see
+    these executions; with ``DEBUG`` or a test's query capture they go the ordinary way.
 
     ``_NOT_PREPARED`` when it cannot be done that way: the statement is not (or no longer:
     psycopg forgets them on a rollback) prepared on this connection, or not yet by this kept
@@ -234,14 +236,19 @@ def _execute_prepared(db: Any, pg: Any, raw: Any, sql: str, params: Sequence[Any
             name, query.params, param_formats=query.formats, result_format=_TEXT
         )
         results = pg.wait(_execute_gen(pgconn))
-        result = results[0]  # (one statement: one result)
-        if len(results) != 1 or result.status != _TUPLES_OK:
+        if len(results) != 1:  # (one statement: one result; psycopg's own check)
+            raise _InternalError(f"got {len(results)} results from one statement")
+        result = results[0]
+        if result.status != _TUPLES_OK:
             raise _error_from_result(result, encoding=raw._encoding)
         if not result.ntuples:
             return None
         transformer = raw._tx  # the kept cursor's loaders (its statement's columns)
         transformer.set_pgresult(result)
-        return transformer.load_row(0, tuple)
+        try:
+            return transformer.load_row(0, tuple)
+        finally:
+            transformer.set_pgresult(None, set_loaders=False)  # (keeps no row of it)
 
 
 def _prepared_cursor_class() -> type:
@@ -279,7 +286,9 @@ _fast_adapters: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionar
 # dumpers; a new cursor per lookup built them all again (the key's lookup: 77 -> 62 µs of
 # CPU, measured alone). One per statement, so that keys, tokens and sessions served in turn
 # by one connection do not make each other's again; there are a handful of statements. A
-# kept cursor holds nothing of a request but its last result, which its next lookup replaces.
+# kept cursor holds nothing of a request but the result of its last lookup the ordinary way
+# (a row of the credential's tables, the session's with its password hash: what the worker
+# reads on every request anyway), until its next one; a direct execution drops its own.
 _KEPT_CURSORS = "_tenantry_credential_cursors"  # (generation, {statement: cursor})
 _kept_generation = [object()]  # a new one makes every connection's kept cursor stale
 
@@ -306,6 +315,7 @@ def _timestamptz_loader() -> tuple[Any, Any]:
 
 if connection.vendor == "postgresql":
     from psycopg import pq
+    from psycopg.errors import InternalError as _InternalError
     from psycopg.errors import error_from_result as _error_from_result
     from psycopg.generators import execute as _execute_gen
 

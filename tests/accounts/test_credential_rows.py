@@ -213,3 +213,33 @@ def test_a_failing_prepared_lookup_raises_djangos_error(direct_answers):
         fetch_row(sql, [0])  # division by zero
     assert direct_answers == [False, True]
     assert fetch_row(sql, [1]) == (1,)  # the connection goes on
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_autocommit_as_in_production_the_lookup_is_direct_and_a_lost_connection_is_djangos_error(
+    direct_answers,
+):
+    # A request's credential lookup runs outside any transaction (orgs.bases authenticates
+    # before it opens one): the direct execution in autocommit reads the row as it is now,
+    # and a backend that went away is Django's OperationalError, marked on the connection.
+    from django.db import OperationalError, connection, connections
+
+    made = MembershipFactory.create(role="developer")
+    assert connection.get_autocommit()
+    assert not connection.in_atomic_block
+    first = fetch_row(SQL, [made.pk])
+    assert fetch_row(SQL, [made.pk]) == first
+    assert direct_answers == [False, True]
+    pid = connection.connection.info.backend_pid
+    killer = connections.create_connection("default")  # another session ends this one's
+    try:
+        with killer.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        killer.close()
+    with pytest.raises(OperationalError):
+        fetch_row(SQL, [made.pk])
+    assert connection.errors_occurred
+    connection.close_if_unusable_or_obsolete()
+    assert direct_answers == [False, True, True]  # (the lost one was direct)
+    assert fetch_row(SQL, [made.pk]) == first  # on another connection
