@@ -227,39 +227,30 @@ class _APIBase(_RequestTransaction, APIView):
         return dict(headers)
 
     def get_renderers(self) -> list[Any]:
-        if self._refusing is None:
-            return super().get_renderers()
         return self._made_once("renderer_classes", super().get_renderers)
 
     def get_authenticators(self) -> list[Any]:
-        if self._refusing is None:
-            return super().get_authenticators()
         return self._made_once("authentication_classes", super().get_authenticators)
 
     def get_parsers(self) -> list[Any]:
-        if self._refusing is None:
-            return super().get_parsers()
         return self._made_once("parser_classes", super().get_parsers)
 
     def get_permissions(self) -> Sequence[Any]:
-        if self._refusing is None:
-            return super().get_permissions()
         return self._made_once("permission_classes", super().get_permissions)
 
     def get_content_negotiator(self) -> Any:
-        if self._refusing is None:
-            return super().get_content_negotiator()
-        return self._made_once(
-            "content_negotiation_class", lambda: [self.content_negotiation_class()]
-        )[0]
+        negotiator = super().get_content_negotiator
+        return self._made_once("content_negotiation_class", lambda: [negotiator()])[0]
 
     def _made_once(self, classes: str, make: Any) -> list[Any]:
-        """A credential_only method's renderers, authenticators, parsers, permissions and
-        content negotiator: made once per view class and reused by its requests. None keeps
-        anything of a request (DRF hands each the request, or the data and the context, on
-        every call; tests/orgs/test_request_transaction.py holds them to that), so making
-        them again on every request only cost time. (Throttles keep a request's state: made
-        per request, as DRF does.)"""
+        """DRF's ``make()`` (its renderers, authenticators, parsers, permissions or content
+        negotiator); for a credential_only method made once per view class and reused by its
+        requests. None keeps anything of a request (DRF hands each the request, or the data
+        and the context, on every call; tests/orgs/test_request_transaction.py holds them to
+        that), so making them again on every request only cost time. (Throttles keep a
+        request's state: made per request, as DRF does.)"""
+        if self._refusing is None:
+            return list(make())
         named = getattr(self, classes)
         key = (type(self), classes, tuple(named) if isinstance(named, list) else named)
         made = _MADE_ONCE.get(key)
