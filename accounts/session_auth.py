@@ -103,6 +103,10 @@ def _host_org_slug(request: HttpRequest) -> str | None:
     return org_slug_from_host(request.get_host())
 
 
+# The membership's columns and then its user's password hash, which the session's hash is
+# checked against (``_member_with_hash``): what each session statement below selects.
+_MEMBER_AND_HASH = f"{MEMBER_COLUMNS}, u.{connection.ops.quote_name('password')}"
+
 # One statement, compiled once: the person (if active) with the active membership they act
 # in, chosen as ``orgs.hosts.pick_membership`` chooses (the host's org, then the session's,
 # then the oldest), and their password hash, which the session's hash is checked against as
@@ -110,7 +114,7 @@ def _host_org_slug(request: HttpRequest) -> str | None:
 # (SECURITY DEFINER, orgs migration 0006: the one cross-org read of a session's request,
 # keyed by the person alone). PostgreSQL only; elsewhere Django's way.
 _SIGNED_IN_MEMBERSHIP = (
-    f"SELECT {MEMBER_COLUMNS}, u.{connection.ops.quote_name('password')}"  # noqa: S608
+    f"SELECT {_MEMBER_AND_HASH}"  # noqa: S608
     f" FROM tenantry_person_memberships(%s) m {MEMBER_JOINS}"
     " WHERE u.is_active"
     " ORDER BY (o.slug = %s) IS TRUE DESC, (m.org_id = %s) IS TRUE DESC, m.created_at, m.id"
@@ -132,7 +136,7 @@ _SESSION_ROW = "s.session_data, s.user_id, s.acting_org_id"
 _SESSION_ROW_WIDTH = 3
 _SESSION_AND_MEMBERSHIP = (
     f"SELECT {_SESSION_ROW}, t.* FROM {BrowserSession._meta.db_table} s"  # noqa: S608
-    f" LEFT JOIN LATERAL (SELECT {MEMBER_COLUMNS}, u.{connection.ops.quote_name('password')}"
+    f" LEFT JOIN LATERAL (SELECT {_MEMBER_AND_HASH}"
     f" FROM tenantry_person_memberships(s.user_id) m {MEMBER_JOINS}"
     " WHERE u.is_active"
     " ORDER BY (o.slug = %s) IS TRUE DESC, (m.org_id = s.acting_org_id) IS TRUE DESC,"
@@ -159,12 +163,12 @@ _SESSION_AND_MEMBERSHIP = (
 # enclosing transaction (a test's) it stays named after a fallback or a refusal, as a revoked
 # key's org does, and the request's own transaction names its org over it.
 _SESSION_IN_ACTING_ORG = (
-    f"SELECT s.session_data, s.user_id, s.acting_org_id, t.* FROM ("  # noqa: S608
+    f"SELECT {_SESSION_ROW}, t.* FROM ("  # noqa: S608
     " SELECT b.session_data, b.user_id, b.acting_org_id,"
     " NULLIF(set_config('app.org_id', COALESCE(b.acting_org_id::text, ''), true), '')::bigint"
     f" AS org FROM {BrowserSession._meta.db_table} b"
     " WHERE b.session_key = %s AND b.expire_date > %s OFFSET 0) s"
-    f" LEFT JOIN LATERAL (SELECT {MEMBER_COLUMNS}, u.{connection.ops.quote_name('password')}"
+    f" LEFT JOIN LATERAL (SELECT {_MEMBER_AND_HASH}"
     f" FROM {Membership._meta.db_table} m {MEMBER_JOINS}"
     " WHERE m.org_id = s.org AND m.user_id = s.user_id"
     f" AND m.status = '{Membership.Status.ACTIVE.value}' AND u.is_active OFFSET 0) t ON true"
